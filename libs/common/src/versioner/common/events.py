@@ -1,0 +1,91 @@
+"""Bodies of the Versioner-compatible event endpoints, as clients send them."""
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from versioner.common.status import BUILD_ALIASES, DEPLOYMENT_ALIASES, Status, parse_status
+from versioner.common.types import (
+    MAX_METADATA_BYTES,
+    LongText,
+    Name,
+    ShortText,
+    Url,
+    UtcDatetime,
+)
+
+
+def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"extra_metadata is {size} bytes; at most {MAX_METADATA_BYTES} allowed")
+    return value
+
+
+class _EventIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    product_name: Name
+    version: Name
+    scm_sha: ShortText = None
+    scm_repository: ShortText = None
+    scm_branch: ShortText = None
+    build_number: ShortText = None
+    build_url: Url = None
+    source_system: ShortText = None
+    invoke_id: ShortText = None
+    completed_at: UtcDatetime | None = None
+    extra_metadata: dict[str, Any] | None = None
+
+    _metadata = field_validator("extra_metadata")(_check_metadata)
+
+
+class BuildEventIn(_EventIn):
+    """`POST /build-events/`: a build started, finished or failed."""
+
+    status: Status
+    built_by: ShortText = None
+    built_by_email: ShortText = None
+    built_by_name: ShortText = None
+    started_at: UtcDatetime | None = None
+    error_message: LongText = None
+    error_code: ShortText = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Status:
+        if not isinstance(value, str):
+            raise ValueError("status must be a string")
+        return parse_status(value, BUILD_ALIASES)
+
+
+class DeploymentEventIn(_EventIn):
+    """`POST /deployment-events/`: a deployment asks to start, or reports how it went."""
+
+    environment_name: Name
+    status: Status
+    deploy_url: Url = None
+    deployed_by: ShortText = None
+    deployed_by_email: ShortText = None
+    deployed_by_name: ShortText = None
+    override_reason: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Status:
+        if not isinstance(value, str):
+            raise ValueError("status must be a string")
+        return parse_status(value, DEPLOYMENT_ALIASES)
+
+    @property
+    def break_glass_reason(self) -> str | None:
+        """The override reason, from the body or, as Versioner's clients send it, metadata."""
+        if self.override_reason and self.override_reason.strip():
+            return self.override_reason.strip()
+        raw = (self.extra_metadata or {}).get("override_reason")
+        if isinstance(raw, str) and raw.strip():
+            return raw.strip()[:2000]
+        return None

@@ -1,0 +1,88 @@
+"""Domain events: what happened, published by policy's outbox to the events exchange.
+
+The routing key is the event name (`deployment.completed`, `build.completed`, …), so a
+consumer binds to exactly the events it wants.
+"""
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from versioner.common.errors import Violation
+from versioner.common.resources import BuildPublic, DeploymentPublic
+from versioner.common.types import UtcDatetime
+
+BuildEventName = Literal[
+    "build.pending", "build.started", "build.completed", "build.failed", "build.aborted"
+]
+DeploymentEventName = Literal[
+    "deployment.pending",
+    "deployment.started",
+    "deployment.completed",
+    "deployment.failed",
+    "deployment.aborted",
+    "deployment.preflight_failed",
+    "deployment.overridden",
+    "deployment.gate_skipped",
+]
+
+
+class BuildEventOccurred(BaseModel):
+    """A build changed state (`build.completed` registers the version: ready to deploy)."""
+
+    kind: Literal["build_event"] = "build_event"
+    event_type: BuildEventName
+    event_id: UUID
+    occurred_at: UtcDatetime
+    actor: str
+    build: BuildPublic
+
+
+class DeploymentAttempt(BaseModel):
+    """What was asked for when a deployment was blocked (blocked attempts have no record)."""
+
+    attempt_id: UUID
+    product_id: UUID
+    product_name: str
+    version_id: UUID
+    version: str
+    environment_id: UUID
+    environment_name: str
+    scm_sha: str | None = None
+    deployed_by: str | None = None
+
+
+class DeploymentEventOccurred(BaseModel):
+    """A deployment changed state, was blocked, overridden or skipped the gate."""
+
+    kind: Literal["deployment_event"] = "deployment_event"
+    event_type: DeploymentEventName
+    event_id: UUID
+    occurred_at: UtcDatetime
+    actor: str
+    deployment: DeploymentPublic | None = None
+    attempt: DeploymentAttempt | None = None
+    violations: list[Violation] = Field(default_factory=list)
+    sha_mismatch: bool = False
+
+
+class EventRejected(BaseModel):
+    """A fact answered 202 and refused when policy got to it (e.g. a version/SHA clash)."""
+
+    kind: Literal["event_rejected"] = "event_rejected"
+    event_type: Literal["event.rejected"] = "event.rejected"
+    event_id: UUID
+    occurred_at: UtcDatetime
+    actor: str
+    event_kind: Literal["build", "deployment"]
+    product_name: str
+    version: str
+    environment_name: str | None = None
+    status_code: int
+    reason: str
+
+
+DomainEvent = Annotated[
+    BuildEventOccurred | DeploymentEventOccurred | EventRejected, Field(discriminator="kind")
+]

@@ -1,0 +1,106 @@
+"""Exchange, queue and routing-key names, all under one prefix (`VERSIONER_BROKER_PREFIX`)."""
+
+import zlib
+from dataclasses import dataclass
+
+# Direct reply-to: RabbitMQ's pseudo-queue for RPC replies, no queue declared per caller.
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+# Header carrying a request's absolute deadline, in milliseconds since the epoch.
+DEADLINE_HEADER = "x-deadline"
+
+
+@dataclass(frozen=True)
+class BrokerNames:
+    """Every name on the broker for one installation."""
+
+    prefix: str = "versioner"
+    lanes: int = 8
+
+    @property
+    def policy_exchange(self) -> str:
+        """Direct exchange in front of policy's lanes and its management queue."""
+        return f"{self.prefix}.policy"
+
+    def lane_queue(self, lane: int) -> str:
+        """Quorum queue of one ordered lane."""
+        return f"{self.prefix}.policy.lane.{lane}"
+
+    def lane_key(self, lane: int) -> str:
+        """Routing key of one ordered lane on the policy exchange."""
+        return f"lane.{lane}"
+
+    def lane_for(self, product_name: str) -> int:
+        """The lane of a product: a stable hash, the same in every process and version."""
+        return zlib.crc32(product_name.encode()) % self.lanes
+
+    @property
+    def management_queue(self) -> str:
+        """Policy's queue for management commands and queries (any replica answers)."""
+        return f"{self.prefix}.policy.rpc"
+
+    @property
+    def management_key(self) -> str:
+        """Routing key of the management queue."""
+        return "rpc"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        """Headers exchange receiving rejected and poison messages."""
+        return f"{self.prefix}.dead"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        """Where poison messages wait for an operator."""
+        return f"{self.prefix}.dead"
+
+    @property
+    def events_exchange(self) -> str:
+        """Topic exchange of domain events, published by policy's outbox relay."""
+        return f"{self.prefix}.events"
+
+    @property
+    def notifier_queue(self) -> str:
+        """The notifier's queue of domain events."""
+        return f"{self.prefix}.notifier.events"
+
+    @property
+    def notifier_rpc_queue(self) -> str:
+        """The notifier's queue for its own configuration commands."""
+        return f"{self.prefix}.notifier.rpc"
+
+    @property
+    def credentials_exchange(self) -> str:
+        """Fanout exchange telling every ingest replica to forget cached credentials."""
+        return f"{self.prefix}.credentials"
+
+
+# Poison messages (redelivered this often after failing) go to the dead-letter exchange.
+DELIVERY_LIMIT = 5
+
+
+def lane_queue_arguments(names: BrokerNames) -> dict[str, object]:
+    """Arguments of a lane queue: quorum, one active consumer, poison messages dead-lettered."""
+    return {
+        "x-queue-type": "quorum",
+        "x-single-active-consumer": True,
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": names.dead_letter_exchange,
+    }
+
+
+def work_queue_arguments(names: BrokerNames) -> dict[str, object]:
+    """Arguments of a queue any replica may consume from (management RPCs, notifications)."""
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": names.dead_letter_exchange,
+    }
+
+
+# The dead-letter exchange is a headers exchange that keeps rejected and poison messages
+# and drops expired ones: a start request past its deadline is no one's business any more.
+DEAD_LETTER_BINDINGS: tuple[dict[str, object], ...] = (
+    {"x-match": "all", "x-first-death-reason": "rejected"},
+    {"x-match": "all", "x-first-death-reason": "delivery_limit"},
+)

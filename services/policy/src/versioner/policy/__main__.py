@@ -1,0 +1,50 @@
+"""`versioner-policy`: run the policy service; `versioner-policy health`: is it answering?"""
+
+import asyncio
+import logging
+import os
+import sys
+import time
+
+from faststream.rabbit import RabbitBroker
+
+from versioner.common.messages.actor import SYSTEM
+from versioner.common.messages.management import Ping
+from versioner.common.names import DEADLINE_HEADER
+from versioner.policy.app import create_app
+from versioner.policy.settings import PolicySettings
+
+
+async def _health(settings: PolicySettings) -> bool:
+    names = settings.names
+    # A one-off check: faststream's request() serialising calls does not matter here.
+    async with RabbitBroker(str(settings.amqp_url), log_level=logging.DEBUG) as broker:
+        try:
+            reply = await broker.request(
+                Ping(actor=SYSTEM),
+                exchange=names.policy_exchange,
+                routing_key=names.management_key,
+                timeout=5.0,
+                headers={DEADLINE_HEADER: int((time.time() + 5) * 1000)},
+            )
+        except TimeoutError:
+            return False
+    return b'"pong"' in reply.body
+
+
+def main() -> None:
+    """Entry point."""
+    logging.basicConfig(
+        level=os.environ.get("VERSIONER_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    settings = PolicySettings()
+    if sys.argv[1:] == ["health"]:
+        sys.exit(0 if asyncio.run(_health(settings)) else 1)
+    if sys.argv[1:]:
+        sys.exit("usage: versioner-policy [health]")
+    asyncio.run(create_app(settings).run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Products, environments and versions: created on first sight, resolved by any name they had."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from versioner.common.resources import EnvironmentPublic, ProductPublic, VersionPublic
+from versioner.policy.naming import infer_environment_type
+from versioner.policy.sql import insert_ignore, table
+from versioner.policy.tables import Environment, EnvironmentName, Product, ProductName, Version
+
+
+@dataclass(frozen=True)
+class Named:
+    """A product or environment as events see it: its id and current name."""
+
+    id: UUID
+    name: str
+
+
+async def find_product(session: AsyncSession, name: str) -> Named | None:
+    """The product that has or had this name."""
+    row = (
+        await session.execute(
+            select(col(Product.id), col(Product.name))
+            .join(ProductName, col(ProductName.product_id) == col(Product.id))
+            .where(col(ProductName.name) == name)
+        )
+    ).first()
+    return Named(row[0], row[1]) if row else None
+
+
+async def find_environment(session: AsyncSession, name: str) -> Named | None:
+    """The environment that has or had this name."""
+    row = (
+        await session.execute(
+            select(col(Environment.id), col(Environment.name))
+            .join(EnvironmentName, col(EnvironmentName.environment_id) == col(Environment.id))
+            .where(col(EnvironmentName.name) == name)
+        )
+    ).first()
+    return Named(row[0], row[1]) if row else None
+
+
+async def ensure_product(session: AsyncSession, name: str, now: datetime) -> Named:
+    """The product with this name, created if no record ever had it.
+
+    The name row goes in first: of two transactions meeting a new name at once, one inserts
+    it and the other (after waiting on the unique key) finds the winner's product.
+    """
+    if found := await find_product(session, name):
+        return found
+    new_id = uuid4()
+    if await insert_ignore(
+        session, table(ProductName), {"name": name, "product_id": new_id, "created_at": now}
+    ):
+        session.add(Product(id=new_id, name=name, created_at=now, updated_at=now))
+        await session.flush()
+        return Named(new_id, name)
+    found = await find_product(session, name)
+    assert found is not None, "a product name row without its product"
+    return found
+
+
+async def ensure_environment(session: AsyncSession, name: str, now: datetime) -> Named:
+    """The environment with this name, created (type inferred) if no record ever had it."""
+    if found := await find_environment(session, name):
+        return found
+    new_id = uuid4()
+    if await insert_ignore(
+        session,
+        table(EnvironmentName),
+        {"name": name, "environment_id": new_id, "created_at": now},
+    ):
+        session.add(
+            Environment(
+                id=new_id,
+                name=name,
+                type=infer_environment_type(name),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+        return Named(new_id, name)
+    found = await find_environment(session, name)
+    assert found is not None, "an environment name row without its environment"
+    return found
+
+
+async def ensure_version(
+    session: AsyncSession, product_id: UUID, version: str, now: datetime
+) -> Version:
+    """The version row, created on first sight."""
+    stmt = select(Version).where(
+        col(Version.product_id) == product_id, col(Version.version) == version
+    )
+    if found := (await session.exec(stmt)).one_or_none():
+        return found
+    await insert_ignore(
+        session,
+        table(Version),
+        {
+            "id": uuid4(),
+            "product_id": product_id,
+            "version": version,
+            "registered": False,
+            "created_at": now,
+        },
+    )
+    return (await session.exec(stmt)).one()
+
+
+async def product_names(session: AsyncSession, product_id: UUID) -> list[str]:
+    """Every name the product has had, oldest first."""
+    rows = await session.execute(
+        select(col(ProductName.name))
+        .where(col(ProductName.product_id) == product_id)
+        .order_by(col(ProductName.created_at), col(ProductName.name))
+    )
+    return list(rows.scalars())
+
+
+async def environment_names(session: AsyncSession, environment_id: UUID) -> list[str]:
+    """Every name the environment has had, oldest first."""
+    rows = await session.execute(
+        select(col(EnvironmentName.name))
+        .where(col(EnvironmentName.environment_id) == environment_id)
+        .order_by(col(EnvironmentName.created_at), col(EnvironmentName.name))
+    )
+    return list(rows.scalars())
+
+
+def product_public(product: Product, names: list[str]) -> ProductPublic:
+    """A product as the API shows it."""
+    return ProductPublic(
+        id=product.id,
+        name=product.name,
+        description=product.description,
+        metadata=product.meta,
+        previous_names=[n for n in names if n != product.name],
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+    )
+
+
+def environment_public(environment: Environment, names: list[str]) -> EnvironmentPublic:
+    """An environment as the API shows it."""
+    return EnvironmentPublic(
+        id=environment.id,
+        name=environment.name,
+        type=environment.type,  # type: ignore[arg-type]
+        description=environment.description,
+        metadata=environment.meta,
+        previous_names=[n for n in names if n != environment.name],
+        created_at=environment.created_at,
+        updated_at=environment.updated_at,
+    )
+
+
+def version_public(version: Version, product_name: str) -> VersionPublic:
+    """A version as the API shows it."""
+    return VersionPublic(
+        id=version.id,
+        product_id=version.product_id,
+        product_name=product_name,
+        version=version.version,
+        scm_sha=version.scm_sha,
+        scm_repository=version.scm_repository,
+        scm_branch=version.scm_branch,
+        build_number=version.build_number,
+        build_url=version.build_url,
+        registered=version.registered,
+        registered_at=version.registered_at,
+        created_at=version.created_at,
+    )
+
+
+def fill_missing(record: Any, **values: Any) -> None:
+    """Set each attribute that is still empty to the value given, when one is given."""
+    for field, value in values.items():
+        if value is not None and getattr(record, field) is None:
+            setattr(record, field, value)

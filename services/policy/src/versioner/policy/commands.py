@@ -1,0 +1,116 @@
+"""Management RPCs: check the caller's permission, then do what the request says."""
+
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from versioner.common.errors import Failure, forbidden
+from versioner.common.messages.management import (
+    AbortDeployment,
+    Authenticate,
+    CreateApiKey,
+    CreateUser,
+    GetDeployment,
+    GetEnvironment,
+    GetEvent,
+    GetProduct,
+    GetState,
+    GetUser,
+    GetVersion,
+    ListApiKeys,
+    ListDeployments,
+    ListEnvironments,
+    ListProducts,
+    ListUsers,
+    ListVersions,
+    ManagementRequest,
+    NoteEventQueued,
+    Ping,
+    Pong,
+    RedeemInvite,
+    RevokeApiKey,
+    RotateToken,
+    UpdateEnvironment,
+    UpdateProduct,
+    UpdateUser,
+)
+from versioner.common.resources import Done
+from versioner.policy import accounts, deployments, eventlog, queries
+from versioner.policy.context import PolicyContext
+
+
+async def ping(ctx: PolicyContext) -> Pong:
+    """Answer only when the database answers too."""
+    async with ctx.db.read() as session:
+        await session.execute(text("SELECT 1"))
+    return Pong(at=ctx.clock.now())
+
+
+async def note_event_queued(ctx: PolicyContext, request: NoteEventQueued) -> Done:
+    """Remember an event answered 202 until its lane records it."""
+    async with ctx.db.write() as session:
+        await eventlog.note_queued(
+            session, request.event_id, request.event_kind, request.actor.id, request.received_at
+        )
+    return Done()
+
+
+async def handle(ctx: PolicyContext, request: ManagementRequest) -> BaseModel:
+    """Run one management request; the result model or a `Failure`."""
+    if request.permission is not None and not request.actor.may(request.permission):
+        return forbidden()
+    result: BaseModel | Failure
+    match request:
+        case Ping():
+            result = await ping(ctx)
+        case Authenticate():
+            result = await accounts.authenticate(ctx, request)
+        case NoteEventQueued():
+            result = await note_event_queued(ctx, request)
+        case GetEvent():
+            result = await queries.get_event(ctx, request)
+        case ListProducts():
+            result = await queries.list_products(ctx, request)
+        case GetProduct():
+            result = await queries.get_product(ctx, request)
+        case UpdateProduct():
+            result = await queries.update_product(ctx, request)
+        case ListEnvironments():
+            result = await queries.list_environments(ctx, request)
+        case GetEnvironment():
+            result = await queries.get_environment(ctx, request)
+        case UpdateEnvironment():
+            result = await queries.update_environment(ctx, request)
+        case ListVersions():
+            result = await queries.list_versions(ctx, request)
+        case GetVersion():
+            result = await queries.get_version(ctx, request.version_id)
+        case ListDeployments():
+            result = await queries.list_deployments(ctx, request)
+        case GetDeployment():
+            result = await queries.get_deployment(ctx, request.deployment_id)
+        case AbortDeployment():
+            result = await deployments.abort(ctx, request)
+        case GetState():
+            result = await queries.get_state(ctx, request)
+        case CreateUser():
+            result = await accounts.create_user(ctx, request)
+        case ListUsers():
+            result = await accounts.list_users(ctx, request)
+        case GetUser():
+            # Admins may read anyone; everyone else only themselves (`/users/me`).
+            if request.actor.id != request.user_id and not request.actor.may(UpdateUser.permission):
+                return forbidden()
+            result = await accounts.get_user(ctx, request.user_id)
+        case UpdateUser():
+            result = await accounts.update_user(ctx, request)
+        case RedeemInvite():
+            result = await accounts.redeem_invite(ctx, request)
+        case RotateToken():
+            result = await accounts.rotate_token(ctx, request)
+        case CreateApiKey():
+            result = await accounts.create_api_key(ctx, request)
+        case ListApiKeys():
+            result = await accounts.list_api_keys(ctx, request)
+        case RevokeApiKey():
+            result = await accounts.revoke_api_key(ctx, request)
+    return result

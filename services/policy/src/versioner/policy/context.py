@@ -1,0 +1,19 @@
+"""What every policy operation gets: settings, the database, the clock, the outbox relay."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from versioner.policy.clock import Clock, SystemClock
+from versioner.policy.db import Database
+from versioner.policy.settings import PolicySettings
+
+
+@dataclass
+class PolicyContext:
+    """Policy's resources, built in the app's lifespan (tests build their own)."""
+
+    settings: PolicySettings
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+    # Called after a commit that wrote outbox rows; the relay replaces it when it runs.
+    wake_relay: Callable[[], None] = field(default=lambda: None)

@@ -1,0 +1,266 @@
+"""Policy's tables: the domain database (DESIGN.md, "Services and who owns what").
+
+Names are arbitrated by `product_names` and `environment_names`, which hold every name a
+record has had: a first sight inserts there first, so two replicas meeting a new name at once
+agree on one record, and an old name keeps resolving (and stays reserved) after a rename.
+"""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from versioner.common.types import utcnow
+from versioner.policy.db import UtcDateTime
+
+
+def _json(factory: type[dict[str, Any]] | type[list[Any]]) -> Any:
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
+def _json_nullable() -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+def _when(*, nullable: bool = False, index: bool = False, default_now: bool = True) -> Any:
+    if default_now:
+        return Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=nullable, index=index)
+    return Field(default=None, sa_type=UtcDateTime, nullable=nullable, index=index)
+
+
+class Product(SQLModel, table=True):
+    """A product; its current name here, every name it has had in `product_names`."""
+
+    __tablename__ = "products"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    name: str = Field(max_length=255)
+    description: str | None = None
+    meta: dict[str, Any] = _json(dict)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class ProductName(SQLModel, table=True):
+    """A name a product has or had: unique for ever."""
+
+    __tablename__ = "product_names"
+    name: str = Field(primary_key=True, max_length=255)
+    product_id: UUID = Field(index=True)
+    created_at: datetime = _when()
+
+
+class Environment(SQLModel, table=True):
+    """An environment; every name it has had in `environment_names`."""
+
+    __tablename__ = "environments"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    name: str = Field(max_length=255)
+    type: str = Field(max_length=16)
+    description: str | None = None
+    meta: dict[str, Any] = _json(dict)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class EnvironmentName(SQLModel, table=True):
+    """A name an environment has or had: unique for ever."""
+
+    __tablename__ = "environment_names"
+    name: str = Field(primary_key=True, max_length=255)
+    environment_id: UUID = Field(index=True)
+    created_at: datetime = _when()
+
+
+class Version(SQLModel, table=True):
+    """A version of a product; its SHA is pinned once a completed build registers it."""
+
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("product_id", "version"),)
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    product_id: UUID = Field(foreign_key="products.id")
+    version: str = Field(max_length=255)
+    scm_sha: str | None = Field(default=None, max_length=255, index=True)
+    scm_repository: str | None = None
+    scm_branch: str | None = None
+    build_number: str | None = None
+    build_url: str | None = None
+    registered: bool = False
+    registered_at: datetime | None = _when(nullable=True, default_now=False)
+    created_at: datetime = _when(index=True)
+
+
+class Build(SQLModel, table=True):
+    """A build of a version; events with one `invoke_id` update one row."""
+
+    __tablename__ = "builds"
+    __table_args__ = (Index("ix_builds_version_invoke", "version_id", "invoke_id"),)
+    id: UUID = Field(primary_key=True)
+    product_id: UUID = Field(foreign_key="products.id")
+    version_id: UUID = Field(foreign_key="versions.id")
+    status: str = Field(max_length=16)
+    invoke_id: str | None = None
+    scm_sha: str | None = None
+    scm_repository: str | None = None
+    scm_branch: str | None = None
+    build_number: str | None = None
+    build_url: str | None = None
+    source_system: str | None = None
+    built_by: str | None = None
+    built_by_email: str | None = None
+    built_by_name: str | None = None
+    error_message: str | None = None
+    error_code: str | None = None
+    started_at: datetime | None = _when(nullable=True, default_now=False)
+    completed_at: datetime | None = _when(nullable=True, default_now=False)
+    extra_metadata: dict[str, Any] = _json(dict)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Deployment(SQLModel, table=True):
+    """A deployment; `deployed_at` and `finished_at` are the server's receipt times."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        Index("ix_deployments_product_env", "product_id", "environment_id", "deployed_at"),
+        Index("ix_deployments_version_env", "version_id", "environment_id", "status"),
+        Index("ix_deployments_deployed_at", "deployed_at"),
+    )
+    id: UUID = Field(primary_key=True)
+    product_id: UUID = Field(foreign_key="products.id")
+    version_id: UUID = Field(foreign_key="versions.id")
+    environment_id: UUID = Field(foreign_key="environments.id")
+    status: str = Field(max_length=16, index=True)
+    invoke_id: str | None = None
+    scm_sha: str | None = None
+    build_number: str | None = None
+    source_system: str | None = None
+    deployed_by: str | None = None
+    deployed_by_email: str | None = None
+    deployed_by_name: str | None = None
+    deploy_url: str | None = None
+    deployed_at: datetime = _when()
+    completed_at: datetime | None = _when(nullable=True, default_now=False)
+    finished_at: datetime | None = _when(nullable=True, default_now=False)
+    sha_mismatch: bool = False
+    abort_reason: str | None = None
+    extra_metadata: dict[str, Any] = _json(dict)
+    updated_at: datetime = _when()
+
+
+class EnvironmentState(SQLModel, table=True):
+    """What runs where, one row per (product, environment): the row a verdict locks."""
+
+    __tablename__ = "environment_states"
+    product_id: UUID = Field(primary_key=True, foreign_key="products.id")
+    environment_id: UUID = Field(primary_key=True, foreign_key="environments.id")
+    current_deployment_id: UUID | None = None
+    in_progress_deployment_id: UUID | None = None
+    latest_deployment_id: UUID | None = None
+    updated_at: datetime = _when()
+
+
+class BlockedAttempt(SQLModel, table=True):
+    """A `deployment started` refused by policy: never a deployment, never moving state."""
+
+    __tablename__ = "blocked_attempts"
+    __table_args__ = (Index("ix_blocked_product_env", "product_id", "environment_id", "at"),)
+    id: UUID = Field(primary_key=True)
+    product_id: UUID = Field(foreign_key="products.id")
+    version_id: UUID = Field(foreign_key="versions.id")
+    environment_id: UUID = Field(foreign_key="environments.id")
+    status_code: int
+    actor: str
+    violations: list[dict[str, Any]] = _json(list)
+    at: datetime = _when(index=True)
+
+
+class EventRecord(SQLModel, table=True):
+    """Every event by id: what it became and the answer it got (replays answer the same)."""
+
+    __tablename__ = "events"
+    event_id: UUID = Field(primary_key=True)
+    event_kind: str = Field(max_length=16)
+    status: str = Field(max_length=16)
+    status_code: int | None = None
+    reply: dict[str, Any] | None = _json_nullable()
+    product_id: UUID | None = None
+    version_id: UUID | None = None
+    environment_id: UUID | None = None
+    record_id: UUID | None = None
+    sender_id: UUID | None = None
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class User(SQLModel, table=True):
+    """A person with one of the ten roles."""
+
+    __tablename__ = "users"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    name: str = Field(max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    role: str = Field(max_length=32, index=True)
+    slack_user_id: str | None = Field(default=None, max_length=64, unique=True)
+    active: bool = True
+    created_at: datetime = _when(index=True)
+    updated_at: datetime = _when()
+
+
+class Credential(SQLModel, table=True):
+    """An invite, a personal token or an API key, stored only as a SHA-256 of the secret.
+
+    Secrets are 32+ random base62 characters, so a plain hash is enough: nothing to brute
+    force, and lookups stay one indexed equality.
+    """
+
+    __tablename__ = "credentials"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    kind: str = Field(max_length=16)
+    secret_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=64)
+    name: str | None = Field(default=None, max_length=255)
+    user_id: UUID | None = Field(default=None, foreign_key="users.id", index=True)
+    created_by: str | None = None
+    created_at: datetime = _when(index=True)
+    expires_at: datetime | None = _when(nullable=True, default_now=False)
+    used_at: datetime | None = _when(nullable=True, default_now=False)
+    last_used_at: datetime | None = _when(nullable=True, default_now=False)
+    revoked_at: datetime | None = _when(nullable=True, default_now=False)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One line of the append-only audit log."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_kind_at", "kind", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(index=True)
+    actor: str = Field(max_length=300, index=True)
+    kind: str = Field(max_length=64)
+    subject_id: str | None = Field(default=None, max_length=64)
+    summary: str
+    data: dict[str, Any] = _json(dict)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A domain event committed with its state change, waiting for the relay to publish it."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    exchange: str = Field(max_length=32)
+    routing_key: str = Field(max_length=128)
+    body: str
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True, default_now=False, index=True)
+
+
+class Lease(SQLModel, table=True):
+    """A named lease, so one replica at a time runs a singleton job (the outbox relay)."""
+
+    __tablename__ = "leases"
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=64)
+    expires_at: datetime = _when()
