@@ -13,8 +13,8 @@ from uuid import UUID
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from versioner.common.errors import Failure, conflict, forbidden, not_found, unauthenticated
 from versioner.common.messages.actor import Actor
@@ -128,6 +128,7 @@ async def _bootstrap(
         return None
     user = User(name=_BOOTSTRAP_ADMIN, role=Role.ADMIN, created_at=now, updated_at=now)
     session.add(user)
+    await session.flush()
     credential = Credential(
         kind="pat",
         secret_hash=hash_secret(token),

@@ -35,13 +35,6 @@ def build_broker(settings: PolicySettings) -> RabbitBroker:
     )
 
 
-def build_context(settings: PolicySettings, clock: Clock | None = None) -> PolicyContext:
-    """Policy's resources."""
-    return PolicyContext(
-        settings=settings, db=Database(settings.database_url), clock=clock or SystemClock()
-    )
-
-
 async def ensure_bootstrap_token(ctx: PolicyContext) -> str | None:
     """While no admin exists, make sure a bootstrap token is set; a generated one is returned."""
     async with ctx.db.read() as session:
@@ -57,54 +50,75 @@ async def ensure_bootstrap_token(ctx: PolicyContext) -> str | None:
     return token
 
 
-def make_relay(ctx: PolicyContext, broker: RabbitBroker) -> OutboxRelay:
-    """The outbox relay publishing through this broker connection."""
-    names = ctx.settings.names
-    exchanges = {"events": events_exchange(names), "credentials": credentials_exchange(names)}
+class PolicyService:
+    """Policy's parts wired together: broker handlers, database, outbox relay."""
 
-    async def publish(exchange: Exchange, routing_key: str, body: str) -> None:
-        await broker.publish(
+    def __init__(
+        self,
+        settings: PolicySettings,
+        *,
+        clock: Clock | None = None,
+        broker: RabbitBroker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.broker = broker or build_broker(settings)
+        self.ctx = PolicyContext(
+            settings=settings, db=Database(settings.database_url), clock=clock or SystemClock()
+        )
+        register(self.broker, self.ctx)
+        self.relay = OutboxRelay(
+            self.ctx.db, self._publish, self.ctx.clock, poll_s=settings.relay_poll_s
+        )
+        self.ctx.wake_relay = self.relay.wake
+        self._exchanges = {
+            "events": events_exchange(settings.names),
+            "credentials": credentials_exchange(settings.names),
+        }
+        self._relay_task: asyncio.Task[None] | None = None
+
+    async def _publish(self, exchange: Exchange, routing_key: str, body: str) -> None:
+        await self.broker.publish(
             body.encode(),
-            exchange=exchanges[exchange],
+            exchange=self._exchanges[exchange],
             routing_key=routing_key,
             persist=True,
             mandatory=False,
             content_type="application/json",
         )
 
-    return OutboxRelay(ctx.db, publish, ctx.clock, poll_s=ctx.settings.relay_poll_s)
+    async def prepare(self) -> str | None:
+        """Migrate the database; a bootstrap token generated for the first admin, if one was."""
+        await migrate(self.ctx.db)
+        return await ensure_bootstrap_token(self.ctx)
+
+    async def started(self) -> None:
+        """After the broker started: declare what policy publishes to, start the relay."""
+        await declare(self.broker, self.settings.names)
+        self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        log.info(
+            "policy ready: %d lanes, %s database", self.settings.policy_lanes, self.ctx.db.dialect
+        )
+
+    async def close(self) -> None:
+        """Stop the relay and close the database."""
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        await self.ctx.db.dispose()
 
 
 def create_app(settings: PolicySettings | None = None, *, clock: Clock | None = None) -> FastStream:
-    """The policy service, ready to `run()`."""
-    settings = settings or PolicySettings()
-    broker = build_broker(settings)
-    ctx = build_context(settings, clock)
-    register(broker, ctx)
-    relay = make_relay(ctx, broker)
-    ctx.wake_relay = relay.wake
-    tasks: list[asyncio.Task[None]] = []
-    app = FastStream(broker, logger=log)
+    """The policy service as a FastStream app, ready to `run()`."""
+    service = PolicyService(settings or PolicySettings(), clock=clock)
+    app = FastStream(service.broker, logger=log)
 
     @app.on_startup
     async def prepare() -> None:
-        await migrate(ctx.db)
-        if token := await ensure_bootstrap_token(ctx):
+        if token := await service.prepare():
             # Printed, not logged: the operator needs it once, and logs get shipped elsewhere.
             print(f"Bootstrap admin token (until the first admin exists): {token}", flush=True)  # noqa: T201
 
-    @app.after_startup
-    async def start_relay() -> None:
-        await declare(broker, settings.names)
-        tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-        log.info("policy ready: %d lanes, database %s", settings.policy_lanes, ctx.db.dialect)
-
-    @app.after_shutdown
-    async def close() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await ctx.db.dispose()
-
+    app.after_startup(service.started)
+    app.after_shutdown(service.close)
     return app

@@ -3,8 +3,8 @@
 from datetime import datetime
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from versioner.common.errors import Failure
 from versioner.common.events import BuildEventIn

@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from versioner.common.resources import EnvironmentPublic, ProductPublic, VersionPublic
 from versioner.policy.naming import infer_environment_type
@@ -99,7 +99,7 @@ async def ensure_version(
     stmt = select(Version).where(
         col(Version.product_id) == product_id, col(Version.version) == version
     )
-    if found := (await session.exec(stmt)).one_or_none():
+    if found := (await session.execute(stmt)).scalar_one_or_none():
         return found
     await insert_ignore(
         session,
@@ -112,7 +112,7 @@ async def ensure_version(
             "created_at": now,
         },
     )
-    return (await session.exec(stmt)).one()
+    return (await session.execute(stmt)).scalar_one()
 
 
 async def product_names(session: AsyncSession, product_id: UUID) -> list[str]:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from versioner.common.errors import Failure, Violation, conflict, not_found, policy_unavailable
 from versioner.common.events import DeploymentEventIn
@@ -98,14 +98,14 @@ async def lock_state(
     )
     if is_postgres(session):
         stmt = stmt.with_for_update()
-    if state := (await session.exec(stmt)).one_or_none():
+    if state := (await session.execute(stmt)).scalar_one_or_none():
         return state
     await insert_ignore(
         session,
         table(EnvironmentState),
         {"product_id": product_id, "environment_id": environment_id, "updated_at": now},
     )
-    return (await session.exec(stmt)).one()
+    return (await session.execute(stmt)).scalar_one()
 
 
 async def resolve(session: AsyncSession, event: DeploymentEventIn, now: datetime) -> Target:

@@ -5,8 +5,8 @@ from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from versioner.common.errors import Failure
 from versioner.common.messages.lanes import BuildReply, DeploymentReply

@@ -10,13 +10,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, cast
 from uuid import uuid4
 
 from pydantic import BaseModel
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from versioner.policy.clock import Clock
 from versioner.policy.db import Database
@@ -115,7 +115,7 @@ class OutboxRelay:
             if not rows:
                 return published
             for _id, exchange, routing_key, body in rows:
-                await self.publish(exchange, routing_key, body)
+                await self.publish(cast("Exchange", exchange), routing_key, body)
             async with self.db.write() as session:
                 await session.execute(
                     update(OutboxMessage)

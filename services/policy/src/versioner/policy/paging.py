@@ -4,8 +4,8 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from versioner.policy.sql import count
 

@@ -3,8 +3,8 @@
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from versioner.common.errors import Failure, conflict, not_found
 from versioner.common.messages.management import (

@@ -9,9 +9,9 @@ from versioner.common.roles import API_KEY_PERMISSIONS, Permission, Role, role_m
 
 
 class Actor(BaseModel):
-    """A caller as ingest authenticated it: a user, an API key, or the system itself."""
+    """A caller as ingest authenticated it: a user, an API key, the system, or nobody yet."""
 
-    kind: Literal["user", "api_key", "system"]
+    kind: Literal["user", "api_key", "system", "anonymous"]
     id: UUID | None = None
     name: str
     role: Role | None = None
@@ -22,6 +22,8 @@ class Actor(BaseModel):
             return True
         if self.kind == "api_key":
             return permission in API_KEY_PERMISSIONS
+        if self.kind == "anonymous":
+            return False
         return self.role is not None and role_may(self.role, permission)
 
     @property
@@ -33,3 +35,4 @@ class Actor(BaseModel):
 
 
 SYSTEM = Actor(kind="system", name="system")
+ANONYMOUS = Actor(kind="anonymous", name="anonymous")

@@ -1,0 +1,244 @@
+"""Typed shapes of what the API sends and answers (API.md), as plain dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, NotRequired, Required, TypedDict, TypeVar
+
+
+class BuildEvent(TypedDict, total=False):
+    """Body of `POST /build-events/`."""
+
+    product_name: Required[str]
+    version: Required[str]
+    status: Required[str]
+    scm_sha: str
+    scm_repository: str
+    scm_branch: str
+    build_number: str
+    build_url: str
+    source_system: str
+    invoke_id: str
+    built_by: str
+    built_by_email: str
+    built_by_name: str
+    started_at: str
+    completed_at: str
+    error_message: str
+    error_code: str
+    extra_metadata: dict[str, Any]
+
+
+class DeploymentEvent(TypedDict, total=False):
+    """Body of `POST /deployment-events/`."""
+
+    product_name: Required[str]
+    version: Required[str]
+    environment_name: Required[str]
+    status: Required[str]
+    scm_sha: str
+    scm_repository: str
+    scm_branch: str
+    build_number: str
+    build_url: str
+    deploy_url: str
+    source_system: str
+    invoke_id: str
+    deployed_by: str
+    deployed_by_email: str
+    deployed_by_name: str
+    completed_at: str
+    extra_metadata: dict[str, Any]
+    override_reason: str
+    skip_preflight_checks: bool
+
+
+class BuildRecord(TypedDict):
+    """A recorded build (200 on a build event)."""
+
+    id: str
+    version_id: str
+    product_id: str
+    product_name: str
+    version: str
+    status: str
+    scm_sha: str | None
+    build_number: str | None
+    build_url: str | None
+    started_at: str | None
+    completed_at: str | None
+    created_at: str
+
+
+class RuleEvaluation(TypedDict, total=False):
+    """One rule's result inside `preflight_status.rules_evaluated`."""
+
+    rule_name: str
+    rule_type: str
+    status: Literal["enabled", "report_only"]
+    evaluation_result: Literal["passed", "failed"]
+    code: str | None
+    error_message: str | None
+
+
+class Override(TypedDict):
+    """Who let a deployment through enforced violations, and why."""
+
+    by: str
+    reason: str
+    violations: list[dict[str, Any]]
+
+
+class PreflightStatus(TypedDict, total=False):
+    """The policy check's outcome, kept in a deployment's `extra_metadata`."""
+
+    status: Literal["passed", "failed", "skipped"]
+    rules_evaluated: list[RuleEvaluation]
+    override: Override | None
+
+
+class DeploymentRecord(TypedDict):
+    """A recorded deployment (200 on a deployment event, items of `GET /deployments/`)."""
+
+    id: str
+    product_id: str
+    version_id: str
+    environment_id: str
+    product_name: str
+    version: str
+    environment_name: str
+    status: str
+    deployed_at: str | None
+    deployed_by: str | None
+    completed_at: str | None
+    deploy_url: str | None
+    soak_time_hours: float | None
+    extra_metadata: dict[str, Any]
+
+
+class EventStatus(TypedDict):
+    """`GET /events/{id}`: what became of an accepted event."""
+
+    status: Literal["queued", "recorded", "rejected"]
+    product_id: str | None
+    version_id: str | None
+    environment_id: str | None
+    record_id: str | None
+    detail: Any
+
+
+class Product(TypedDict):
+    """A catalog product."""
+
+    id: str
+    name: str
+    description: NotRequired[str | None]
+    metadata: NotRequired[dict[str, Any]]
+
+
+class Environment(TypedDict):
+    """A catalog environment."""
+
+    id: str
+    name: str
+    type: str
+    description: NotRequired[str | None]
+    metadata: NotRequired[dict[str, Any]]
+
+
+class LatestAttempt(TypedDict):
+    """A later deployment attempt than the cell's completed one."""
+
+    version: str
+    status: str
+    deployment_id: str
+
+
+class StateCell(TypedDict):
+    """What runs in one product-by-environment cell."""
+
+    version: str | None
+    deployment_id: str | None
+    deployed_at: str | None
+    deployed_by: str | None
+    status: str | None
+    latest: LatestAttempt | None
+
+
+class StateEnvironment(TypedDict):
+    """A column of the state matrix."""
+
+    name: str
+    type: str
+
+
+class StateProduct(TypedDict):
+    """A row of the state matrix."""
+
+    product: str
+    product_id: str
+    drift: bool
+    cells: dict[str, StateCell]
+
+
+class State(TypedDict):
+    """`GET /state/`: the product-by-environment matrix."""
+
+    environments: list[StateEnvironment]
+    products: list[StateProduct]
+
+
+class User(TypedDict):
+    """A person with a role."""
+
+    id: str
+    name: str
+    email: str
+    role: str
+    slack_user_id: str | None
+    active: bool
+
+
+class InvitedUser(User):
+    """A user just created by an admin, with the one-use invite token."""
+
+    invite_token: str
+
+
+class Token(TypedDict):
+    """A personal token, shown once."""
+
+    token: str
+
+
+class ApiKey(TypedDict):
+    """An API key as listed (never with its secret)."""
+
+    id: str
+    name: str
+    created_at: NotRequired[str]
+    last_used_at: NotRequired[str | None]
+
+
+class CreatedApiKey(TypedDict):
+    """A new API key, the only time its secret is shown."""
+
+    id: str
+    name: str
+    key: str
+
+
+RecordT = TypeVar("RecordT", BuildRecord, DeploymentRecord)
+
+
+@dataclass(frozen=True)
+class Tracked(Generic[RecordT]):
+    """The answer to an event: its record (200), or only its id (202, not yet recorded)."""
+
+    event_id: str
+    record: RecordT | None
+
+    @property
+    def accepted(self) -> bool:
+        """True when the API queued the event without recording it yet."""
+        return self.record is None

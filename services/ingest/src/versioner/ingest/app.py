@@ -1,0 +1,86 @@
+"""The ingest gateway: the only HTTP face of Versioner."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from versioner.ingest.auth import Authenticator, CredentialCache
+from versioner.ingest.gateway import PolicyGateway
+from versioner.ingest.routes import accounts, catalog, events, health
+from versioner.ingest.rpc import AmqpPolicyClient, PolicyClient
+from versioner.ingest.settings import IngestSettings
+from versioner.ingest.web import install
+
+log = logging.getLogger("versioner.ingest")
+
+# While policy is silent, how often to ask again; while it answers, how often to check.
+_PING_DOWN_S = 1.0
+_PING_UP_S = 5.0
+
+# Given the credential cache, returns a policy client ready to use and a way to close it.
+ClientFactory = Callable[
+    [IngestSettings, CredentialCache], Awaitable[tuple[PolicyClient, Callable[[], Awaitable[None]]]]
+]
+
+
+async def amqp_client(
+    settings: IngestSettings, cache: CredentialCache
+) -> tuple[PolicyClient, Callable[[], Awaitable[None]]]:
+    """The real client: aio-pika on `VERSIONER_AMQP_URL`, hearing credential broadcasts."""
+    client = AmqpPolicyClient(str(settings.amqp_url), settings.names)
+    await client.connect()
+
+    async def on_broadcast(body: bytes) -> None:
+        cache.on_broadcast(body)
+
+    await client.listen_for_credentials(on_broadcast)
+    # A broadcast missed while disconnected would leave a revoked token cached: forget all.
+    client.connection.reconnect_callbacks.add(lambda *_: cache.clear())
+    return client, client.close
+
+
+async def _watch_policy(gateway: PolicyGateway) -> None:
+    while True:
+        await gateway.ping(1.0)
+        await asyncio.sleep(_PING_DOWN_S if gateway.health.down else _PING_UP_S)
+
+
+def create_app(
+    settings: IngestSettings | None = None, *, client_factory: ClientFactory = amqp_client
+) -> FastAPI:
+    """The FastAPI app; `client_factory` binds it to policy (in tests, in memory)."""
+    settings = settings or IngestSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cache = CredentialCache(ttl=settings.credential_cache_s)
+        client, close = await client_factory(settings, cache)
+        gateway = PolicyGateway(client, settings.names, settings.rpc_timeout_s)
+        app.state.settings = settings
+        app.state.gateway = gateway
+        app.state.authenticator = Authenticator(gateway, cache)
+        watcher = asyncio.create_task(_watch_policy(gateway), name="policy-watch")
+        log.info("ingest ready on %s", settings.base_url)
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await close()
+
+    app = FastAPI(
+        title="Versioner",
+        summary="Deployment tracking and policy gate, compatible with Versioner's event API.",
+        version="0.1.0",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    install(app)
+    for module in (events, catalog, accounts, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,55 @@
+"""Dependencies, defined once: the gateway, the caller, permission checks."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from versioner.common.errors import forbidden, unauthenticated
+from versioner.common.messages.actor import Actor
+from versioner.common.roles import Permission
+from versioner.ingest.auth import Authenticator
+from versioner.ingest.gateway import FailureError, PolicyGateway
+from versioner.ingest.settings import IngestSettings
+
+
+def _gateway(request: Request) -> PolicyGateway:
+    gateway: PolicyGateway = request.app.state.gateway
+    return gateway
+
+
+def _settings(request: Request) -> IngestSettings:
+    settings: IngestSettings = request.app.state.settings
+    return settings
+
+
+def bearer_token(request: Request) -> str:
+    """The token of `Authorization: Bearer <token>`, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise FailureError(unauthenticated())
+    return token.strip()
+
+
+async def _actor(request: Request, token: Annotated[str, Depends(bearer_token)]) -> Actor:
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.actor(token)
+
+
+GatewayDep = Annotated[PolicyGateway, Depends(_gateway)]
+SettingsDep = Annotated[IngestSettings, Depends(_settings)]
+ActorDep = Annotated[Actor, Depends(_actor)]
+
+
+def allowed(permission: Permission) -> object:
+    """A dependency: the caller, if their role allows `permission` (else 403)."""
+
+    async def check(actor: ActorDep) -> Actor:
+        if not actor.may(permission):
+            raise FailureError(forbidden())
+        return actor
+
+    return Depends(check)
+
+
+EventSenderDep = Annotated[Actor, allowed(Permission.SEND_EVENTS)]

@@ -1,0 +1,162 @@
+"""Typed calls to policy: each request becomes a message, each reply a model or a `Failure`."""
+
+import logging
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from versioner.common.errors import Failure, forbidden, policy_unavailable
+from versioner.common.messages.actor import SYSTEM
+from versioner.common.messages.lanes import (
+    BuildEventReceived,
+    BuildReply,
+    DeploymentEventReceived,
+    DeploymentReply,
+    DeploymentStartAbandoned,
+    EvaluateDeployment,
+)
+from versioner.common.messages.management import NoteEventQueued, Ping, Pong
+from versioner.common.names import BrokerNames
+from versioner.ingest.rpc import BrokerUnavailable, PolicyClient
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=BaseModel)
+
+_BUILD_REPLY: TypeAdapter[BuildReply] = TypeAdapter(BuildReply)
+_DEPLOYMENT_REPLY: TypeAdapter[DeploymentReply] = TypeAdapter(DeploymentReply)
+_PONG: TypeAdapter[Pong] = TypeAdapter(Pong)
+
+
+class FailureError(Exception):
+    """A request ended in a `Failure`; the HTTP layer answers with it."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.status_code)
+        self.failure = failure
+
+
+class PolicyHealth:
+    """Whether policy answered lately: while it does not, unknown credentials get a 503 at once."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def answered(self) -> None:
+        """Policy replied to something."""
+        self.down = False
+
+    def silent(self) -> None:
+        """A ping went unanswered."""
+        self.down = True
+
+
+class PolicyGateway:
+    """Everything ingest asks of policy."""
+
+    def __init__(self, client: PolicyClient, names: BrokerNames, timeout_s: float) -> None:
+        self.client = client
+        self.names = names
+        self.timeout_s = timeout_s
+        self.health = PolicyHealth()
+        self._adapters: dict[type[BaseModel], TypeAdapter[Any]] = {}
+
+    def _lane_key(self, product_name: str) -> str:
+        return self.names.lane_key(self.names.lane_for(product_name))
+
+    async def _call(
+        self, routing_key: str, body: BaseModel, *, timeout: float, expires: bool
+    ) -> bytes | None:
+        try:
+            raw = await self.client.call(
+                routing_key, body.model_dump_json().encode(), timeout=timeout, expires=expires
+            )
+        except BrokerUnavailable as exc:
+            log.warning("broker unavailable: %s", exc)
+            raise FailureError(policy_unavailable()) from exc
+        if raw is not None:
+            self.health.answered()
+        return raw
+
+    def _adapter(self, reply: type[R]) -> TypeAdapter[R | Failure]:
+        if reply not in self._adapters:
+            either: Any = Annotated[reply | Failure, Field(discriminator="kind")]
+            self._adapters[reply] = TypeAdapter(either)
+        return self._adapters[reply]
+
+    async def ask(self, request: Any, reply: type[R], *, timeout: float | None = None) -> R:
+        """A management request's result; raises `FailureError` for a refusal or no answer."""
+        if request.permission is not None and not request.actor.may(request.permission):
+            raise FailureError(forbidden())
+        raw = await self._call(
+            self.names.management_key, request, timeout=timeout or self.timeout_s, expires=True
+        )
+        if raw is None:
+            raise FailureError(policy_unavailable())
+        result = self._adapter(reply).validate_json(raw)
+        if isinstance(result, Failure):
+            raise FailureError(result)
+        return result
+
+    async def decide(self, message: EvaluateDeployment) -> DeploymentReply | None:
+        """The verdict on a `deployment started`; None when none came before the deadline."""
+        raw = await self._call(
+            self._lane_key(message.event.product_name),
+            message,
+            timeout=self.timeout_s,
+            expires=True,
+        )
+        return None if raw is None else _DEPLOYMENT_REPLY.validate_json(raw)
+
+    async def record_build(self, message: BuildEventReceived) -> BuildReply | None:
+        """A build fact's record; None when it is safe in the broker but not recorded yet."""
+        raw = await self._call(
+            self._lane_key(message.event.product_name),
+            message,
+            timeout=self.timeout_s,
+            expires=False,
+        )
+        return None if raw is None else _BUILD_REPLY.validate_json(raw)
+
+    async def record_deployment(self, message: DeploymentEventReceived) -> DeploymentReply | None:
+        """A deployment fact's record; None when it is safe in the broker but not recorded yet."""
+        raw = await self._call(
+            self._lane_key(message.event.product_name),
+            message,
+            timeout=self.timeout_s,
+            expires=False,
+        )
+        return None if raw is None else _DEPLOYMENT_REPLY.validate_json(raw)
+
+    async def abandon(self, message: DeploymentStartAbandoned) -> None:
+        """Tell policy, behind the start request on its lane, that nobody waits for the verdict."""
+        try:
+            await self.client.send(
+                self._lane_key(message.product_name), message.model_dump_json().encode()
+            )
+        except BrokerUnavailable:
+            log.exception("could not publish DeploymentStartAbandoned for %s", message.event_id)
+
+    async def note_queued(self, message: NoteEventQueued) -> None:
+        """Tell policy an event was answered 202 (for `GET /events/{id}`)."""
+        try:
+            await self.client.send(self.names.management_key, message.model_dump_json().encode())
+        except BrokerUnavailable:
+            log.warning("could not note event %s as queued", message.event_id)
+
+    async def ping(self, timeout: float) -> bool:
+        """Whether policy answers a ping within `timeout` seconds."""
+        try:
+            raw = await self._call(
+                self.names.management_key, Ping(actor=SYSTEM), timeout=timeout, expires=True
+            )
+        except FailureError:
+            raw = None
+        if raw is None:
+            self.health.silent()
+            return False
+        try:
+            _PONG.validate_json(raw)
+        except ValidationError:
+            return False
+        return True

@@ -1,0 +1,125 @@
+"""The Versioner-compatible event endpoints."""
+
+from typing import Literal
+from uuid import UUID, uuid4
+
+from fastapi import Response
+from pydantic import BaseModel
+
+from versioner.common.errors import ErrorBody, Failure, policy_unavailable
+from versioner.common.events import BuildEventIn, DeploymentEventIn
+from versioner.common.messages.actor import Actor
+from versioner.common.messages.lanes import (
+    BuildEventReceived,
+    DeploymentEventReceived,
+    DeploymentRecorded,
+    DeploymentStartAbandoned,
+    EvaluateDeployment,
+)
+from versioner.common.messages.management import GetEvent, NoteEventQueued
+from versioner.common.resources import BuildPublic, DeploymentPublic, EventStatus
+from versioner.common.status import Status
+from versioner.common.types import utcnow
+from versioner.ingest.deps import ActorDep, EventSenderDep, GatewayDep
+from versioner.ingest.gateway import PolicyGateway
+from versioner.ingest.web import Router, failure_response, respond
+
+router = Router(tags=["events"])
+
+
+class EventAccepted(BaseModel):
+    """202: the event is safe in the broker; `GET /events/{event_id}` tells when it is recorded."""
+
+    id: UUID
+    event_id: UUID
+    status: Literal["accepted"] = "accepted"
+
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        401: "Invalid authentication credentials",
+        403: "The caller may not send events",
+        409: "Version/SHA conflict, or another deployment in progress",
+        422: "A field is missing or invalid",
+        428: "Blocked by policy: every violation, with what to do and when to retry",
+        503: "Policy did not answer in time (fail closed)",
+    }.items()
+}
+
+
+async def _accepted(
+    gateway: PolicyGateway, event_id: UUID, kind: Literal["build", "deployment"], actor: Actor
+) -> Response:
+    await gateway.note_queued(
+        NoteEventQueued(actor=actor, event_id=event_id, event_kind=kind, received_at=utcnow())
+    )
+    return respond(EventAccepted(id=event_id, event_id=event_id), 202)
+
+
+@router.both(
+    "/build-events",
+    methods=["POST"],
+    summary="Track a build",
+    responses={200: {"model": BuildPublic}, 202: {"model": EventAccepted}, **_ERRORS},
+)
+async def track_build(event: BuildEventIn, actor: EventSenderDep, gateway: GatewayDep) -> Response:
+    """Record a build event; a completed build registers its version (alias `/version-events/`)."""
+    message = BuildEventReceived(event_id=uuid4(), received_at=utcnow(), actor=actor, event=event)
+    reply = await gateway.record_build(message)
+    if reply is None:
+        return await _accepted(gateway, message.event_id, "build", actor)
+    if isinstance(reply, Failure):
+        return failure_response(reply)
+    return respond(reply.build)
+
+
+router.both(
+    "/version-events", methods=["POST"], summary="Track a build (alias)", include_in_schema=False
+)(track_build)
+
+
+@router.both(
+    "/deployment-events",
+    methods=["POST"],
+    summary="Track a deployment",
+    responses={200: {"model": DeploymentPublic}, 202: {"model": EventAccepted}, **_ERRORS},
+)
+async def track_deployment(
+    event: DeploymentEventIn, actor: EventSenderDep, gateway: GatewayDep
+) -> Response:
+    """Ask to start a deployment (`started`: the policy gate) or report how one went."""
+    event_id, received_at = uuid4(), utcnow()
+    if event.status is Status.STARTED:
+        verdict = await gateway.decide(
+            EvaluateDeployment(event_id=event_id, received_at=received_at, actor=actor, event=event)
+        )
+        if verdict is None:
+            await gateway.abandon(
+                DeploymentStartAbandoned(
+                    event_id=event_id, product_name=event.product_name, abandoned_at=utcnow()
+                )
+            )
+            return failure_response(policy_unavailable())
+    else:
+        verdict = await gateway.record_deployment(
+            DeploymentEventReceived(
+                event_id=event_id, received_at=received_at, actor=actor, event=event
+            )
+        )
+        if verdict is None:
+            return await _accepted(gateway, event_id, "deployment", actor)
+    if isinstance(verdict, DeploymentRecorded):
+        return respond(verdict.deployment)
+    return failure_response(verdict)
+
+
+@router.both(
+    "/events/{event_id}",
+    methods=["GET"],
+    summary="What became of an event",
+    responses={200: {"model": EventStatus}},
+)
+async def get_event(event_id: UUID, actor: ActorDep, gateway: GatewayDep) -> Response:
+    """Queued, recorded or rejected, with the ids of what it created."""
+    return respond(await gateway.ask(GetEvent(actor=actor, event_id=event_id), EventStatus))

@@ -1,0 +1,217 @@
+"""The gateway's RPC client: many requests in flight on one AMQP connection.
+
+One channel publishes requests with confirms and consumes replies from RabbitMQ's direct
+reply-to pseudo-queue (it must be the same channel); replies are matched to waiting callers
+by correlation id. faststream's `request` is not used here: it holds a lock per broker and
+opens a consumer per call, which capped the gateway near 400 requests/s (DESIGN.md).
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Protocol, cast
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+    DeliveryMode,
+)
+from aio_pika.exceptions import AMQPError, DeliveryError
+from pamqp.common import FieldTable
+
+from versioner.common.names import (
+    DEAD_LETTER_BINDINGS,
+    DEADLINE_HEADER,
+    DIRECT_REPLY_TO,
+    BrokerNames,
+    lane_queue_arguments,
+    work_queue_arguments,
+)
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):  # noqa: N818 - reads as what happened
+    """The message could not be handed to the broker (not connected, or refused)."""
+
+
+class PolicyClient(Protocol):
+    """How ingest talks to policy (in tests, bound to policy's handlers in memory)."""
+
+    async def call(
+        self, routing_key: str, body: bytes, *, timeout: float, expires: bool
+    ) -> bytes | None:
+        """Publish a request (persistent, confirmed) and wait for its reply; None if none came.
+
+        `expires`: the broker drops the request once the caller has stopped waiting (start
+        requests and queries); facts never expire. Raises `BrokerUnavailable`.
+        """
+        ...
+
+    async def send(self, routing_key: str, body: bytes) -> None:
+        """Publish a durable message that needs no reply (confirmed). Raises `BrokerUnavailable`."""
+        ...
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker connection is up."""
+        ...
+
+
+CredentialsListener = Callable[[bytes], Awaitable[None]]
+
+
+class AmqpPolicyClient:
+    """`PolicyClient` over aio-pika."""
+
+    def __init__(self, url: str, names: BrokerNames) -> None:
+        self.url = url
+        self.names = names
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._pending: dict[str, asyncio.Future[bytes]] = {}
+
+    async def connect(self) -> None:
+        """Connect, declare policy's queues (so facts are kept even before policy first runs)
+        and start the reply consumer."""
+        self._connection = await aio_pika.connect_robust(
+            self.url, client_properties={"connection_name": "versioner-ingest"}
+        )
+        self._channel = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
+        self._exchange = await self._channel.declare_exchange(
+            self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        await declare_policy_queues(self._channel, self._exchange, self.names)
+        replies = await self._channel.get_queue(DIRECT_REPLY_TO, ensure=False)
+        await replies.consume(self._on_reply, no_ack=True)
+
+    async def close(self) -> None:
+        """Fail every waiting call and close the connection."""
+        for future in self._pending.values():
+            future.cancel()
+        if self._connection is not None:
+            await self._connection.close()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker connection is up."""
+        return (
+            self._connection is not None
+            and not self._connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    @property
+    def connection(self) -> AbstractRobustConnection:
+        """The underlying connection (for other consumers on the same broker)."""
+        assert self._connection is not None, "connect() first"
+        return self._connection
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._pending.get(message.correlation_id or "")
+        if future is not None and not future.done():
+            future.set_result(message.body)
+
+    async def _publish(self, message: aio_pika.Message, routing_key: str) -> None:
+        if self._exchange is None:
+            raise BrokerUnavailable("not connected")
+        try:
+            await self._exchange.publish(message, routing_key=routing_key, mandatory=True)
+        except DeliveryError as exc:
+            raise BrokerUnavailable(f"the broker refused the message: {exc}") from exc
+        except (AMQPError, ConnectionError, RuntimeError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+
+    async def call(
+        self, routing_key: str, body: bytes, *, timeout: float, expires: bool
+    ) -> bytes | None:
+        """Publish a request and wait for its reply (None: no reply in time)."""
+        correlation_id = uuid.uuid4().hex
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[correlation_id] = future
+        started = time.monotonic()
+        try:
+            await self._publish(
+                aio_pika.Message(
+                    body,
+                    content_type="application/json",
+                    delivery_mode=DeliveryMode.PERSISTENT,
+                    correlation_id=correlation_id,
+                    reply_to=DIRECT_REPLY_TO,
+                    expiration=timeout if expires else None,
+                    headers={DEADLINE_HEADER: int((time.time() + timeout) * 1000)},
+                ),
+                routing_key,
+            )
+            remaining = timeout - (time.monotonic() - started)
+            return await asyncio.wait_for(future, max(remaining, 0.001))
+        except TimeoutError:
+            return None
+        finally:
+            self._pending.pop(correlation_id, None)
+
+    async def send(self, routing_key: str, body: bytes) -> None:
+        """Publish a durable message that needs no reply."""
+        await self._publish(
+            aio_pika.Message(
+                body, content_type="application/json", delivery_mode=DeliveryMode.PERSISTENT
+            ),
+            routing_key,
+        )
+
+    async def listen_for_credentials(self, on_message: CredentialsListener) -> None:
+        """Hear policy's credential broadcasts on a queue of this replica's own."""
+        channel = await self.connection.channel()
+        exchange = await channel.declare_exchange(
+            self.names.credentials_exchange, aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange)
+
+        async def handle(message: AbstractIncomingMessage) -> None:
+            with contextlib.suppress(Exception):
+                await on_message(message.body)
+
+        await queue.consume(handle, no_ack=True)
+
+
+async def declare_policy_queues(
+    channel: AbstractChannel, exchange: AbstractExchange, names: BrokerNames
+) -> list[AbstractQueue]:
+    """Declare policy's lanes, management queue and dead-letter queue, exactly as policy does."""
+    dead = await channel.declare_exchange(
+        names.dead_letter_exchange, aio_pika.ExchangeType.HEADERS, durable=True
+    )
+    dead_queue = await channel.declare_queue(
+        names.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    for binding in DEAD_LETTER_BINDINGS:
+        await dead_queue.bind(dead, routing_key="", arguments=binding)  # type: ignore[arg-type]
+    queues = []
+    for lane in range(names.lanes):
+        queue = await channel.declare_queue(
+            names.lane_queue(lane),
+            durable=True,
+            arguments=cast("FieldTable", lane_queue_arguments(names)),
+        )
+        await queue.bind(exchange, routing_key=names.lane_key(lane))
+        queues.append(queue)
+    management = await channel.declare_queue(
+        names.management_queue,
+        durable=True,
+        arguments=cast("FieldTable", work_queue_arguments(names)),
+    )
+    await management.bind(exchange, routing_key=names.management_key)
+    queues.append(management)
+    return queues

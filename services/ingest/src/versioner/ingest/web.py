@@ -1,0 +1,178 @@
+"""HTTP plumbing: body limit, request log, error bodies, and routes with and without a slash."""
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from versioner.common.errors import INVALID_JSON, NOT_FOUND, Failure
+from versioner.ingest.gateway import FailureError
+
+log = logging.getLogger("versioner.ingest.http")
+
+MAX_BODY_BYTES = 1_048_576
+
+
+class BodyLimit:
+    """413 for bodies over 1 MB, by `Content-Length` or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, cut off at the limit."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _too_large(scope, receive, send, self.limit)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLargeError
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLargeError:
+            await _too_large(scope, receive, send, self.limit)
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    response = JSONResponse(
+        {"detail": f"Request body too large: at most {limit} bytes"}, status_code=413
+    )
+    await response(scope, receive, send)
+
+
+class RequestLog:
+    """One structured log line per request (uvicorn's access log is off: it costs throughput)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Time the request and log its outcome."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s %s %d %.1fms",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    extra={"method": scope["method"], "path": scope["path"], "status": status},
+                )
+
+
+def json_body(model: BaseModel) -> bytes:
+    """A model as an HTTP body: its `kind` tag is for messages, not for clients."""
+    return model.model_dump_json(exclude={"kind"}).encode()
+
+
+def respond(
+    model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON response from a model."""
+    return Response(
+        json_body(model), status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+def respond_list(items: list[Any], total: int) -> Response:
+    """A bare JSON array, newest first, with the total in `X-Total-Count`."""
+    body = b"[" + b",".join(json_body(item) for item in items) + b"]"
+    return Response(body, media_type="application/json", headers={"X-Total-Count": str(total)})
+
+
+def failure_response(failure: Failure) -> JSONResponse:
+    """The HTTP answer for a `Failure`."""
+    headers = (
+        {"Retry-After": str(failure.retry_after_seconds)} if failure.retry_after_seconds else None
+    )
+    return JSONResponse(failure.body.to_json(), status_code=failure.status_code, headers=headers)
+
+
+async def _on_failure(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FailureError)
+    return failure_response(exc.failure)
+
+
+async def _on_validation(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return JSONResponse({"detail": INVALID_JSON}, status_code=400)
+    cleaned = [
+        {key: value for key, value in error.items() if key in ("loc", "msg", "type")}
+        for error in errors
+    ]
+    return JSONResponse({"detail": jsonable_encoder(cleaned)}, status_code=422)
+
+
+async def _on_http(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = NOT_FOUND if exc.status_code == 404 else exc.detail
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def install(app: FastAPI) -> None:
+    """Error handlers and middleware, outermost last."""
+    app.add_exception_handler(FailureError, _on_failure)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(RequestLog)
+
+
+class Router(APIRouter):
+    """Routes that answer with and without a trailing slash, directly (API.md: never a redirect)."""
+
+    def both(self, path: str, *, methods: list[str], **kwargs: Any) -> Callable[[Any], Any]:
+        """Register a handler at `path` and at `path/`; only one goes into the OpenAPI document."""
+        bare = path.rstrip("/") or "/"
+        in_schema = kwargs.pop("include_in_schema", True)
+
+        def decorator(func: Any) -> Any:
+            self.add_api_route(bare, func, methods=methods, include_in_schema=in_schema, **kwargs)
+            if bare != "/":
+                self.add_api_route(
+                    bare + "/", func, methods=methods, include_in_schema=False, **kwargs
+                )
+            return func
+
+        return decorator

@@ -1,0 +1,1 @@
+"""Test support: engines, brokers and the whole stack in memory or on the real broker."""

@@ -1,0 +1,240 @@
+"""The whole stack for tests: policy and ingest, in memory or on the real RabbitMQ.
+
+`memory_stack` binds ingest's `PolicyClient` port to policy's handlers through faststream's
+`TestRabbitBroker`; `real_stack` runs policy's handlers on the real broker and ingest's
+aio-pika client against them. Both give a `Stack` with the same interface, so one flow runs
+on both.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+import httpx
+from faststream.rabbit import RabbitBroker, RabbitQueue, TestRabbitBroker
+from pydantic import SecretStr
+
+from versioner.common.names import DEADLINE_HEADER, BrokerNames
+from versioner.ingest.app import create_app
+from versioner.ingest.auth import CredentialCache
+from versioner.ingest.rpc import PolicyClient
+from versioner.ingest.settings import IngestSettings
+from versioner.policy.app import PolicyService
+from versioner.policy.clock import Clock
+from versioner.policy.settings import PolicySettings
+from versioner.policy.topology import credentials_exchange
+
+BOOTSTRAP_TOKEN = "pat_bootstrap_" + "x" * 32
+TEST_LANES = 2
+
+
+def settings_pair(
+    database_url: str, prefix: str, amqp_url: str, **ingest: Any
+) -> tuple[PolicySettings, IngestSettings]:
+    """Policy and ingest settings for one isolated installation."""
+    common: dict[str, Any] = {
+        "amqp_url": amqp_url,
+        "broker_prefix": prefix,
+        "policy_lanes": TEST_LANES,
+    }
+    policy = PolicySettings(
+        database_url=database_url,
+        bootstrap_token=SecretStr(BOOTSTRAP_TOKEN),
+        relay_poll_s=0.05,
+        **common,
+    )
+    return policy, IngestSettings(**{"rpc_timeout_s": 5.0, **common, **ingest})
+
+
+class MemoryPolicyClient:
+    """`PolicyClient` bound to policy's handlers through `TestRabbitBroker`."""
+
+    def __init__(self, broker: RabbitBroker, names: BrokerNames) -> None:
+        self.broker = broker
+        self.names = names
+        self.connected = True
+
+    async def call(
+        self, routing_key: str, body: bytes, *, timeout: float, expires: bool
+    ) -> bytes | None:
+        """Run the handler and return its reply."""
+        reply = await self.broker.request(
+            body,
+            exchange=self.names.policy_exchange,
+            routing_key=routing_key,
+            headers={DEADLINE_HEADER: int((time.time() + timeout) * 1000)},
+            content_type="application/json",
+            timeout=timeout,
+        )
+        result: bytes = reply.body
+        return result
+
+    async def send(self, routing_key: str, body: bytes) -> None:
+        """Run the handler, no reply wanted."""
+        await self.broker.publish(
+            body,
+            exchange=self.names.policy_exchange,
+            routing_key=routing_key,
+            content_type="application/json",
+        )
+
+
+@dataclass
+class Stack:
+    """A running installation and an HTTP client to its gateway."""
+
+    http: httpx.AsyncClient
+    policy: PolicyService
+    ingest_settings: IngestSettings
+    cache: CredentialCache | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def clock(self) -> Clock:
+        """Policy's clock."""
+        return self.policy.ctx.clock
+
+    def auth(self, token: str) -> dict[str, str]:
+        """Headers for a bearer token."""
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        """Headers of the first admin (the bootstrap token)."""
+        return self.auth(BOOTSTRAP_TOKEN)
+
+    async def api_key(self, name: str = "ci") -> str:
+        """A new API key."""
+        response = await self.http.post("/api-keys/", json={"name": name}, headers=self.admin)
+        assert response.status_code == 201, response.text
+        key: str = response.json()["key"]
+        return key
+
+    async def user(self, role: str, name: str | None = None, **extra: Any) -> str:
+        """A new user's personal token (invited by the admin, invite redeemed)."""
+        name = name or f"{role}-{uuid.uuid4().hex[:6]}"
+        created = await self.http.post(
+            "/users/", json={"name": name, "role": role, **extra}, headers=self.admin
+        )
+        assert created.status_code == 201, created.text
+        redeemed = await self.http.post(
+            "/users/redeem", json={"invite_token": created.json()["invite_token"]}
+        )
+        assert redeemed.status_code == 200, redeemed.text
+        token: str = redeemed.json()["token"]
+        return token
+
+    async def wait_for(self, probe: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+        """Poll until `probe` is true (never a bare sleep)."""
+        deadline = time.monotonic() + timeout
+        while not await probe():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met in time")
+            await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def _http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://ingest.test"
+        ) as http,
+    ):
+        yield http
+
+
+@asynccontextmanager
+async def memory_stack(
+    database_url: str, *, clock: Clock | None = None, **ingest: Any
+) -> AsyncIterator[Stack]:
+    """Policy and ingest joined in memory."""
+    policy_settings, ingest_settings = settings_pair(
+        database_url, f"mem-{uuid.uuid4().hex[:8]}", "amqp://guest:guest@127.0.0.1:5672/", **ingest
+    )
+    service = PolicyService(policy_settings, clock=clock)
+    await service.prepare()
+    holder: dict[str, CredentialCache] = {}
+
+    @service.broker.subscriber(
+        RabbitQueue(f"{policy_settings.broker_prefix}.test-credentials"),
+        credentials_exchange(policy_settings.names),
+    )
+    async def on_credentials(body: bytes) -> None:
+        if "cache" in holder:
+            holder["cache"].on_broadcast(body)
+
+    async def factory(
+        settings: IngestSettings, cache: CredentialCache
+    ) -> tuple[PolicyClient, Callable[[], Awaitable[None]]]:
+        holder["cache"] = cache
+
+        async def close() -> None:
+            return None
+
+        return MemoryPolicyClient(broker, settings.names), close
+
+    async with TestRabbitBroker(service.broker) as broker:
+        task = asyncio.create_task(service.relay.run())
+        try:
+            async with _http(create_app(ingest_settings, client_factory=factory)) as http:
+                yield Stack(
+                    http=http,
+                    policy=service,
+                    ingest_settings=ingest_settings,
+                    cache=holder.get("cache"),
+                )
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    await service.close()
+
+
+async def delete_installation(amqp_url: str, names: BrokerNames) -> None:
+    """Remove every queue and exchange of a test installation from the broker."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queues = [names.lane_queue(lane) for lane in range(names.lanes)]
+        queues += [
+            names.management_queue,
+            names.dead_letter_queue,
+            names.notifier_queue,
+            names.notifier_rpc_queue,
+        ]
+        for queue in queues:
+            await channel.queue_delete(queue)
+        for exchange in (
+            names.policy_exchange,
+            names.events_exchange,
+            names.credentials_exchange,
+            names.dead_letter_exchange,
+        ):
+            await channel.exchange_delete(exchange)
+
+
+@asynccontextmanager
+async def real_stack(
+    database_url: str, amqp_url: str, *, clock: Clock | None = None, **ingest: Any
+) -> AsyncIterator[Stack]:
+    """Policy's handlers on the real RabbitMQ, ingest's aio-pika client in front of them."""
+    policy_settings, ingest_settings = settings_pair(
+        database_url, f"vt-{uuid.uuid4().hex[:10]}", amqp_url, **ingest
+    )
+    service = PolicyService(policy_settings, clock=clock)
+    await service.prepare()
+    await service.broker.start()
+    await service.started()
+    try:
+        async with _http(create_app(ingest_settings)) as http:
+            app_cache = None
+            yield Stack(http=http, policy=service, ingest_settings=ingest_settings, cache=app_cache)
+    finally:
+        await service.broker.stop()
+        await service.close()
+        await delete_installation(amqp_url, policy_settings.names)
