@@ -99,10 +99,10 @@ def api_key_public(key: Credential) -> ApiKeyPublic:
     )
 
 
-def _broadcast(
+async def _broadcast(
     session: AsyncSession, *, credential_ids: Sequence[UUID] = (), actor_ids: Sequence[UUID] = ()
 ) -> None:
-    enqueue(
+    await enqueue(
         session,
         CredentialsChanged(credential_ids=list(credential_ids), actor_ids=list(actor_ids)),
         "credentials.changed",
@@ -139,7 +139,7 @@ async def _bootstrap(
     )
     session.add(credential)
     await session.flush()
-    audit(
+    await audit(
         session,
         actor="system",
         kind="user.bootstrapped",
@@ -222,7 +222,7 @@ async def create_user(ctx: PolicyContext, request: CreateUser) -> UserInvited | 
                 expires_at=now + INVITE_TTL,
             )
         )
-        audit(
+        await audit(
             session,
             actor=request.actor,
             kind="user.created",
@@ -303,8 +303,8 @@ async def redeem_invite(ctx: PolicyContext, request: RedeemInvite) -> TokenIssue
         invite.used_at = now
         token, revoked = await _issue_token(session, user.id, "invite", now)
         if revoked:
-            _broadcast(session, credential_ids=revoked)
-        audit(
+            await _broadcast(session, credential_ids=revoked)
+        await audit(
             session,
             actor=f"user:{user.name}",
             kind="invite.redeemed",
@@ -323,8 +323,8 @@ async def rotate_token(ctx: PolicyContext, request: RotateToken) -> TokenIssued 
     now = ctx.clock.now()
     async with ctx.db.write() as session:
         token, revoked = await _issue_token(session, request.actor.id, request.actor.label, now)
-        _broadcast(session, credential_ids=revoked)
-        audit(
+        await _broadcast(session, credential_ids=revoked)
+        await audit(
             session,
             actor=request.actor,
             kind="token.rotated",
@@ -388,8 +388,8 @@ async def update_user(ctx: PolicyContext, request: UpdateUser) -> UserPublic | F
         if changes:
             user.updated_at = now
             if "role" in changes or "active" in changes:
-                _broadcast(session, actor_ids=[user.id])
-            audit(
+                await _broadcast(session, actor_ids=[user.id])
+            await audit(
                 session,
                 actor=request.actor,
                 kind="user.updated",
@@ -416,7 +416,7 @@ async def create_api_key(ctx: PolicyContext, request: CreateApiKey) -> ApiKeyCre
     )
     async with ctx.db.write() as session:
         session.add(credential)
-        audit(
+        await audit(
             session,
             actor=request.actor,
             kind="api_key.created",
@@ -452,8 +452,8 @@ async def revoke_api_key(ctx: PolicyContext, request: RevokeApiKey) -> ApiKeyPub
             return not_found()
         if key.revoked_at is None:
             key.revoked_at = now
-            _broadcast(session, credential_ids=[key.id])
-            audit(
+            await _broadcast(session, credential_ids=[key.id])
+            await audit(
                 session,
                 actor=request.actor,
                 kind="api_key.revoked",

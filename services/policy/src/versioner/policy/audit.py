@@ -3,14 +3,16 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, insert
 
 from versioner.common.messages.actor import Actor
+from versioner.policy.sql import Executor, table
 from versioner.policy.tables import AuditEntry
 
+_INSERT = insert(table(AuditEntry))
 
-def audit(
-    session: AsyncSession,
+
+def _entry(
     *,
     actor: Actor | str,
     kind: str,
@@ -18,15 +20,22 @@ def audit(
     at: datetime,
     subject_id: object | None = None,
     data: dict[str, Any] | None = None,
-) -> None:
-    """Add a line to the audit log, in the caller's transaction."""
-    session.add(
-        AuditEntry(
-            at=at,
-            actor=actor if isinstance(actor, str) else actor.label,
-            kind=kind,
-            subject_id=None if subject_id is None else str(subject_id),
-            summary=summary,
-            data=data or {},
-        )
-    )
+) -> dict[str, Any]:
+    return {
+        "at": at,
+        "actor": actor if isinstance(actor, str) else actor.label,
+        "kind": kind,
+        "subject_id": None if subject_id is None else str(subject_id),
+        "summary": summary,
+        "data": data or {},
+    }
+
+
+async def audit(executor: Executor, **entry: Any) -> None:
+    """Add a line to the audit log, in the caller's (async) transaction."""
+    await executor.execute(_INSERT, _entry(**entry))
+
+
+def audit_in(conn: Connection, **entry: Any) -> None:
+    """Add a line to the audit log, in the caller's (sync) transaction."""
+    conn.execute(_INSERT, _entry(**entry))

@@ -1,10 +1,9 @@
 """Build events: a version created on any build, registered (SHA pinned) by a completed one."""
 
-from datetime import datetime
-from uuid import UUID
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from versioner.common.errors import Failure
 from versioner.common.events import BuildEventIn
@@ -12,13 +11,15 @@ from versioner.common.messages.domain import BuildEventOccurred
 from versioner.common.messages.lanes import BuildEventReceived, BuildRecorded, BuildReply
 from versioner.common.resources import BuildPublic
 from versioner.common.status import Status
-from versioner.policy import eventlog
-from versioner.policy.audit import audit
-from versioner.policy.catalog import ensure_product, ensure_version, fill_missing
+from versioner.policy import eventlog, repository
+from versioner.policy.audit import audit_in
 from versioner.policy.context import PolicyContext
-from versioner.policy.outbox import enqueue
-from versioner.policy.tables import Build, Version
+from versioner.policy.outbox import enqueue_in
+from versioner.policy.repository import Ref, VersionRef, retrying
+from versioner.policy.sql import from_row, row_values, table
+from versioner.policy.tables import Build
 
+BUILDS = table(Build)
 _BUILD_FIELDS = (
     "scm_sha",
     "scm_repository",
@@ -34,6 +35,7 @@ _BUILD_FIELDS = (
     "started_at",
     "completed_at",
 )
+_VERSION_FIELDS = ("scm_repository", "scm_branch", "build_number", "build_url")
 
 
 def version_conflict(product: str, version: str, existing_sha: str, sent_sha: str) -> Failure:
@@ -60,66 +62,92 @@ def build_public(build: Build, product_name: str, version: str) -> BuildPublic:
         status=Status(build.status),
         created_at=build.created_at,
         updated_at=build.updated_at,
-        **{field: getattr(build, field) for field in (*_BUILD_FIELDS, "invoke_id")},
+        **{name: getattr(build, name) for name in (*_BUILD_FIELDS, "invoke_id")},
     )
 
 
-async def _build_to_update(
-    session: AsyncSession, version_id: UUID, event: BuildEventIn
-) -> Build | None:
+def _build_to_update(conn: Connection, version: VersionRef, event: BuildEventIn) -> Build | None:
     """The build row this event updates: same `invoke_id`, or else the latest one running."""
-    stmt = select(Build).where(col(Build.version_id) == version_id)
+    if version.new:
+        return None
+    stmt = select(BUILDS).where(BUILDS.c.version_id == version.id)
     if event.invoke_id:
-        stmt = stmt.where(col(Build.invoke_id) == event.invoke_id)
+        stmt = stmt.where(BUILDS.c.invoke_id == event.invoke_id)
     else:
         stmt = stmt.where(
-            col(Build.invoke_id).is_(None),
-            col(Build.status).in_([Status.PENDING, Status.STARTED]),
+            BUILDS.c.invoke_id.is_(None), BUILDS.c.status.in_([Status.PENDING, Status.STARTED])
         )
-    stmt = stmt.order_by(col(Build.created_at).desc()).limit(1)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    row = (conn.execute(stmt.order_by(BUILDS.c.created_at.desc()).limit(1))).first()
+    return from_row(Build, row) if row else None
 
 
 def _is_replay(build: Build, event: BuildEventIn) -> bool:
     return build.status == event.status and all(
-        getattr(event, field) in (None, getattr(build, field)) for field in _BUILD_FIELDS
+        getattr(event, name) in (None, getattr(build, name)) for name in _BUILD_FIELDS
     )
 
 
-def _register(version: Version, event: BuildEventIn, now: datetime) -> None:
+def _register(conn: Connection, version: VersionRef, event: BuildEventIn, now: Any) -> None:
+    """A completed build pins the version's SHA; any build fills what the version lacks.
+
+    One UPDATE: `COALESCE` keeps what is already set.
+    """
+    v = repository.VERSIONS
+    changes: dict[str, Any] = {
+        name: func.coalesce(v.c[name], value)
+        for name in _VERSION_FIELDS
+        if (value := getattr(event, name)) is not None
+    }
     if event.status is Status.COMPLETED and not version.registered:
-        version.registered = True
-        version.registered_at = now
+        changes.update(registered=True, registered_at=now)
         if event.scm_sha:
-            version.scm_sha = event.scm_sha
-    fill_missing(
-        version,
-        scm_sha=event.scm_sha,
-        scm_repository=event.scm_repository,
-        scm_branch=event.scm_branch,
-        build_number=event.build_number,
-        build_url=event.build_url,
-    )
+            changes["scm_sha"] = event.scm_sha
+    elif event.scm_sha and version.scm_sha is None:
+        changes["scm_sha"] = event.scm_sha
+    if changes:
+        conn.execute(update(v).where(v.c.id == version.id).values(**changes))
 
 
-async def record_build(
-    session: AsyncSession, msg: BuildEventReceived
-) -> tuple[BuildReply, Build | None]:
-    """Record one build event in the caller's transaction; the reply and the build row."""
+def record_build(
+    ctx: PolicyContext, conn: Connection, msg: BuildEventReceived
+) -> tuple[BuildReply, Build | None, Ref]:
+    """Record one build event in the caller's transaction; the reply, the build row, the product."""
     event, now = msg.event, msg.received_at
-    product = await ensure_product(session, event.product_name, now)
-    version = await ensure_version(session, product.id, event.version, now)
-    if (
+    product = repository.product(conn, ctx.names, event.product_name, now)
+    fresh = {name: getattr(event, name) for name in _VERSION_FIELDS}
+    registering = event.status is Status.COMPLETED
+    version = repository.version(
+        conn,
+        product,
+        event.version,
+        now,
+        sha=event.scm_sha,
+        values={**fresh, "registered": registering, "registered_at": now if registering else None},
+    )
+    if version.new:
+        version.registered = registering
+    elif (
         version.registered
         and event.scm_sha
         and version.scm_sha
         and version.scm_sha != event.scm_sha
     ):
-        return version_conflict(product.name, version.version, version.scm_sha, event.scm_sha), None
+        return (
+            version_conflict(product.name, version.version, version.scm_sha, event.scm_sha),
+            None,
+            product,
+        )
+    else:
+        _register(conn, version, event, now)
 
-    build = await _build_to_update(session, version.id, event)
+    build = _build_to_update(conn, version, event)
     if build is not None and _is_replay(build, event):
-        return BuildRecorded(build=build_public(build, product.name, version.version)), build
+        return (
+            BuildRecorded(build=build_public(build, product.name, version.version)),
+            build,
+            product,
+        )
+    new = build is None
     if build is None:
         build = Build(
             id=msg.event_id,
@@ -127,24 +155,26 @@ async def record_build(
             version_id=version.id,
             status=event.status,
             invoke_id=event.invoke_id,
-            extra_metadata=event.extra_metadata or {},
+            extra_metadata={},
             created_at=now,
             updated_at=now,
         )
-        session.add(build)
     build.status = event.status
     build.updated_at = now
-    for field in _BUILD_FIELDS:
-        if (value := getattr(event, field)) is not None:
-            setattr(build, field, value)
+    for name in _BUILD_FIELDS:
+        if (value := getattr(event, name)) is not None:
+            setattr(build, name, value)
     if event.extra_metadata:
         build.extra_metadata = {**build.extra_metadata, **event.extra_metadata}
-    _register(version, event, now)
-    await session.flush()
+    values = row_values(build)
+    if new:
+        conn.execute(insert(BUILDS).values(**values))
+    else:
+        conn.execute(update(BUILDS).where(BUILDS.c.id == build.id).values(**values))
 
     public = build_public(build, product.name, version.version)
-    enqueue(
-        session,
+    enqueue_in(
+        conn,
         BuildEventOccurred(
             event_type=f"build.{event.status}",  # type: ignore[arg-type]
             event_id=msg.event_id,
@@ -153,21 +183,19 @@ async def record_build(
             build=public,
         ),
         f"build.{event.status}",
+        at=now,
     )
-    return BuildRecorded(build=public), build
+    return BuildRecorded(build=public), build, product
 
 
-async def handle_build_event(ctx: PolicyContext, msg: BuildEventReceived) -> BuildReply:
-    """Record a build event once (a redelivered event answers as it did the first time)."""
-    async with ctx.db.write() as session:
-        if (seen := await eventlog.find(session, msg.event_id)) and (
-            reply := eventlog.build_reply(seen)
-        ):
-            return reply
-        reply, build = await record_build(session, msg)
+def _record(
+    ctx: PolicyContext, msg: BuildEventReceived
+) -> Callable[[Connection], tuple[BuildReply, Ref]]:
+    def work(conn: Connection) -> tuple[BuildReply, Ref]:
+        reply, build, product = record_build(ctx, conn, msg)
         if isinstance(reply, Failure):
-            audit(
-                session,
+            audit_in(
+                conn,
                 actor=msg.actor,
                 kind="event.rejected",
                 summary=f"build event for {msg.event.product_name} {msg.event.version} refused",
@@ -175,16 +203,32 @@ async def handle_build_event(ctx: PolicyContext, msg: BuildEventReceived) -> Bui
                 subject_id=msg.event_id,
                 data={"status_code": reply.status_code, "detail": reply.body.to_json()["detail"]},
             )
-        await eventlog.remember(
-            session,
+        eventlog.remember(
+            conn,
             event_id=msg.event_id,
             kind="build",
             reply=reply,
             now=msg.received_at,
             sender_id=msg.actor.id,
-            product_id=build.product_id if build else None,
+            product_id=product.id,
             version_id=build.version_id if build else None,
             record_id=build.id if build else None,
         )
+        return reply, product
+
+    return work
+
+
+async def handle_build_event(ctx: PolicyContext, msg: BuildEventReceived) -> BuildReply:
+    """Record a build event once (a redelivered event answers as it did the first time)."""
+    try:
+        reply, product = await retrying(lambda: ctx.db.run(_record(ctx, msg)))
+    except eventlog.AlreadyRecorded:
+        async with ctx.db.read() as session:
+            seen = await eventlog.find(session, msg.event_id)
+        stored = eventlog.build_reply(seen) if seen else None
+        assert stored is not None, "an event recorded without its answer"
+        return stored
+    ctx.names.products[msg.event.product_name] = product.id
     ctx.wake_relay()
     return reply

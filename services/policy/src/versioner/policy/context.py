@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from versioner.policy.clock import Clock, SystemClock
 from versioner.policy.db import Database
+from versioner.policy.repository import NameCache
 from versioner.policy.settings import PolicySettings
 
 
@@ -15,5 +16,6 @@ class PolicyContext:
     settings: PolicySettings
     db: Database
     clock: Clock = field(default_factory=SystemClock)
+    names: NameCache = field(default_factory=NameCache)
     # Called after a commit that wrote outbox rows; the relay replaces it when it runs.
     wake_relay: Callable[[], None] = field(default=lambda: None)

@@ -2,15 +2,16 @@
 
 Every change to a (product, environment) pair happens with its state row locked
 (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the database),
-so two policy replicas never both let a deployment through.
+so two policy replicas never both let a deployment through. Each event is one transaction
+on a bare connection (SQLAlchemy Core): the hot path costs only the statements it needs.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlalchemy import Connection, insert
 
 from versioner.common.errors import Failure, Violation, conflict, not_found, policy_unavailable
 from versioner.common.events import DeploymentEventIn
@@ -30,32 +31,19 @@ from versioner.common.messages.lanes import (
 from versioner.common.messages.management import AbortDeployment
 from versioner.common.resources import DeploymentPublic
 from versioner.common.status import Status
-from versioner.policy import eventlog
-from versioner.policy.audit import audit
-from versioner.policy.catalog import (
-    Named,
-    ensure_environment,
-    ensure_product,
-    ensure_version,
-    fill_missing,
-)
+from versioner.policy import eventlog, repository
+from versioner.policy.audit import audit_in
 from versioner.policy.context import PolicyContext
 from versioner.policy.deadline import Deadline, DeadlineExceeded
-from versioner.policy.outbox import enqueue
-from versioner.policy.sql import insert_ignore, is_postgres, table
-from versioner.policy.tables import (
-    BlockedAttempt,
-    Deployment,
-    Environment,
-    EnvironmentState,
-    Product,
-    Version,
-)
+from versioner.policy.outbox import enqueue_in
+from versioner.policy.repository import Ref, StateRef, VersionRef, retrying
+from versioner.policy.sql import table
+from versioner.policy.tables import BlockedAttempt, Deployment
 from versioner.policy.verdict import blocked, preflight_status
-from versioner.policy.views import deployment_public, soak_hours
+from versioner.policy.views import deployment_public, hours_since
 
 CONCURRENCY_RULE = "one deployment at a time"
-_OPEN = (Status.PENDING, Status.STARTED)
+_BLOCKED = table(BlockedAttempt)
 _EVENT_NAMES: dict[Status, DeploymentEventName] = {
     Status.PENDING: "deployment.pending",
     Status.STARTED: "deployment.started",
@@ -63,16 +51,27 @@ _EVENT_NAMES: dict[Status, DeploymentEventName] = {
     Status.FAILED: "deployment.failed",
     Status.ABORTED: "deployment.aborted",
 }
+_EVENT_FIELDS = (
+    "invoke_id",
+    "scm_sha",
+    "build_number",
+    "source_system",
+    "deployed_by",
+    "deployed_by_email",
+    "deployed_by_name",
+    "deploy_url",
+    "completed_at",
+)
 
 
 @dataclass
 class Target:
     """What a deployment event names, resolved, with its state row locked."""
 
-    product: Named
-    environment: Named
-    version: Version
-    state: EnvironmentState
+    product: Ref
+    environment: Ref
+    version: VersionRef
+    state: StateRef
 
     @property
     def ids(self) -> dict[str, UUID]:
@@ -84,38 +83,42 @@ class Target:
         }
 
 
-async def lock_state(
-    session: AsyncSession, product_id: UUID, environment_id: UUID, now: datetime
-) -> EnvironmentState:
-    """The (product, environment) state row, created on first sight, locked for this transaction."""
-    stmt = (
-        select(EnvironmentState)
-        .where(
-            col(EnvironmentState.product_id) == product_id,
-            col(EnvironmentState.environment_id) == environment_id,
-        )
-        .execution_options(populate_existing=True)
-    )
-    if is_postgres(session):
-        stmt = stmt.with_for_update()
-    if state := (await session.execute(stmt)).scalar_one_or_none():
-        return state
-    await insert_ignore(
-        session,
-        table(EnvironmentState),
-        {"product_id": product_id, "environment_id": environment_id, "updated_at": now},
-    )
-    return (await session.execute(stmt)).scalar_one()
-
-
-async def resolve(session: AsyncSession, event: DeploymentEventIn, now: datetime) -> Target:
+def resolve(
+    ctx: PolicyContext, conn: Connection, event: DeploymentEventIn, now: datetime
+) -> Target:
     """Find or create what the event names, and lock its state row."""
-    product = await ensure_product(session, event.product_name, now)
-    environment = await ensure_environment(session, event.environment_name, now)
-    version = await ensure_version(session, product.id, event.version, now)
-    fill_missing(version, scm_sha=event.scm_sha, scm_repository=event.scm_repository)
-    state = await lock_state(session, product.id, environment.id, now)
+    product = repository.product(conn, ctx.names, event.product_name, now)
+    environment = repository.environment(conn, ctx.names, event.environment_name, now)
+    version = repository.version(
+        conn,
+        product,
+        event.version,
+        now,
+        sha=event.scm_sha,
+        values={"scm_repository": event.scm_repository},
+    )
+    if not version.new and version.scm_sha is None and event.scm_sha:
+        # A version with no SHA takes the first one sent.
+        repository.update_version(conn, version.id, scm_sha=event.scm_sha)
+        version.scm_sha = event.scm_sha
+    state = repository.lock_state(conn, product, environment)
     return Target(product, environment, version, state)
+
+
+def _learn(ctx: PolicyContext, target: Target, event: DeploymentEventIn) -> None:
+    """After commit: the names this event used now surely belong to these records."""
+    ctx.names.products[event.product_name] = target.product.id
+    ctx.names.environments[event.environment_name] = target.environment.id
+
+
+def _soak(conn: Connection, target: Target, now: datetime) -> float | None:
+    """Hours since this version last completed in this environment."""
+    if target.version.new:
+        return None
+    if target.state.current_version_id == target.version.id:
+        return hours_since(target.state.current_finished_at, now)
+    at = repository.last_completed_at(conn, target.version.id, target.environment.id)
+    return hours_since(at, now)
 
 
 def _public(target: Target, d: Deployment, soak: float | None) -> DeploymentPublic:
@@ -124,14 +127,8 @@ def _public(target: Target, d: Deployment, soak: float | None) -> DeploymentPubl
     )
 
 
-async def _public_now(
-    session: AsyncSession, target: Target, d: Deployment, now: datetime
-) -> DeploymentPublic:
-    return _public(target, d, await soak_hours(session, d.version_id, d.environment_id, now))
-
-
 def _announce(
-    session: AsyncSession,
+    conn: Connection,
     event_type: DeploymentEventName,
     *,
     event_id: UUID,
@@ -141,8 +138,8 @@ def _announce(
     attempt: DeploymentAttempt | None = None,
     violations: list[Violation] | None = None,
 ) -> None:
-    enqueue(
-        session,
+    enqueue_in(
+        conn,
         DeploymentEventOccurred(
             event_type=event_type,
             event_id=event_id,
@@ -154,39 +151,48 @@ def _announce(
             sha_mismatch=deployment.sha_mismatch if deployment else False,
         ),
         event_type,
+        at=at,
     )
 
 
 def _close(
-    d: Deployment, status: Status, state: EnvironmentState, now: datetime, reason: str | None = None
+    d: Deployment, status: Status, state: StateRef, now: datetime, reason: str | None = None
 ) -> None:
+    """Give a deployment its outcome and move the pair's state accordingly."""
     d.status = status
     d.finished_at = now
     d.updated_at = now
     if reason:
         d.abort_reason = reason
     if state.in_progress_deployment_id == d.id:
-        state.in_progress_deployment_id = None
+        state.set(in_progress_deployment_id=None)
+    if state.pending_deployment_id == d.id:
+        state.set(pending_deployment_id=None)
     if status is Status.COMPLETED:
-        state.current_deployment_id = d.id
-    state.latest_deployment_id = d.id
-    state.updated_at = now
+        state.set(current_deployment_id=d.id)
+        state.current_version_id = d.version_id
+        state.current_finished_at = now
+    state.set(latest_deployment_id=d.id)
+
+
+def _save_closed(conn: Connection, d: Deployment) -> None:
+    repository.update_deployment(
+        conn,
+        d,
+        "status",
+        "finished_at",
+        "updated_at",
+        "abort_reason",
+        "sha_mismatch",
+        *_EVENT_FIELDS,
+        "extra_metadata",
+    )
 
 
 def _apply_event(d: Deployment, event: DeploymentEventIn) -> None:
-    for field in (
-        "invoke_id",
-        "scm_sha",
-        "build_number",
-        "source_system",
-        "deployed_by",
-        "deployed_by_email",
-        "deployed_by_name",
-        "deploy_url",
-        "completed_at",
-    ):
-        if (value := getattr(event, field)) is not None:
-            setattr(d, field, value)
+    for name in _EVENT_FIELDS:
+        if (value := getattr(event, name)) is not None:
+            setattr(d, name, value)
     if event.extra_metadata:
         d.extra_metadata = {**d.extra_metadata, **event.extra_metadata}
 
@@ -202,31 +208,25 @@ def _new_deployment(
         status=status,
         deployed_at=at,
         updated_at=at,
+        sha_mismatch=False,
+        extra_metadata={},
     )
     _apply_event(d, event)
     return d
 
 
-async def _get(session: AsyncSession, deployment_id: UUID | None) -> Deployment | None:
-    if deployment_id is None:
-        return None
-    return await session.get(Deployment, deployment_id)
-
-
-async def _running(
-    ctx: PolicyContext, session: AsyncSession, target: Target, actor: Actor
-) -> Deployment | None:
+def _running(ctx: PolicyContext, conn: Connection, target: Target) -> Deployment | None:
     """The deployment in progress on this pair; one older than the timeout is closed first."""
-    running = await _get(session, target.state.in_progress_deployment_id)
+    running = repository.deployment(conn, target.state.in_progress_deployment_id)
     if running is None or running.status != Status.STARTED:
         return None
     now = ctx.clock.now()
     if running.deployed_at + timedelta(minutes=ctx.settings.deployment_timeout_min) > now:
         return running
     _close(running, Status.ABORTED, target.state, now, reason="timeout")
-    await session.flush()
-    audit(
-        session,
+    _save_closed(conn, running)
+    audit_in(
+        conn,
         actor="system",
         kind="deployment.timed_out",
         summary=f"deployment {running.id} closed as aborted after "
@@ -234,13 +234,9 @@ async def _running(
         at=now,
         subject_id=running.id,
     )
+    public = _public(target, running, _soak(conn, target, now))
     _announce(
-        session,
-        "deployment.aborted",
-        event_id=running.id,
-        at=now,
-        actor="system",
-        deployment=await _public_now(session, target, running, now),
+        conn, "deployment.aborted", event_id=running.id, at=now, actor="system", deployment=public
     )
     return None
 
@@ -278,63 +274,58 @@ def _sha_conflict(target: Target, sent: str) -> Violation:
     )
 
 
-async def _pending_to_start(
-    session: AsyncSession, target: Target, event: DeploymentEventIn
-) -> Deployment | None:
-    stmt = (
-        select(Deployment)
-        .where(
-            col(Deployment.product_id) == target.product.id,
-            col(Deployment.environment_id) == target.environment.id,
-            col(Deployment.version_id) == target.version.id,
-            col(Deployment.status) == Status.PENDING,
-        )
-        .order_by(col(Deployment.deployed_at).desc())
-        .limit(1)
-    )
-    pending = (await session.execute(stmt)).scalar_one_or_none()
-    if pending and event.invoke_id and pending.invoke_id and pending.invoke_id != event.invoke_id:
-        return None
-    return pending
+def _same_run(d: Deployment, version_id: UUID, event: DeploymentEventIn) -> bool:
+    """Whether an event belongs to this deployment: same version, and `invoke_id` if both set."""
+    if d.version_id != version_id:
+        return False
+    return not (event.invoke_id and d.invoke_id and d.invoke_id != event.invoke_id)
 
 
-async def evaluate_start(
-    ctx: PolicyContext, session: AsyncSession, msg: EvaluateDeployment, target: Target
+def evaluate_start(
+    ctx: PolicyContext, conn: Connection, msg: EvaluateDeployment, target: Target
 ) -> DeploymentReply:
     """Decide a `deployment started` and record it: let through, replayed, or blocked."""
     event, at = msg.event, msg.received_at
     violations: list[Violation] = []
-    if running := await _running(ctx, session, target, msg.actor):
+    if running := _running(ctx, conn, target):
         if (
             running.version_id == target.version.id
             and event.invoke_id
             and running.invoke_id == event.invoke_id
         ):
-            return DeploymentRecorded(deployment=await _public_now(session, target, running, at))
+            return DeploymentRecorded(deployment=_public(target, running, _soak(conn, target, at)))
         violations.append(_concurrency(running, target.environment.name))
     pinned = target.version.scm_sha if target.version.registered else None
     if pinned and event.scm_sha and event.scm_sha != pinned:
         violations.append(_sha_conflict(target, event.scm_sha))
 
     if violations:
-        return _block(session, msg, target, violations)
+        return _block(conn, msg, target, violations)
 
-    d = await _pending_to_start(session, target, event)
-    if d is None:
-        d = _new_deployment(target, msg.event_id, event, Status.STARTED, at)
-        session.add(d)
-    else:
+    pending = repository.deployment(conn, target.state.pending_deployment_id)
+    if (
+        pending is not None
+        and pending.status == Status.PENDING
+        and _same_run(pending, target.version.id, event)
+    ):
+        d = pending
         d.status = Status.STARTED
         d.updated_at = at
         _apply_event(d, event)
+        target.state.set(pending_deployment_id=None)
+    else:
+        d = _new_deployment(target, msg.event_id, event, Status.STARTED, at)
     d.extra_metadata = {**d.extra_metadata, "preflight_status": preflight_status("passed")}
-    target.state.in_progress_deployment_id = d.id
-    target.state.latest_deployment_id = d.id
-    target.state.updated_at = at
-    await session.flush()
-    public = await _public_now(session, target, d, at)
-    audit(
-        session,
+    if d is pending:
+        repository.update_deployment(
+            conn, d, "status", "updated_at", "extra_metadata", *_EVENT_FIELDS
+        )
+    else:
+        repository.insert_deployment(conn, d)
+    target.state.set(in_progress_deployment_id=d.id, latest_deployment_id=d.id)
+    public = _public(target, d, _soak(conn, target, at))
+    audit_in(
+        conn,
         actor=msg.actor,
         kind="deployment.verdict",
         summary=f"{target.product.name} {target.version.version} may start in "
@@ -344,45 +335,41 @@ async def evaluate_start(
         data={"outcome": "allowed", "violations": []},
     )
     _announce(
-        session,
-        "deployment.started",
-        event_id=msg.event_id,
-        at=at,
-        actor=msg.actor,
-        deployment=public,
+        conn, "deployment.started", event_id=msg.event_id, at=at, actor=msg.actor, deployment=public
     )
     return DeploymentRecorded(deployment=public)
 
 
 def _block(
-    session: AsyncSession, msg: EvaluateDeployment, target: Target, violations: list[Violation]
+    conn: Connection, msg: EvaluateDeployment, target: Target, violations: list[Violation]
 ) -> Failure:
     failure = blocked(violations)
     at = msg.received_at
-    session.add(
-        BlockedAttempt(
+    listed = [v.model_dump(mode="json") for v in violations]
+    conn.execute(
+        insert(_BLOCKED).values(
             id=msg.event_id,
             product_id=target.product.id,
             version_id=target.version.id,
             environment_id=target.environment.id,
             status_code=failure.status_code,
             actor=msg.actor.label,
-            violations=[v.model_dump(mode="json") for v in violations],
+            violations=listed,
             at=at,
         )
     )
-    audit(
-        session,
+    audit_in(
+        conn,
         actor=msg.actor,
         kind="deployment.verdict",
         summary=f"{target.product.name} {target.version.version} blocked from "
         f"{target.environment.name}: {', '.join(v.code for v in violations)}",
         at=at,
         subject_id=msg.event_id,
-        data={"outcome": "blocked", "violations": [v.model_dump(mode="json") for v in violations]},
+        data={"outcome": "blocked", "violations": listed},
     )
     _announce(
-        session,
+        conn,
         "deployment.preflight_failed",
         event_id=msg.event_id,
         at=at,
@@ -403,84 +390,62 @@ def _block(
     return failure
 
 
-async def _open_deployment(
-    session: AsyncSession, target: Target, event: DeploymentEventIn
+def _open_deployment(
+    conn: Connection, target: Target, event: DeploymentEventIn
 ) -> Deployment | None:
     """What a terminal event closes: the running deployment of this version, or a pending one."""
-    candidates = []
-    running = await _get(session, target.state.in_progress_deployment_id)
-    if running is not None and running.status == Status.STARTED:
-        candidates.append(running)
-    pending = (
-        await session.execute(
-            select(Deployment)
-            .where(
-                col(Deployment.product_id) == target.product.id,
-                col(Deployment.environment_id) == target.environment.id,
-                col(Deployment.version_id) == target.version.id,
-                col(Deployment.status) == Status.PENDING,
-            )
-            .order_by(col(Deployment.deployed_at).desc())
-        )
-    ).scalars()
-    candidates.extend(pending)
-    for d in candidates:
-        if d.version_id != target.version.id:
-            continue
-        if event.invoke_id and d.invoke_id and d.invoke_id != event.invoke_id:
-            continue
-        return d
+    for deployment_id in (
+        target.state.in_progress_deployment_id,
+        target.state.pending_deployment_id,
+    ):
+        d = repository.deployment(conn, deployment_id)
+        if (
+            d is not None
+            and d.status in (Status.STARTED, Status.PENDING)
+            and _same_run(d, target.version.id, event)
+        ):
+            return d
     return None
 
 
-async def _last_of_version(
-    session: AsyncSession, target: Target, event: DeploymentEventIn
-) -> Deployment | None:
-    stmt = (
-        select(Deployment)
-        .where(
-            col(Deployment.product_id) == target.product.id,
-            col(Deployment.environment_id) == target.environment.id,
-            col(Deployment.version_id) == target.version.id,
-        )
-        .order_by(col(Deployment.deployed_at).desc())
-        .limit(1)
-    )
-    last = (await session.execute(stmt)).scalar_one_or_none()
-    if last and event.invoke_id and last.invoke_id and last.invoke_id != event.invoke_id:
-        return None
-    return last
-
-
-async def record_outcome(
-    ctx: PolicyContext, session: AsyncSession, msg: DeploymentEventReceived, target: Target
+def record_outcome(
+    ctx: PolicyContext, conn: Connection, msg: DeploymentEventReceived, target: Target
 ) -> tuple[DeploymentReply, bool]:
     """Record a pending or terminal deployment event; the reply and whether anything changed."""
     event, at = msg.event, msg.received_at
     status = event.status
     if status is Status.PENDING:
-        return await _record_pending(session, msg, target), True
+        return _record_pending(conn, msg, target), True
 
-    d = await _open_deployment(session, target, event)
+    d = _open_deployment(conn, target, event)
+    is_new = d is None
     if d is None:
-        last = await _last_of_version(session, target, event)
-        if last is not None and last.status == status:
+        last = (
+            None
+            if target.version.new
+            else repository.latest_deployment(
+                conn, target.product.id, target.environment.id, target.version.id
+            )
+        )
+        if last is not None and last.status == status and _same_run(last, target.version.id, event):
             return DeploymentRecorded(
-                deployment=await _public_now(session, target, last, at)
+                deployment=_public(target, last, _soak(conn, target, at))
             ), False
         d = _new_deployment(target, msg.event_id, event, status, at)
         d.extra_metadata = {**d.extra_metadata, "preflight_status": preflight_status("skipped")}
-        session.add(d)
     else:
         _apply_event(d, event)
     known_sha = target.version.scm_sha
     d.sha_mismatch = bool(event.scm_sha and known_sha and event.scm_sha != known_sha)
     _close(d, status, target.state, at)
-    await session.flush()
-    public = await _public_now(session, target, d, at)
+    if is_new:
+        repository.insert_deployment(conn, d)
+    else:
+        _save_closed(conn, d)
+    public = _public(target, d, _soak(conn, target, at))
     if d.sha_mismatch:
-        audit(
-            session,
+        audit_in(
+            conn,
             actor=msg.actor,
             kind="deployment.sha_mismatch",
             summary=f"{target.product.name} {target.version.version} reported {status} in "
@@ -489,41 +454,60 @@ async def record_outcome(
             subject_id=d.id,
         )
     _announce(
-        session,
-        _EVENT_NAMES[status],
-        event_id=msg.event_id,
-        at=at,
-        actor=msg.actor,
-        deployment=public,
+        conn, _EVENT_NAMES[status], event_id=msg.event_id, at=at, actor=msg.actor, deployment=public
     )
     return DeploymentRecorded(deployment=public), True
 
 
-async def _record_pending(
-    session: AsyncSession, msg: DeploymentEventReceived, target: Target
+def _record_pending(
+    conn: Connection, msg: DeploymentEventReceived, target: Target
 ) -> DeploymentReply:
     event, at = msg.event, msg.received_at
-    existing = await _open_deployment(session, target, event)
-    if existing is not None and existing.status == Status.PENDING:
-        return DeploymentRecorded(deployment=await _public_now(session, target, existing, at))
+    existing = repository.deployment(conn, target.state.pending_deployment_id)
+    if (
+        existing is not None
+        and existing.status == Status.PENDING
+        and _same_run(existing, target.version.id, event)
+    ):
+        return DeploymentRecorded(deployment=_public(target, existing, _soak(conn, target, at)))
     d = _new_deployment(target, msg.event_id, event, Status.PENDING, at)
-    session.add(d)
-    await session.flush()
-    public = await _public_now(session, target, d, at)
+    repository.insert_deployment(conn, d)
+    target.state.set(pending_deployment_id=d.id)
+    public = _public(target, d, _soak(conn, target, at))
     _announce(
-        session,
-        "deployment.pending",
-        event_id=msg.event_id,
-        at=at,
-        actor=msg.actor,
-        deployment=public,
+        conn, "deployment.pending", event_id=msg.event_id, at=at, actor=msg.actor, deployment=public
     )
     return DeploymentRecorded(deployment=public)
 
 
-async def _already_answered(session: AsyncSession, event_id: UUID) -> DeploymentReply | None:
-    seen = await eventlog.find(session, event_id)
+async def _stored(ctx: PolicyContext, event_id: UUID) -> DeploymentReply | None:
+    async with ctx.db.read() as session:
+        seen = await eventlog.find(session, event_id)
     return eventlog.deployment_reply(seen) if seen else None
+
+
+def _start(
+    ctx: PolicyContext, msg: EvaluateDeployment, deadline: Deadline
+) -> Callable[[Connection], tuple[DeploymentReply, Target]]:
+    def work(conn: Connection) -> tuple[DeploymentReply, Target]:
+        target = resolve(ctx, conn, msg.event, msg.received_at)
+        reply = evaluate_start(ctx, conn, msg, target)
+        repository.save_state(conn, target.state, msg.received_at)
+        record_id = reply.deployment.id if isinstance(reply, DeploymentRecorded) else msg.event_id
+        eventlog.remember(
+            conn,
+            event_id=msg.event_id,
+            kind="deployment",
+            reply=reply,
+            now=msg.received_at,
+            sender_id=msg.actor.id,
+            record_id=record_id,
+            **target.ids,
+        )
+        deadline.check()
+        return reply, target
+
+    return work
 
 
 async def handle_start(
@@ -532,42 +516,25 @@ async def handle_start(
     """Answer a `deployment started` before its deadline, or not at all (rolled back, 503)."""
     try:
         deadline.check()
-        async with ctx.db.write() as session:
-            if reply := await _already_answered(session, msg.event_id):
-                return reply
-            target = await resolve(session, msg.event, msg.received_at)
-            reply = await evaluate_start(ctx, session, msg, target)
-            record_id = (
-                reply.deployment.id if isinstance(reply, DeploymentRecorded) else msg.event_id
-            )
-            await eventlog.remember(
-                session,
-                event_id=msg.event_id,
-                kind="deployment",
-                reply=reply,
-                now=msg.received_at,
-                sender_id=msg.actor.id,
-                record_id=record_id,
-                **target.ids,
-            )
-            deadline.check()
+        reply, target = await retrying(lambda: ctx.db.run(_start(ctx, msg, deadline)))
+    except eventlog.AlreadyRecorded:
+        return await _stored(ctx, msg.event_id) or policy_unavailable()
     except DeadlineExceeded:
         return policy_unavailable()
+    _learn(ctx, target, msg.event)
     ctx.wake_relay()
     return reply
 
 
-async def handle_deployment_event(
+def _outcome(
     ctx: PolicyContext, msg: DeploymentEventReceived
-) -> DeploymentReply:
-    """Record a pending or terminal deployment event exactly once."""
-    async with ctx.db.write() as session:
-        if reply := await _already_answered(session, msg.event_id):
-            return reply
-        target = await resolve(session, msg.event, msg.received_at)
-        reply, _changed = await record_outcome(ctx, session, msg, target)
-        await eventlog.remember(
-            session,
+) -> Callable[[Connection], tuple[DeploymentReply, Target]]:
+    def work(conn: Connection) -> tuple[DeploymentReply, Target]:
+        target = resolve(ctx, conn, msg.event, msg.received_at)
+        reply, _changed = record_outcome(ctx, conn, msg, target)
+        repository.save_state(conn, target.state, msg.received_at)
+        eventlog.remember(
+            conn,
             event_id=msg.event_id,
             kind="deployment",
             reply=reply,
@@ -576,93 +543,101 @@ async def handle_deployment_event(
             record_id=reply.deployment.id if isinstance(reply, DeploymentRecorded) else None,
             **target.ids,
         )
+        return reply, target
+
+    return work
+
+
+async def handle_deployment_event(
+    ctx: PolicyContext, msg: DeploymentEventReceived
+) -> DeploymentReply:
+    """Record a pending or terminal deployment event exactly once."""
+    try:
+        reply, target = await retrying(lambda: ctx.db.run(_outcome(ctx, msg)))
+    except eventlog.AlreadyRecorded:
+        stored = await _stored(ctx, msg.event_id)
+        assert stored is not None, "an event recorded without its answer"
+        return stored
+    _learn(ctx, target, msg.event)
     ctx.wake_relay()
     return reply
 
 
+def _target_of(conn: Connection, d: Deployment) -> Target:
+    """The target of a recorded deployment, its state row locked."""
+    product_name, version, environment_name = repository.names_of(conn, d)
+    product = Ref(d.product_id, product_name)
+    environment = Ref(d.environment_id, environment_name)
+    state = repository.lock_state(conn, product, environment)
+    return Target(
+        product,
+        environment,
+        VersionRef(d.version_id, d.product_id, version, d.scm_sha, registered=True),
+        state,
+    )
+
+
+def _close_by_hand(
+    conn: Connection, deployment_id: UUID, at: datetime, reason: str, actor: Actor | str
+) -> DeploymentPublic | Failure:
+    """Close a pending or started deployment as aborted; 404 or 409 when there is none to close."""
+    d = repository.deployment(conn, deployment_id)
+    if d is None:
+        return not_found()
+    target = _target_of(conn, d)
+    d = repository.deployment(conn, deployment_id)  # read again under the lock
+    assert d is not None
+    if d.status not in (Status.PENDING, Status.STARTED):
+        return conflict(f"Deployment {d.id} is {d.status}, not in progress")
+    _close(d, Status.ABORTED, target.state, at, reason=reason)
+    _save_closed(conn, d)
+    repository.save_state(conn, target.state, at)
+    public = _public(target, d, _soak(conn, target, at))
+    audit_in(
+        conn,
+        actor=actor,
+        kind="deployment.aborted",
+        summary=f"deployment {d.id} of {target.product.name} {target.version.version} "
+        f"to {target.environment.name} aborted: {reason}",
+        at=at,
+        subject_id=d.id,
+    )
+    _announce(conn, "deployment.aborted", event_id=d.id, at=at, actor=actor, deployment=public)
+    return public
+
+
 async def handle_abandoned(ctx: PolicyContext, msg: DeploymentStartAbandoned) -> None:
     """The gateway answered 503: close the deployment recorded for that start, if any was."""
-    async with ctx.db.write() as session:
-        d = await session.get(Deployment, msg.event_id)
+    at = msg.abandoned_at
+
+    def work(conn: Connection) -> None:
+        d = repository.deployment(conn, msg.event_id)
         if d is None:
             # Nothing recorded: make sure a late copy of the start request is answered 503.
-            if await eventlog.find(session, msg.event_id) is None:
-                await eventlog.remember(
-                    session,
+            if eventlog.find_in(conn, msg.event_id) is None:
+                eventlog.remember(
+                    conn,
                     event_id=msg.event_id,
                     kind="deployment",
                     reply=policy_unavailable(),
-                    now=msg.abandoned_at,
+                    now=at,
                     sender_id=None,
                 )
             return
-        if d.status != Status.STARTED:
-            return
-        state = await lock_state(session, d.product_id, d.environment_id, msg.abandoned_at)
-        _close(d, Status.ABORTED, state, msg.abandoned_at, reason="abandoned")
-        target = await _target_of(session, d, state)
-        audit(
-            session,
-            actor="system",
-            kind="deployment.abandoned",
-            summary=f"deployment {d.id} closed: the gateway gave up waiting for its verdict",
-            at=msg.abandoned_at,
-            subject_id=d.id,
-        )
-        public = await _public_now(session, target, d, msg.abandoned_at)
-        _announce(
-            session,
-            "deployment.aborted",
-            event_id=d.id,
-            at=msg.abandoned_at,
-            actor="system",
-            deployment=public,
-        )
+        if d.status == Status.STARTED:
+            _close_by_hand(conn, msg.event_id, at, "abandoned", "system")
+
+    await ctx.db.run(work)
     ctx.wake_relay()
-
-
-async def _target_of(session: AsyncSession, d: Deployment, state: EnvironmentState) -> Target:
-    product = await session.get(Product, d.product_id)
-    environment = await session.get(Environment, d.environment_id)
-    version = await session.get(Version, d.version_id)
-    assert product is not None
-    assert environment is not None
-    assert version is not None
-    return Target(
-        Named(product.id, product.name), Named(environment.id, environment.name), version, state
-    )
 
 
 async def abort(ctx: PolicyContext, request: AbortDeployment) -> DeploymentPublic | Failure:
     """Close a pending or started deployment as aborted, by hand."""
     now = ctx.clock.now()
-    async with ctx.db.write() as session:
-        d = await session.get(Deployment, request.deployment_id)
-        if d is None:
-            return not_found()
-        state = await lock_state(session, d.product_id, d.environment_id, now)
-        await session.refresh(d)
-        if d.status not in _OPEN:
-            return conflict(f"Deployment {d.id} is {d.status}, not in progress")
-        _close(d, Status.ABORTED, state, now, reason=f"aborted by {request.actor.name}")
-        target = await _target_of(session, d, state)
-        public = await _public_now(session, target, d, now)
-        audit(
-            session,
-            actor=request.actor,
-            kind="deployment.aborted",
-            summary=f"deployment {d.id} of {target.product.name} {target.version.version} "
-            f"to {target.environment.name} aborted",
-            at=now,
-            subject_id=d.id,
+    result = await ctx.db.run(
+        lambda conn: _close_by_hand(
+            conn, request.deployment_id, now, f"aborted by {request.actor.name}", request.actor
         )
-        _announce(
-            session,
-            "deployment.aborted",
-            event_id=d.id,
-            at=now,
-            actor=request.actor,
-            deployment=public,
-        )
+    )
     ctx.wake_relay()
-    return public
+    return result

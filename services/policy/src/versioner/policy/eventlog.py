@@ -1,28 +1,47 @@
-"""Every event id once: what it became and the answer it got, so a redelivery answers the same."""
+"""Every event id once: what it became and the answer it got, so a redelivery answers the same.
+
+The record is written last in the event's transaction, as an upsert that only replaces a
+`queued` row: if the event was already recorded (a redelivery), nothing is written, the
+transaction is rolled back, and the stored answer is given again.
+"""
 
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from versioner.common.errors import Failure
 from versioner.common.messages.lanes import BuildReply, DeploymentReply
 from versioner.common.resources import EventStatus
+from versioner.policy.sql import Executor, dialect_of, from_row, table, upsert_insert
 from versioner.policy.tables import EventRecord
 
 EventKind = Literal["build", "deployment"]
+EVENTS = table(EventRecord)
 _BUILD_REPLY: TypeAdapter[BuildReply] = TypeAdapter(BuildReply)
 _DEPLOYMENT_REPLY: TypeAdapter[DeploymentReply] = TypeAdapter(DeploymentReply)
 
 
-async def find(session: AsyncSession, event_id: UUID) -> EventRecord | None:
-    """The record of an event, if policy has seen it."""
-    return (
-        await session.execute(select(EventRecord).where(col(EventRecord.event_id) == event_id))
-    ).scalar_one_or_none()
+class AlreadyRecorded(Exception):  # noqa: N818 - names the situation, not an error
+    """The event was recorded before: roll back and answer as the first time."""
+
+
+_FIND = select(EVENTS).where(EVENTS.c.event_id == bindparam("event_id"))
+
+
+async def find(executor: Executor, event_id: UUID) -> EventRecord | None:
+    """The record of an event, if policy has seen it (in an async session)."""
+    row = (await executor.execute(_FIND, {"event_id": event_id})).first()
+    return from_row(EventRecord, row) if row else None
+
+
+def find_in(conn: Connection, event_id: UUID) -> EventRecord | None:
+    """The record of an event, if policy has seen it (in a sync transaction)."""
+    row = conn.execute(_FIND, {"event_id": event_id}).first()
+    return from_row(EventRecord, row) if row else None
 
 
 def build_reply(record: EventRecord) -> BuildReply | None:
@@ -39,8 +58,33 @@ def deployment_reply(record: EventRecord) -> DeploymentReply | None:
     return _DEPLOYMENT_REPLY.validate_python(record.reply)
 
 
-async def remember(
-    session: AsyncSession,
+_OUTCOME = (
+    "status",
+    "status_code",
+    "reply",
+    "product_id",
+    "version_id",
+    "environment_id",
+    "record_id",
+    "updated_at",
+)
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """Insert an event's record, replacing only a `queued` one (built once per engine)."""
+    if dialect not in _UPSERTS:
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(EVENTS)
+        _UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=[EVENTS.c.event_id],
+            set_={name: insert.excluded[name] for name in _OUTCOME},
+            where=EVENTS.c.status == "queued",
+        )
+    return _UPSERTS[dialect]
+
+
+def remember(
+    conn: Connection,
     *,
     event_id: UUID,
     kind: EventKind,
@@ -52,45 +96,44 @@ async def remember(
     environment_id: UUID | None = None,
     record_id: UUID | None = None,
 ) -> None:
-    """Keep what an event became: recorded, or rejected with its error."""
-    failure = isinstance(reply, Failure)
-    values: dict[str, Any] = {
-        "status": "rejected" if failure else "recorded",
-        "status_code": reply.status_code if isinstance(reply, Failure) else 200,
-        "reply": reply.model_dump(mode="json"),
-        "product_id": product_id,
-        "version_id": version_id,
-        "environment_id": environment_id,
-        "record_id": record_id,
-        "updated_at": now,
-    }
-    record = await find(session, event_id)
-    if record is None:
-        session.add(
-            EventRecord(
-                event_id=event_id, event_kind=kind, sender_id=sender_id, created_at=now, **values
-            )
-        )
-    else:
-        for field, value in values.items():
-            setattr(record, field, value)
+    """Keep what an event became; raises `AlreadyRecorded` if it was recorded before."""
+    result = conn.execute(
+        _upsert(dialect_of(conn)),
+        {
+            "event_id": event_id,
+            "event_kind": kind,
+            "sender_id": sender_id,
+            "created_at": now,
+            "status": "rejected" if isinstance(reply, Failure) else "recorded",
+            "status_code": reply.status_code if isinstance(reply, Failure) else 200,
+            "reply": reply.model_dump(mode="json"),
+            "product_id": product_id,
+            "version_id": version_id,
+            "environment_id": environment_id,
+            "record_id": record_id,
+            "updated_at": now,
+        },
+    )
+    if not getattr(result, "rowcount", 0):
+        raise AlreadyRecorded
 
 
 async def note_queued(
-    session: AsyncSession, event_id: UUID, kind: EventKind, sender_id: UUID | None, now: datetime
+    executor: Executor, event_id: UUID, kind: EventKind, sender_id: UUID | None, now: datetime
 ) -> None:
     """An event answered 202: queued until its lane records it (unless it already has)."""
-    if await find(session, event_id) is None:
-        session.add(
-            EventRecord(
-                event_id=event_id,
-                event_kind=kind,
-                status="queued",
-                sender_id=sender_id,
-                created_at=now,
-                updated_at=now,
-            )
+    await executor.execute(
+        upsert_insert(executor, EVENTS)
+        .values(
+            event_id=event_id,
+            event_kind=kind,
+            status="queued",
+            sender_id=sender_id,
+            created_at=now,
+            updated_at=now,
         )
+        .on_conflict_do_nothing()
+    )
 
 
 def event_status(record: EventRecord) -> EventStatus:

@@ -8,19 +8,20 @@ consumers drop what they have seen by the event id inside.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Literal, cast
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Literal, cast
 from uuid import uuid4
 
 from pydantic import BaseModel
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 
+from versioner.common.types import utcnow
 from versioner.policy.clock import Clock
 from versioner.policy.db import Database
-from versioner.policy.sql import insert_ignore, table
+from versioner.policy.sql import Executor, table, upsert_insert
 from versioner.policy.tables import Lease, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -29,16 +30,67 @@ Exchange = Literal["events", "credentials"]
 Publish = Callable[[Exchange, str, str], Awaitable[None]]
 
 _LEASE = "outbox-relay"
+_LEASES = table(Lease)
+_OUTBOX = table(OutboxMessage)
+_RENEW = (
+    update(_LEASES)
+    .where(_LEASES.c.name == bindparam("lease"))
+    .where((_LEASES.c.holder == bindparam("me")) | (_LEASES.c.expires_at < bindparam("now")))
+    .values(holder=bindparam("me"), expires_at=bindparam("until"))
+)
+_UNSENT = (
+    select(_OUTBOX.c.id, _OUTBOX.c.exchange, _OUTBOX.c.routing_key, _OUTBOX.c.body)
+    .where(_OUTBOX.c.sent_at.is_(None))
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("limit"))
+)
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(sent_at=bindparam("at"))
+)
+_INSERT = insert(_OUTBOX)
 _BATCH = 200
 
 
-def enqueue(
-    session: AsyncSession, message: BaseModel, routing_key: str, *, exchange: Exchange = "events"
+def _row(
+    message: BaseModel, routing_key: str, exchange: Exchange, at: datetime | None
+) -> dict[str, Any]:
+    return {
+        "exchange": exchange,
+        "routing_key": routing_key,
+        "body": message.model_dump_json(),
+        "created_at": at or utcnow(),
+        "sent_at": None,
+    }
+
+
+async def enqueue(
+    executor: Executor,
+    message: BaseModel,
+    routing_key: str,
+    *,
+    exchange: Exchange = "events",
+    at: datetime | None = None,
 ) -> None:
-    """Queue a domain event in the caller's transaction."""
-    session.add(
-        OutboxMessage(exchange=exchange, routing_key=routing_key, body=message.model_dump_json())
-    )
+    """Queue a domain event in the caller's (async) transaction."""
+    await executor.execute(_INSERT, _row(message, routing_key, exchange, at))
+
+
+def enqueue_in(
+    conn: Connection,
+    message: BaseModel,
+    routing_key: str,
+    *,
+    exchange: Exchange = "events",
+    at: datetime | None = None,
+) -> None:
+    """Queue a domain event in the caller's (sync) transaction."""
+    conn.execute(_INSERT, _row(message, routing_key, exchange, at))
+
+
+def _mark_sent(conn: Connection, marked: dict[str, Any]) -> None:
+    conn.execute(_MARK_SENT, marked)
 
 
 class OutboxRelay:
@@ -67,14 +119,21 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled."""
+        renew_at = 0.0
+        held = False
         while True:
             try:
-                if await self.hold_lease():
+                # Renewing on every wake would be a write transaction per event: renew when due.
+                if time.monotonic() >= renew_at:
+                    held = await self.hold_lease()
+                    renew_at = time.monotonic() + self.lease.total_seconds() / 3
+                if held:
                     await self.drain()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox relay: publishing failed; retrying")
+                renew_at = 0.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
             self._wake.clear()
@@ -82,44 +141,38 @@ class OutboxRelay:
     async def hold_lease(self) -> bool:
         """Take or renew the relay lease; whether this replica holds it."""
         now = self.clock.now()
-        async with self.db.write() as session:
+
+        def take(conn: Connection) -> bool:
             values = {"name": _LEASE, "holder": self.holder, "expires_at": now + self.lease}
-            if await insert_ignore(session, table(Lease), values):
+            if conn.execute(
+                upsert_insert(conn, _LEASES).values(**values).on_conflict_do_nothing()
+            ).rowcount:
                 return True
-            result = await session.execute(
-                update(Lease)
-                .where(col(Lease.name) == _LEASE)
-                .where((col(Lease.holder) == self.holder) | (col(Lease.expires_at) < now))
-                .values(holder=self.holder, expires_at=now + self.lease)
-            )
-            return bool(getattr(result, "rowcount", 0))
+            renewal = {
+                "lease": _LEASE,
+                "me": self.holder,
+                "until": values["expires_at"],
+                "now": now,
+            }
+            return bool(conn.execute(_RENEW, renewal).rowcount)
+
+        return await self.db.run(take)
 
     async def drain(self) -> int:
         """Publish every unsent row, oldest first; how many were published."""
         published = 0
         while True:
-            async with self.db.read() as session:
-                rows = (
-                    await session.execute(
-                        select(
-                            col(OutboxMessage.id),
-                            col(OutboxMessage.exchange),
-                            col(OutboxMessage.routing_key),
-                            col(OutboxMessage.body),
-                        )
-                        .where(col(OutboxMessage.sent_at).is_(None))
-                        .order_by(col(OutboxMessage.id))
-                        .limit(_BATCH)
-                    )
-                ).all()
+            rows = await self.db.run(lambda conn: list(conn.execute(_UNSENT, {"limit": _BATCH})))
             if not rows:
                 return published
-            for _id, exchange, routing_key, body in rows:
-                await self.publish(cast("Exchange", exchange), routing_key, body)
-            async with self.db.write() as session:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.id).in_([row[0] for row in rows]))
-                    .values(sent_at=self.clock.now())
+            # One batch in flight together: the channel keeps their order, confirms come back
+            # in any order, and none is marked sent until every one is confirmed.
+            await asyncio.gather(
+                *(
+                    self.publish(cast("Exchange", exchange), key, body)
+                    for _id, exchange, key, body in rows
                 )
+            )
+            marked = {"ids": [row[0] for row in rows], "at": self.clock.now()}
+            await self.db.run(partial(_mark_sent, marked=marked))
             published += len(rows)

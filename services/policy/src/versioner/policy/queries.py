@@ -158,7 +158,7 @@ async def update_product(ctx: PolicyContext, request: UpdateProduct) -> ProductP
                 session, ProductName, "product_id", product.id, new_name=request.name, now=now
             ):
                 return failure
-            audit(
+            await audit(
                 session,
                 actor=request.actor,
                 kind="product.renamed",
@@ -227,7 +227,7 @@ async def update_environment(
                 now=now,
             ):
                 return failure
-            audit(
+            await audit(
                 session,
                 actor=request.actor,
                 kind="environment.renamed",
@@ -238,7 +238,7 @@ async def update_environment(
             )
             environment.name = request.name
         if request.type is not None and request.type != environment.type:
-            audit(
+            await audit(
                 session,
                 actor=request.actor,
                 kind="environment.retyped",

@@ -158,6 +158,7 @@ class EnvironmentState(SQLModel, table=True):
     environment_id: UUID = Field(primary_key=True, foreign_key="environments.id")
     current_deployment_id: UUID | None = None
     in_progress_deployment_id: UUID | None = None
+    pending_deployment_id: UUID | None = None
     latest_deployment_id: UUID | None = None
     updated_at: datetime = _when()
 

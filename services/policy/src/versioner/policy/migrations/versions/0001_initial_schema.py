@@ -163,6 +163,7 @@ def upgrade() -> None:
         sa.Column("environment_id", sa.Uuid(), nullable=False),
         sa.Column("current_deployment_id", sa.Uuid(), nullable=True),
         sa.Column("in_progress_deployment_id", sa.Uuid(), nullable=True),
+        sa.Column("pending_deployment_id", sa.Uuid(), nullable=True),
         sa.Column("latest_deployment_id", sa.Uuid(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,36 @@
+# Versioner: `make run` starts everything on this machine, `make test` runs the whole suite.
+UV := ./scripts/uv.sh
+
+.PHONY: install run test lint format typecheck pytest bench clean
+
+install: ## Install uv (if missing) and the workspace's locked dependencies.
+	@$(UV) sync --frozen --quiet
+
+run: install ## Start policy, notifier and ingest on SQLite and the local RabbitMQ.
+	@./scripts/ensure-services.sh rabbitmq
+	@$(UV) run --frozen python scripts/run.py
+
+test: install ## Lint, type-check and run every test (SQLite and PostgreSQL, in memory and on RabbitMQ).
+	@./scripts/ensure-services.sh rabbitmq postgres tools
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy libs services tests bench scripts
+	$(UV) run --frozen pytest
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: install
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+typecheck: install
+	$(UV) run --frozen mypy libs services tests bench scripts
+
+bench: install ## The gate against the floor (bare FastAPI + one aio-pika RPC) at 1 and 32 clients.
+	@./scripts/ensure-services.sh rabbitmq
+	$(UV) run --frozen python bench/gate.py
+
+clean:
+	rm -rf var .mypy_cache .ruff_cache .pytest_cache

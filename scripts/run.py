@@ -1,0 +1,158 @@
+"""`make run`: start policy, notifier and ingest on one machine, print where and how, stop on Ctrl-C.
+
+Secrets that have no value in the environment are generated once into `./var/` and reused:
+`VERSIONER_SECRET_KEY` (`var/secret-key`) and `VERSIONER_BOOTSTRAP_TOKEN`
+(`var/bootstrap-token`, which becomes the first admin's token on first use).
+"""
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+VAR = Path("var")
+SERVICES = ("policy", "notifier", "ingest")
+COLOURS = {"policy": "\033[35m", "notifier": "\033[36m", "ingest": "\033[32m"}
+RESET = "\033[0m"
+
+
+def _secret(env: dict[str, str], name: str, path: Path, make: str) -> str:
+    if env.get(name):
+        return env[name]
+    if not path.exists():
+        path.write_text(make + "\n")
+        path.chmod(0o600)
+    env[name] = path.read_text().strip()
+    return env[name]
+
+
+def environment() -> dict[str, str]:
+    """The services' environment: the caller's, plus generated secrets."""
+    VAR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    _secret(env, "VERSIONER_SECRET_KEY", VAR / "secret-key", secrets.token_urlsafe(32))
+    _secret(
+        env,
+        "VERSIONER_BOOTSTRAP_TOKEN",
+        VAR / "bootstrap-token",
+        f"pat_{secrets.token_urlsafe(30)}",
+    )
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def base_url(env: dict[str, str]) -> str:
+    """Where ingest answers."""
+    host = env.get("VERSIONER_HTTP_HOST", "127.0.0.1")
+    port = env.get("VERSIONER_HTTP_PORT", "8000")
+    return env.get("VERSIONER_PUBLIC_URL") or f"http://{host}:{port}"
+
+
+async def _pipe(name: str, stream: asyncio.StreamReader) -> None:
+    colour = COLOURS[name] if sys.stdout.isatty() else ""
+    reset = RESET if colour else ""
+    while line := await stream.readline():
+        sys.stdout.write(f"{colour}{name:>8}{reset} | {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+async def _wait_healthy(
+    url: str, processes: dict[str, asyncio.subprocess.Process], seconds: float
+) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(p.returncode is not None for p in processes.values()):
+            return False
+        if await asyncio.to_thread(_healthy, url):
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+def _banner(url: str, token: str) -> str:
+    return f"""
+  Versioner is running at {url}   (API docs: {url}/docs)
+  Admin token: {token}
+    (the bootstrap token: it becomes the first admin's token when first used)
+
+  Try it:
+    export VERSIONER_API_URL={url} VERSIONER_API_KEY=$(uv run versioner admin api-keys create ci --api-key {token})
+    uv run versioner track build --product api --version 1.0.0 --status completed
+    uv run versioner track deployment --product api --version 1.0.0 --environment production --status started
+    uv run versioner track deployment --product api --version 1.0.0 --environment production --status completed
+    curl -s -H "Authorization: Bearer $VERSIONER_API_KEY" {url}/state/
+
+  Ctrl-C stops all three services.
+"""
+
+
+async def _stop(processes: dict[str, asyncio.subprocess.Process]) -> None:
+    for process in processes.values():
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(p.wait() for p in processes.values())), timeout=15)
+    except TimeoutError:
+        for process in processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+
+
+async def main() -> int:
+    """Run until Ctrl-C or until a service stops by itself."""
+    env = environment()
+    url = base_url(env)
+    bin_dir = Path(sys.executable).parent
+    processes: dict[str, asyncio.subprocess.Process] = {}
+    pipes = []
+    for name in SERVICES:
+        process = await asyncio.create_subprocess_exec(
+            str(bin_dir / f"versioner-{name}"),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        processes[name] = process
+        assert process.stdout is not None
+        pipes.append(asyncio.create_task(_pipe(name, process.stdout)))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    if await _wait_healthy(url, processes, 90):
+        print(_banner(url, env["VERSIONER_BOOTSTRAP_TOKEN"]), flush=True)
+    else:
+        print(f"\nVersioner did not become healthy at {url}/health; stopping.", flush=True)
+        stop.set()
+
+    exited = [asyncio.create_task(p.wait()) for p in processes.values()]
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
+    crashed = [name for name, p in processes.items() if p.returncode not in (None, 0)]
+    print("\nstopping Versioner…", flush=True)
+    await _stop(processes)
+    await asyncio.gather(*pipes, return_exceptions=True)
+    if crashed:
+        print(f"stopped because {', '.join(crashed)} exited", flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,44 @@
+"""`versioner-notifier`: run the notifier; `versioner-notifier health`: is it consuming?"""
+
+import asyncio
+import logging
+import os
+import sys
+
+import aio_pika
+
+from versioner.notifier.app import create_app
+from versioner.notifier.settings import NotifierSettings
+
+
+async def _health(settings: NotifierSettings) -> bool:
+    """Healthy when the broker answers and the notifier's queue has a consumer."""
+    try:
+        connection = await asyncio.wait_for(aio_pika.connect(str(settings.amqp_url)), timeout=5)
+    except (OSError, TimeoutError, aio_pika.exceptions.AMQPError):
+        return False
+    async with connection:
+        channel = await connection.channel()
+        try:
+            queue = await channel.declare_queue(settings.names.notifier_queue, passive=True)
+        except aio_pika.exceptions.ChannelClosed:
+            return False
+        return bool(queue.declaration_result.consumer_count)
+
+
+def main() -> None:
+    """Entry point."""
+    logging.basicConfig(
+        level=os.environ.get("VERSIONER_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    settings = NotifierSettings()
+    if sys.argv[1:] == ["health"]:
+        sys.exit(0 if asyncio.run(_health(settings)) else 1)
+    if sys.argv[1:]:
+        sys.exit("usage: versioner-notifier [health]")
+    asyncio.run(create_app(settings).run())
+
+
+if __name__ == "__main__":
+    main()

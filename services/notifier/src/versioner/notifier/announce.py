@@ -1,0 +1,32 @@
+"""One line per domain event, as a person would want to read it."""
+
+from versioner.common.messages.domain import (
+    BuildEventOccurred,
+    DeploymentEventOccurred,
+    DomainEvent,
+    EventRejected,
+)
+
+
+def describe(event: DomainEvent) -> str:
+    """A one-line summary of what happened."""
+    match event:
+        case BuildEventOccurred(build=build):
+            return f"{event.event_type}: {build.product_name} {build.version} ({event.actor})"
+        case DeploymentEventOccurred(deployment=deployment, attempt=attempt) if (
+            deployment is not None
+        ):
+            return (
+                f"{event.event_type}: {deployment.product_name} {deployment.version} → "
+                f"{deployment.environment_name} ({event.actor})"
+            )
+        case DeploymentEventOccurred(attempt=attempt) if attempt is not None:
+            codes = ", ".join(v.code for v in event.violations)
+            return (
+                f"{event.event_type}: {attempt.product_name} {attempt.version} → "
+                f"{attempt.environment_name} blocked: {codes}"
+            )
+        case EventRejected():
+            what = f"{event.event_kind} {event.product_name} {event.version}"
+            return f"event.rejected: {what}: {event.reason}"
+    return f"{event.event_type} {event.event_id}"

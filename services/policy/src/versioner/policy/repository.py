@@ -1,0 +1,411 @@
+"""The lanes' queries, in SQLAlchemy Core on a sync `Connection` (see `Database.run`).
+
+Each function is one statement (or two on a first sight). Model classes serve as plain data
+holders here (`from_row`, `row_values`); no ORM session is involved, so an event costs only
+the round trips it needs.
+
+First sights insert without `ON CONFLICT`: if another replica inserted the same name,
+version or state row meanwhile, the transaction fails with an `IntegrityError` and the
+caller runs it again, when the row is there to be found (`retrying`).
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from versioner.policy.naming import infer_environment_type
+from versioner.policy.sql import from_row, is_postgres, row_values, table
+from versioner.policy.tables import (
+    Deployment,
+    Environment,
+    EnvironmentName,
+    EnvironmentState,
+    Product,
+    ProductName,
+    Version,
+)
+
+log = logging.getLogger(__name__)
+
+PRODUCTS = table(Product)
+PRODUCT_NAMES = table(ProductName)
+ENVIRONMENTS = table(Environment)
+ENVIRONMENT_NAMES = table(EnvironmentName)
+VERSIONS = table(Version)
+DEPLOYMENTS = table(Deployment)
+STATES = table(EnvironmentState)
+
+T = TypeVar("T")
+# A first sight that lost a race is retried this often before the error stands.
+_RETRIES = 3
+
+
+async def retrying(attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run a transaction again when a concurrent first sight made it fail on a unique key."""
+    for remaining in range(_RETRIES, 0, -1):
+        try:
+            return await attempt()
+        except IntegrityError:
+            if remaining == 1:
+                raise
+            log.info("a concurrent first sight won; running the transaction again")
+    raise AssertionError("unreachable")
+
+
+class NameCache:
+    """Name → id of products and environments this process has seen committed.
+
+    Safe for ever: a name belongs to one record from its first sight on, renames included.
+    Entries are learnt only after the transaction that read them committed.
+    """
+
+    def __init__(self) -> None:
+        self.products: dict[str, UUID] = {}
+        self.environments: dict[str, UUID] = {}
+
+
+@dataclass(slots=True)
+class Ref:
+    """A product or environment as an event resolved it."""
+
+    id: UUID
+    name: str
+    new: bool = False
+
+
+def _named_lookup(names: Any, records: Any, key: str) -> Any:
+    return (
+        select(records.c.id, records.c.name)
+        .select_from(names.join(records, records.c.id == names.c[key]))
+        .where(names.c.name == bindparam("name"))
+    )
+
+
+# Statements are built once: SQLAlchemy then reuses their compiled form and cache key, which
+# matters on a path that runs every statement for every event.
+_FIND_PRODUCT = _named_lookup(PRODUCT_NAMES, PRODUCTS, "product_id")
+_FIND_ENVIRONMENT = _named_lookup(ENVIRONMENT_NAMES, ENVIRONMENTS, "environment_id")
+_INSERT = {
+    model: insert(model)
+    for model in (
+        PRODUCT_NAMES,
+        PRODUCTS,
+        ENVIRONMENT_NAMES,
+        ENVIRONMENTS,
+        VERSIONS,
+        DEPLOYMENTS,
+        STATES,
+    )
+}
+_FIND_VERSION = (
+    select(VERSIONS.c.id, VERSIONS.c.scm_sha, VERSIONS.c.registered, PRODUCTS.c.name)
+    .select_from(VERSIONS.join(PRODUCTS, PRODUCTS.c.id == VERSIONS.c.product_id))
+    .where(
+        VERSIONS.c.product_id == bindparam("product_id"), VERSIONS.c.version == bindparam("version")
+    )
+)
+_CURRENT = DEPLOYMENTS.alias("current")
+_LOCK_STATE = (
+    select(
+        STATES.c.current_deployment_id,
+        STATES.c.in_progress_deployment_id,
+        STATES.c.pending_deployment_id,
+        STATES.c.latest_deployment_id,
+        ENVIRONMENTS.c.name,
+        _CURRENT.c.version_id,
+        _CURRENT.c.finished_at,
+    )
+    .select_from(
+        STATES.join(ENVIRONMENTS, ENVIRONMENTS.c.id == STATES.c.environment_id).outerjoin(
+            _CURRENT, _CURRENT.c.id == STATES.c.current_deployment_id
+        )
+    )
+    .where(
+        STATES.c.product_id == bindparam("product_id"),
+        STATES.c.environment_id == bindparam("environment_id"),
+    )
+)
+_LOCK_STATE_FOR_UPDATE = _LOCK_STATE.with_for_update(of=STATES)
+_UPDATE_STATE = (
+    update(STATES)
+    .where(
+        STATES.c.product_id == bindparam("pk_product_id"),
+        STATES.c.environment_id == bindparam("pk_environment_id"),
+    )
+    .values(
+        current_deployment_id=bindparam("current_deployment_id"),
+        in_progress_deployment_id=bindparam("in_progress_deployment_id"),
+        pending_deployment_id=bindparam("pending_deployment_id"),
+        latest_deployment_id=bindparam("latest_deployment_id"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_GET_DEPLOYMENT = select(DEPLOYMENTS).where(DEPLOYMENTS.c.id == bindparam("id"))
+
+
+def _find_named(conn: Connection, stmt: Any, name: str) -> Ref | None:
+    row: Any = (conn.execute(stmt, {"name": name})).first()
+    return Ref(row[0], row[1]) if row else None
+
+
+def product(conn: Connection, cache: NameCache, name: str, now: datetime) -> Ref:
+    """The product with this name, created on first sight."""
+    if (known := cache.products.get(name)) is not None:
+        return Ref(known, name)
+    if found := _find_named(conn, _FIND_PRODUCT, name):
+        return found
+    ident = uuid4()
+    conn.execute(_INSERT[PRODUCT_NAMES], {"name": name, "product_id": ident, "created_at": now})
+    conn.execute(
+        _INSERT[PRODUCTS],
+        {
+            "id": ident,
+            "name": name,
+            "description": None,
+            "meta": {},
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return Ref(ident, name, new=True)
+
+
+def environment(conn: Connection, cache: NameCache, name: str, now: datetime) -> Ref:
+    """The environment with this name, created (type inferred) on first sight."""
+    if (known := cache.environments.get(name)) is not None:
+        return Ref(known, name)
+    if found := _find_named(conn, _FIND_ENVIRONMENT, name):
+        return found
+    ident = uuid4()
+    conn.execute(
+        _INSERT[ENVIRONMENT_NAMES], {"name": name, "environment_id": ident, "created_at": now}
+    )
+    conn.execute(
+        _INSERT[ENVIRONMENTS],
+        {
+            "id": ident,
+            "name": name,
+            "type": infer_environment_type(name),
+            "description": None,
+            "meta": {},
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return Ref(ident, name, new=True)
+
+
+_VERSION_DEFAULTS: dict[str, Any] = {
+    "scm_repository": None,
+    "scm_branch": None,
+    "build_number": None,
+    "build_url": None,
+    "registered": False,
+    "registered_at": None,
+}
+
+
+@dataclass(slots=True)
+class VersionRef:
+    """A version as an event needs it."""
+
+    id: UUID
+    product_id: UUID
+    version: str
+    scm_sha: str | None
+    registered: bool
+    new: bool = False
+
+
+def version(
+    conn: Connection,
+    product: Ref,
+    name: str,
+    now: datetime,
+    *,
+    sha: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> VersionRef:
+    """The version row, created on first sight (with the first SHA sent, if any).
+
+    Also refreshes `product.name` to the product's current name (it may have been renamed).
+    """
+    if not product.new:
+        row: Any = (
+            conn.execute(_FIND_VERSION, {"product_id": product.id, "version": name})
+        ).first()
+        if row is not None:
+            product.name = row[3]
+            return VersionRef(row[0], product.id, name, row[1], row[2])
+    ident = uuid4()
+    row = {
+        **_VERSION_DEFAULTS,
+        "id": ident,
+        "product_id": product.id,
+        "version": name,
+        "scm_sha": sha,
+        "created_at": now,
+        **(values or {}),
+    }
+    conn.execute(_INSERT[VERSIONS], row)
+    return VersionRef(ident, product.id, name, sha, registered=bool(row["registered"]), new=True)
+
+
+def update_version(conn: Connection, version_id: UUID, **values: Any) -> None:
+    """Change a version's columns."""
+    conn.execute(update(VERSIONS).where(VERSIONS.c.id == version_id).values(**values))
+
+
+@dataclass(slots=True)
+class StateRef:
+    """A (product, environment) state row, its deployments in brief, and pending changes."""
+
+    product_id: UUID
+    environment_id: UUID
+    environment_name: str
+    current_deployment_id: UUID | None = None
+    in_progress_deployment_id: UUID | None = None
+    pending_deployment_id: UUID | None = None
+    latest_deployment_id: UUID | None = None
+    current_version_id: UUID | None = None
+    current_finished_at: datetime | None = None
+    new: bool = False
+    changes: dict[str, Any] = field(default_factory=dict)
+
+    def set(self, **values: Any) -> None:
+        """Change columns (written by `save_state`)."""
+        for name, value in values.items():
+            setattr(self, name, value)
+        self.changes.update(values)
+
+
+def lock_state(conn: Connection, product: Ref, environment: Ref) -> StateRef:
+    """The pair's state row, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already holds the database). A missing row is created by `save_state`."""
+    product_id = product.id
+    if product.new or environment.new:
+        return StateRef(product_id, environment.id, environment.name, new=True)
+    stmt = _LOCK_STATE_FOR_UPDATE if is_postgres(conn) else _LOCK_STATE
+    row: Any = (
+        conn.execute(stmt, {"product_id": product_id, "environment_id": environment.id})
+    ).first()
+    if row is None:
+        return StateRef(product_id, environment.id, environment.name, new=True)
+    environment.name = row[4]
+    return StateRef(
+        product_id,
+        environment.id,
+        row[4],
+        current_deployment_id=row[0],
+        in_progress_deployment_id=row[1],
+        pending_deployment_id=row[2],
+        latest_deployment_id=row[3],
+        current_version_id=row[5],
+        current_finished_at=row[6],
+    )
+
+
+def save_state(conn: Connection, state: StateRef, now: datetime) -> None:
+    """Write the state row's changes (a new row is inserted with them)."""
+    if not state.changes and not state.new:
+        return
+    columns = {
+        "current_deployment_id": state.current_deployment_id,
+        "in_progress_deployment_id": state.in_progress_deployment_id,
+        "pending_deployment_id": state.pending_deployment_id,
+        "latest_deployment_id": state.latest_deployment_id,
+        "updated_at": now,
+    }
+    if state.new:
+        conn.execute(
+            _INSERT[STATES],
+            {"product_id": state.product_id, "environment_id": state.environment_id, **columns},
+        )
+        state.new = False
+    else:
+        conn.execute(
+            _UPDATE_STATE,
+            {
+                "pk_product_id": state.product_id,
+                "pk_environment_id": state.environment_id,
+                **columns,
+            },
+        )
+    state.changes.clear()
+
+
+def deployment(conn: Connection, deployment_id: UUID | None) -> Deployment | None:
+    """A deployment row, as a data holder."""
+    if deployment_id is None:
+        return None
+    row = (conn.execute(select(DEPLOYMENTS).where(DEPLOYMENTS.c.id == deployment_id))).first()
+    return from_row(Deployment, row) if row else None
+
+
+def latest_deployment(
+    conn: Connection, product_id: UUID, environment_id: UUID, version_id: UUID
+) -> Deployment | None:
+    """The newest deployment of this version of the product to the environment."""
+    row: Any = (
+        conn.execute(
+            select(DEPLOYMENTS)
+            .where(
+                DEPLOYMENTS.c.product_id == product_id,
+                DEPLOYMENTS.c.environment_id == environment_id,
+                DEPLOYMENTS.c.version_id == version_id,
+            )
+            .order_by(DEPLOYMENTS.c.deployed_at.desc())
+            .limit(1)
+        )
+    ).first()
+    return from_row(Deployment, row) if row else None
+
+
+def insert_deployment(conn: Connection, record: Deployment) -> None:
+    """Insert a new deployment."""
+    conn.execute(_INSERT[DEPLOYMENTS], row_values(record))
+
+
+def update_deployment(conn: Connection, record: Deployment, *names: str) -> None:
+    """Write some columns of a deployment."""
+    conn.execute(
+        update(DEPLOYMENTS)
+        .where(DEPLOYMENTS.c.id == record.id)
+        .values(**{name: getattr(record, name) for name in names})
+    )
+
+
+def last_completed_at(conn: Connection, version_id: UUID, environment_id: UUID) -> datetime | None:
+    """When this version last completed a deployment to this environment."""
+    row: Any = (
+        conn.execute(
+            select(func.max(DEPLOYMENTS.c.finished_at)).where(
+                and_(
+                    DEPLOYMENTS.c.version_id == version_id,
+                    DEPLOYMENTS.c.environment_id == environment_id,
+                    DEPLOYMENTS.c.status == "completed",
+                )
+            )
+        )
+    ).first()
+    return row[0] if row else None
+
+
+def names_of(conn: Connection, record: Deployment) -> tuple[str, str, str]:
+    """A deployment's product name, version string and environment name, as they are now."""
+    row: Any = (
+        conn.execute(
+            select(PRODUCTS.c.name, VERSIONS.c.version, ENVIRONMENTS.c.name).where(
+                PRODUCTS.c.id == record.product_id,
+                VERSIONS.c.id == record.version_id,
+                ENVIRONMENTS.c.id == record.environment_id,
+            )
+        )
+    ).one()
+    return row[0], row[1], row[2]
