@@ -91,8 +91,26 @@ class Stack:
     http: httpx.AsyncClient
     policy: PolicyService
     ingest_settings: IngestSettings
+    app: Any = None
     cache: CredentialCache | None = None
+    policy_running: bool = True
     tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gateway(self) -> Any:
+        """Ingest's `PolicyGateway`."""
+        return self.app.state.gateway
+
+    async def stop_policy(self) -> None:
+        """Stop policy (real broker only): its queues keep what arrives meanwhile."""
+        await self.policy.broker.stop()
+        await self.policy.close()
+        self.policy_running = False
+
+    async def start_policy(self) -> None:
+        """Start a fresh policy process on the same database and broker prefix."""
+        self.policy = await _start_policy(self.policy.settings, self.policy.ctx.clock)
+        self.policy_running = True
 
     @property
     def clock(self) -> Clock:
@@ -182,11 +200,13 @@ async def memory_stack(
     async with TestRabbitBroker(service.broker) as broker:
         task = asyncio.create_task(service.relay.run())
         try:
-            async with _http(create_app(ingest_settings, client_factory=factory)) as http:
+            app = create_app(ingest_settings, client_factory=factory)
+            async with _http(app) as http:
                 yield Stack(
                     http=http,
                     policy=service,
                     ingest_settings=ingest_settings,
+                    app=app,
                     cache=holder.get("cache"),
                 )
         finally:
@@ -226,15 +246,24 @@ async def real_stack(
     policy_settings, ingest_settings = settings_pair(
         database_url, f"vt-{uuid.uuid4().hex[:10]}", amqp_url, **ingest
     )
-    service = PolicyService(policy_settings, clock=clock)
+    stack: Stack | None = None
+    service = await _start_policy(policy_settings, clock)
+    app = create_app(ingest_settings)
+    try:
+        async with _http(app) as http:
+            stack = Stack(http=http, policy=service, ingest_settings=ingest_settings, app=app)
+            yield stack
+    finally:
+        if stack is None or stack.policy_running:
+            final = stack.policy if stack is not None else service
+            await final.broker.stop()
+            await final.close()
+        await delete_installation(amqp_url, policy_settings.names)
+
+
+async def _start_policy(settings: PolicySettings, clock: Clock | None) -> PolicyService:
+    service = PolicyService(settings, clock=clock)
     await service.prepare()
     await service.broker.start()
     await service.started()
-    try:
-        async with _http(create_app(ingest_settings)) as http:
-            app_cache = None
-            yield Stack(http=http, policy=service, ingest_settings=ingest_settings, cache=app_cache)
-    finally:
-        await service.broker.stop()
-        await service.close()
-        await delete_installation(amqp_url, policy_settings.names)
+    return service

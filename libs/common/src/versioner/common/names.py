@@ -100,7 +100,8 @@ def work_queue_arguments(names: BrokerNames) -> dict[str, object]:
 
 # The dead-letter exchange is a headers exchange that keeps rejected and poison messages
 # and drops expired ones: a start request past its deadline is no one's business any more.
+# `all-with-x` (RabbitMQ 3.10+): a plain `all` ignores the `x-` headers it would match on.
 DEAD_LETTER_BINDINGS: tuple[dict[str, object], ...] = (
-    {"x-match": "all", "x-first-death-reason": "rejected"},
-    {"x-match": "all", "x-first-death-reason": "delivery_limit"},
+    {"x-match": "all-with-x", "x-first-death-reason": "rejected"},
+    {"x-match": "all-with-x", "x-first-death-reason": "delivery_limit"},
 )

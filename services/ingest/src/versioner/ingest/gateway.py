@@ -92,6 +92,9 @@ class PolicyGateway:
             self.names.management_key, request, timeout=timeout or self.timeout_s, expires=True
         )
         if raw is None:
+            # Management requests are short: silence means policy is down (or drowning). Until
+            # a ping gets through, unknown credentials are refused here instead of queued.
+            self.health.silent()
             raise FailureError(policy_unavailable())
         result = self._adapter(reply).validate_json(raw)
         if isinstance(result, Failure):

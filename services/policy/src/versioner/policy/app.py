@@ -8,7 +8,7 @@ import secrets
 from faststream import FastStream
 from faststream.rabbit import RabbitBroker
 from pydantic import SecretStr
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import col, select
 
 from versioner.common.roles import Role
@@ -89,6 +89,8 @@ class PolicyService:
     async def prepare(self) -> str | None:
         """Migrate the database; a bootstrap token generated for the first admin, if one was."""
         await migrate(self.ctx.db)
+        # Open the writer connection now, not inside the first verdict's deadline.
+        await self.ctx.db.run(lambda conn: conn.execute(text("SELECT 1")))
         return await ensure_bootstrap_token(self.ctx)
 
     async def started(self) -> None:

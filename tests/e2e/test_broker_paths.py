@@ -1,0 +1,216 @@
+"""What only the real RabbitMQ can show: RPCs in flight, deadlines, 202s, broadcasts, DLQ."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractIncomingMessage
+
+from tests.support.stack import Stack, _http, delete_installation, real_stack
+from versioner.common.names import BrokerNames
+from versioner.ingest.app import create_app
+from versioner.ingest.rpc import AmqpPolicyClient
+
+START = {"version": "1.0.0", "environment_name": "production", "status": "started"}
+
+
+async def cached_key(stack: Stack) -> dict[str, str]:
+    """Headers of an API key that ingest has verified (and cached) while policy was up."""
+    headers = stack.auth(await stack.api_key())
+    assert (await stack.http.get("/products/", headers=headers)).status_code == 200
+    return headers
+
+
+def started(product: str, **extra: str) -> dict[str, str]:
+    return {"product_name": product, **START, **extra}
+
+
+@pytest.fixture
+async def slow_stack(database_url: str, amqp_url: str) -> AsyncIterator[Stack]:
+    """The real stack with a short RPC deadline, so waiting for a stopped policy is quick."""
+    async with real_stack(database_url, amqp_url, rpc_timeout_s=0.6) as running:
+        yield running
+
+
+async def gathering_responder(
+    amqp_url: str, names: BrokerNames, hold: int
+) -> aio_pika.abc.AbstractConnection:
+    """Answer lane 0's requests only once `hold` of them are waiting at the same time.
+
+    A client that sent one request at a time would never get an answer.
+    """
+    connection = await aio_pika.connect(amqp_url)
+    channel = await connection.channel()
+    await channel.set_qos(prefetch_count=hold)
+    queue = await channel.get_queue(names.lane_queue(0))
+    waiting: list[AbstractIncomingMessage] = []
+
+    async def answer(message: AbstractIncomingMessage) -> None:
+        waiting.append(message)
+        if len(waiting) < hold:
+            return
+        batch = waiting[:]
+        waiting.clear()
+        for held in batch:
+            await channel.default_exchange.publish(
+                aio_pika.Message(held.body, correlation_id=held.correlation_id),
+                routing_key=held.reply_to or "",
+                mandatory=False,
+            )
+            await held.ack()
+
+    await queue.consume(answer)
+    return connection
+
+
+async def test_rpc_client_keeps_many_requests_in_flight(amqp_url: str) -> None:
+    names = BrokerNames(prefix=f"vt-rpc-{uuid.uuid4().hex[:8]}", lanes=1)
+    client = AmqpPolicyClient(amqp_url, names)
+    await client.connect()
+    responder = await gathering_responder(amqp_url, names, hold=100)
+    try:
+        bodies = [f'{{"n": {n}}}'.encode() for n in range(100)]
+        replies = await asyncio.gather(
+            *(client.call(names.lane_key(0), body, timeout=10, expires=True) for body in bodies)
+        )
+    finally:
+        await responder.close()
+        await client.close()
+        await delete_installation(amqp_url, names)
+    assert replies == bodies, "all hundred were in flight at once, and each got its own reply"
+
+
+async def test_start_without_a_verdict_in_time_is_503_and_leaves_no_ghost(
+    slow_stack: Stack,
+) -> None:
+    headers = await cached_key(slow_stack)
+    await slow_stack.stop_policy()
+
+    refused = await slow_stack.http.post(
+        "/deployment-events/", json=started("api"), headers=headers
+    )
+
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert refused.json()["detail"]["code"] == "POLICY_UNAVAILABLE"
+    assert refused.json()["detail"]["retry_after"] is None
+    await slow_stack.start_policy()
+
+    # The expired start request was dropped by the broker; the abandonment reached policy, so
+    # nothing blocks the next start (a first try may still meet a policy warming up: 503).
+    async def allowed() -> bool:
+        answer = await slow_stack.http.post(
+            "/deployment-events/", json=started("api"), headers=headers
+        )
+        return answer.status_code == 200
+
+    await slow_stack.wait_for(allowed, timeout=10)
+    listed = await slow_stack.http.get("/deployments/", params={"product": "api"}, headers=headers)
+    assert [d["status"] for d in listed.json()].count("started") == 1
+    assert {d["abort_reason"] for d in listed.json() if d["status"] == "aborted"} <= {"abandoned"}
+
+
+async def test_fact_without_policy_is_accepted_then_recorded(slow_stack: Stack) -> None:
+    headers = await cached_key(slow_stack)
+    await slow_stack.stop_policy()
+
+    accepted = await slow_stack.http.post(
+        "/build-events/",
+        json={"product_name": "api", "version": "2.0.0", "status": "completed", "scm_sha": "abc"},
+        headers=headers,
+    )
+
+    assert accepted.status_code == 202
+    body = accepted.json()
+    assert body == {"id": body["event_id"], "event_id": body["event_id"], "status": "accepted"}
+    await slow_stack.start_policy()
+
+    async def recorded() -> bool:
+        answer = await slow_stack.http.get(f"/events/{body['event_id']}", headers=headers)
+        return answer.status_code == 200 and answer.json()["status"] == "recorded"
+
+    await slow_stack.wait_for(recorded, timeout=10)
+    versions = await slow_stack.http.get("/versions/", params={"product": "api"}, headers=headers)
+    assert versions.json()[0]["registered"] is True
+
+
+async def test_unknown_token_while_policy_is_down_is_refused_without_queueing(
+    slow_stack: Stack,
+) -> None:
+    key = await slow_stack.api_key()
+    await slow_stack.stop_policy()
+    first = await slow_stack.http.get("/products/", headers=slow_stack.auth("pat_" + "u" * 40))
+    assert first.status_code == 503
+
+    began = time.perf_counter()
+    second = await slow_stack.http.get("/products/", headers=slow_stack.auth("pat_" + "v" * 40))
+    assert second.status_code == 503
+    assert time.perf_counter() - began < 0.3, "refused at once, not after a deadline"
+    # A credential verified before policy went down still works for what needs no policy.
+    assert (
+        await slow_stack.http.get("/health/live", headers=slow_stack.auth(key))
+    ).status_code == 200
+
+
+async def test_revoked_key_is_refused_at_once_by_another_gateway(
+    database_url: str, amqp_url: str
+) -> None:
+    async with real_stack(database_url, amqp_url) as first:
+        # A second ingest replica on the same installation, with its own credential cache.
+        second_app = create_app(first.ingest_settings)
+        async with _http(second_app) as second:
+            key = await first.api_key()
+            created = await first.http.get("/api-keys/", headers=first.admin)
+            key_id = created.json()[0]["id"]
+            assert (await second.get("/products/", headers=first.auth(key))).status_code == 200
+
+            assert (
+                await first.http.delete(f"/api-keys/{key_id}", headers=first.admin)
+            ).status_code == 204
+
+            async def refused() -> bool:
+                response = await second.get("/products/", headers=first.auth(key))
+                return response.status_code == 401
+
+            # The cache keeps a credential up to 60 s; the broadcast must beat that by far.
+            await first.wait_for(refused, timeout=3)
+
+
+async def test_poison_message_is_dead_lettered_and_expired_requests_are_not(
+    rabbit_stack: Stack, amqp_url: str
+) -> None:
+    names = rabbit_stack.policy.settings.names
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(names.policy_exchange)
+        await exchange.publish(
+            aio_pika.Message(b'{"kind": "nonsense"}', content_type="application/json"),
+            routing_key=names.lane_key(0),
+        )
+
+        async def dead_lettered() -> bool:
+            queue = await channel.declare_queue(names.dead_letter_queue, passive=True)
+            return (queue.declaration_result.message_count or 0) >= 1
+
+        await rabbit_stack.wait_for(dead_lettered, timeout=15)
+        queue = await channel.declare_queue(names.dead_letter_queue, passive=True)
+        assert queue.declaration_result.message_count == 1
+
+        # A start request nobody waits for any more expires in its lane and is simply dropped.
+        await rabbit_stack.stop_policy()
+        await exchange.publish(
+            aio_pika.Message(b"{}", expiration=0.05, content_type="application/json"),
+            routing_key=names.lane_key(1),
+        )
+
+        async def lane_empty() -> bool:
+            lane = await channel.declare_queue(names.lane_queue(1), passive=True)
+            return lane.declaration_result.message_count == 0
+
+        await rabbit_stack.wait_for(lane_empty, timeout=5)
+        queue = await channel.declare_queue(names.dead_letter_queue, passive=True)
+        assert queue.declaration_result.message_count == 1
