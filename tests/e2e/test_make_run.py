@@ -1,0 +1,148 @@
+"""The README's promise: `make run` starts everything, the CLI tracks a build and a deployment,
+`GET /state/` shows it, and Ctrl-C stops all three services."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import delete_installation
+from versioner.common.names import BrokerNames
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def running(
+    tmp_path: Path, amqp_url: str
+) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[str]]]:
+    """`scripts/run.py` (what `make run` starts) in a scratch folder, on its own port and prefix."""
+    port = _free_port()
+    prefix = f"vt-run-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "VERSIONER_HTTP_PORT": str(port),
+        "VERSIONER_BROKER_PREFIX": prefix,
+        "VERSIONER_AMQP_URL": amqp_url,
+    }
+    for name in (
+        "VERSIONER_BOOTSTRAP_TOKEN",
+        "VERSIONER_DATABASE_URL",
+        "VERSIONER_NOTIFIER_DATABASE_URL",
+    ):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "run.py")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(url):
+            assert process.poll() is None, "run.py stopped before the services were healthy"
+            assert time.monotonic() < deadline, "the services did not become healthy in 60 s"
+            time.sleep(0.2)
+        yield url, env, process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        asyncio.run(delete_installation(amqp_url, BrokerNames(prefix=prefix, lanes=8)))
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "versioner"), *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_make_run_then_the_cli_tracks_and_state_shows_it(
+    running: tuple[str, dict[str, str], subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    url, env, process = running
+    admin = (tmp_path / "var" / "bootstrap-token").read_text().strip()
+    cli_env = {**env, "VERSIONER_API_URL": url, "VERSIONER_RETRY_DELAYS": "0,0,0"}
+    for name in ("GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "CIRCLECI", "TF_BUILD", "TRAVIS"):
+        cli_env.pop(name, None)
+
+    created = _cli("admin", "api-keys", "create", "ci", "--api-key", admin, env=cli_env)
+    assert created.returncode == 0, created.stderr
+    cli_env["VERSIONER_API_KEY"] = created.stdout.strip()
+
+    build = _cli(
+        "track",
+        "build",
+        "--product",
+        "api",
+        "--version",
+        "1.0.0",
+        "--status",
+        "completed",
+        "--scm-sha",
+        "4f2a9c1",
+        env=cli_env,
+    )
+    assert build.returncode == 0, build.stderr
+    deploy = (
+        "track",
+        "deployment",
+        "--product",
+        "api",
+        "--version",
+        "1.0.0",
+        "--environment",
+        "production",
+    )
+    assert _cli(*deploy, "--status", "started", env=cli_env).returncode == 0
+    blocked = _cli(*deploy, "--status", "started", env=cli_env)
+    assert blocked.returncode == 5
+    assert "DEPLOYMENT_IN_PROGRESS" in blocked.stderr
+    assert _cli(*deploy, "--status", "completed", env=cli_env).returncode == 0
+
+    request = urllib.request.Request(
+        f"{url}/state/", headers={"Authorization": f"Bearer {cli_env['VERSIONER_API_KEY']}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        state = json.load(response)
+    assert state["products"][0]["cells"]["production"]["version"] == "1.0.0"
+
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Admin token:" in output
+    assert not _healthy(url)
