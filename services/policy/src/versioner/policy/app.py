@@ -15,6 +15,7 @@ from versioner.common.roles import Role
 from versioner.policy.clock import Clock, SystemClock
 from versioner.policy.context import PolicyContext
 from versioner.policy.db import Database
+from versioner.policy.deployments import sweep_timeouts
 from versioner.policy.handlers import register
 from versioner.policy.migrate import migrate
 from versioner.policy.outbox import Exchange, OutboxRelay
@@ -74,7 +75,7 @@ class PolicyService:
             "events": events_exchange(settings.names),
             "credentials": credentials_exchange(settings.names),
         }
-        self._relay_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def _publish(self, exchange: Exchange, routing_key: str, body: str) -> None:
         await self.broker.publish(
@@ -86,6 +87,14 @@ class PolicyService:
             content_type="application/json",
         )
 
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.timeout_sweep_s)
+            try:
+                await sweep_timeouts(self.ctx)
+            except Exception:
+                log.exception("closing timed-out deployments failed; trying again later")
+
     async def prepare(self) -> str | None:
         """Migrate the database; a bootstrap token generated for the first admin, if one was."""
         await migrate(self.ctx.db)
@@ -96,17 +105,20 @@ class PolicyService:
     async def started(self) -> None:
         """After the broker started: declare what policy publishes to, start the relay."""
         await declare(self.broker, self.settings.names)
-        self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        self._tasks = [
+            asyncio.create_task(self.relay.run(), name="outbox-relay"),
+            asyncio.create_task(self._sweep(), name="timeout-sweep"),
+        ]
         log.info(
             "policy ready: %d lanes, %s database", self.settings.policy_lanes, self.ctx.db.dialect
         )
 
     async def close(self) -> None:
         """Stop the relay and close the database."""
-        if self._relay_task is not None:
-            self._relay_task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+                await task
         await self.ctx.db.dispose()
 
 

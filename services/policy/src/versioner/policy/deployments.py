@@ -9,6 +9,7 @@ on a bare connection (SQLAlchemy Core): the hot path costs only the statements i
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from uuid import UUID
 
 from sqlalchemy import Connection, insert
@@ -43,6 +44,7 @@ from versioner.policy.verdict import blocked, preflight_status
 from versioner.policy.views import deployment_public, hours_since
 
 CONCURRENCY_RULE = "one deployment at a time"
+_ABORT_KINDS = {"timeout": "deployment.timed_out", "abandoned": "deployment.abandoned"}
 _BLOCKED = table(BlockedAttempt)
 _EVENT_NAMES: dict[Status, DeploymentEventName] = {
     Status.PENDING: "deployment.pending",
@@ -223,22 +225,28 @@ def _running(ctx: PolicyContext, conn: Connection, target: Target) -> Deployment
     now = ctx.clock.now()
     if running.deployed_at + timedelta(minutes=ctx.settings.deployment_timeout_min) > now:
         return running
-    _close(running, Status.ABORTED, target.state, now, reason="timeout")
-    _save_closed(conn, running)
+    _abort(conn, target, running, now, "timeout", "system")
+    return None
+
+
+def _abort(
+    conn: Connection, target: Target, d: Deployment, at: datetime, reason: str, actor: Actor | str
+) -> DeploymentPublic:
+    """Close a deployment as aborted: recorded, audited, announced (state saved by the caller)."""
+    _close(d, Status.ABORTED, target.state, at, reason=reason)
+    _save_closed(conn, d)
+    public = _public(target, d, _soak(conn, target, at))
     audit_in(
         conn,
-        actor="system",
-        kind="deployment.timed_out",
-        summary=f"deployment {running.id} closed as aborted after "
-        f"{ctx.settings.deployment_timeout_min:g} minutes without an outcome",
-        at=now,
-        subject_id=running.id,
+        actor=actor,
+        kind=_ABORT_KINDS.get(reason, "deployment.aborted"),
+        summary=f"deployment {d.id} of {target.product.name} {target.version.version} "
+        f"to {target.environment.name} aborted: {reason}",
+        at=at,
+        subject_id=d.id,
     )
-    public = _public(target, running, _soak(conn, target, now))
-    _announce(
-        conn, "deployment.aborted", event_id=running.id, at=now, actor="system", deployment=public
-    )
-    return None
+    _announce(conn, "deployment.aborted", event_id=d.id, at=at, actor=actor, deployment=public)
+    return public
 
 
 def _concurrency(running: Deployment, environment: str) -> Violation:
@@ -578,7 +586,7 @@ def _target_of(conn: Connection, d: Deployment) -> Target:
 
 
 def _close_by_hand(
-    conn: Connection, deployment_id: UUID, at: datetime, reason: str, actor: Actor | str
+    conn: Connection, *, deployment_id: UUID, at: datetime, reason: str, actor: Actor | str
 ) -> DeploymentPublic | Failure:
     """Close a pending or started deployment as aborted; 404 or 409 when there is none to close."""
     d = repository.deployment(conn, deployment_id)
@@ -589,21 +597,36 @@ def _close_by_hand(
     assert d is not None
     if d.status not in (Status.PENDING, Status.STARTED):
         return conflict(f"Deployment {d.id} is {d.status}, not in progress")
-    _close(d, Status.ABORTED, target.state, at, reason=reason)
-    _save_closed(conn, d)
+    public = _abort(conn, target, d, at, reason, actor)
     repository.save_state(conn, target.state, at)
-    public = _public(target, d, _soak(conn, target, at))
-    audit_in(
-        conn,
-        actor=actor,
-        kind="deployment.aborted",
-        summary=f"deployment {d.id} of {target.product.name} {target.version.version} "
-        f"to {target.environment.name} aborted: {reason}",
-        at=at,
-        subject_id=d.id,
-    )
-    _announce(conn, "deployment.aborted", event_id=d.id, at=at, actor=actor, deployment=public)
     return public
+
+
+async def sweep_timeouts(ctx: PolicyContext) -> int:
+    """Close started deployments older than the timeout; how many were closed.
+
+    A stale deployment stops blocking anyway when the next start for its pair arrives; this
+    closes the ones nobody retries, so lists and the state matrix stop showing them running.
+    """
+    now = ctx.clock.now()
+    cutoff = now - timedelta(minutes=ctx.settings.deployment_timeout_min)
+    stale = await ctx.db.run(partial(repository.stale_deployments, cutoff=cutoff))
+    closed = 0
+    for deployment_id in stale:
+        # Closed meanwhile by its outcome or another replica: that is a 409 here, and fine.
+        result = await ctx.db.run(
+            partial(
+                _close_by_hand,
+                deployment_id=deployment_id,
+                at=now,
+                reason="timeout",
+                actor="system",
+            )
+        )
+        closed += not isinstance(result, Failure)
+    if closed:
+        ctx.wake_relay()
+    return closed
 
 
 async def handle_abandoned(ctx: PolicyContext, msg: DeploymentStartAbandoned) -> None:
@@ -625,7 +648,9 @@ async def handle_abandoned(ctx: PolicyContext, msg: DeploymentStartAbandoned) ->
                 )
             return
         if d.status == Status.STARTED:
-            _close_by_hand(conn, msg.event_id, at, "abandoned", "system")
+            _close_by_hand(
+                conn, deployment_id=msg.event_id, at=at, reason="abandoned", actor="system"
+            )
 
     await ctx.db.run(work)
     ctx.wake_relay()
@@ -635,8 +660,12 @@ async def abort(ctx: PolicyContext, request: AbortDeployment) -> DeploymentPubli
     """Close a pending or started deployment as aborted, by hand."""
     now = ctx.clock.now()
     result = await ctx.db.run(
-        lambda conn: _close_by_hand(
-            conn, request.deployment_id, now, f"aborted by {request.actor.name}", request.actor
+        partial(
+            _close_by_hand,
+            deployment_id=request.deployment_id,
+            at=now,
+            reason=f"aborted by {request.actor.name}",
+            actor=request.actor,
         )
     )
     ctx.wake_relay()

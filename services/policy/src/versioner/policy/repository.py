@@ -147,6 +147,12 @@ _UPDATE_STATE = (
     )
 )
 _GET_DEPLOYMENT = select(DEPLOYMENTS).where(DEPLOYMENTS.c.id == bindparam("id"))
+_STALE = (
+    select(DEPLOYMENTS.c.id)
+    .where(DEPLOYMENTS.c.status == "started", DEPLOYMENTS.c.deployed_at < bindparam("cutoff"))
+    .order_by(DEPLOYMENTS.c.deployed_at)
+    .limit(100)
+)
 
 
 def _find_named(conn: Connection, stmt: Any, name: str) -> Ref | None:
@@ -409,3 +415,8 @@ def names_of(conn: Connection, record: Deployment) -> tuple[str, str, str]:
         )
     ).one()
     return row[0], row[1], row[2]
+
+
+def stale_deployments(conn: Connection, *, cutoff: datetime) -> list[UUID]:
+    """Started deployments that began before `cutoff` (at most a hundred, oldest first)."""
+    return [row[0] for row in conn.execute(_STALE, {"cutoff": cutoff})]

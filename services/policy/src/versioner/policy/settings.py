@@ -22,5 +22,7 @@ class PolicySettings(BrokerSettings):
     deployment_timeout_min: float = Field(default=120.0, gt=0)
     # Management RPCs handled at once by one replica (lanes take one message each).
     management_concurrency: int = Field(default=16, ge=1, le=256)
+    # How often started deployments older than the timeout are looked for and closed.
+    timeout_sweep_s: float = Field(default=30.0, gt=0)
     # Outbox relay: how often a replica without the lease looks for stale rows.
     relay_poll_s: float = Field(default=1.0, gt=0)
