@@ -1,16 +1,12 @@
-"""Products, environments and versions: created on first sight, resolved by any name they had."""
+"""Products, environments and versions as management reads them: by any name they have had."""
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from versioner.common.resources import EnvironmentPublic, ProductPublic, VersionPublic
-from versioner.policy.naming import infer_environment_type
-from versioner.policy.sql import insert_ignore, table
 from versioner.policy.tables import Environment, EnvironmentName, Product, ProductName, Version
 
 
@@ -46,73 +42,7 @@ async def find_environment(session: AsyncSession, name: str) -> Named | None:
     return Named(row[0], row[1]) if row else None
 
 
-async def ensure_product(session: AsyncSession, name: str, now: datetime) -> Named:
-    """The product with this name, created if no record ever had it.
 
-    The name row goes in first: of two transactions meeting a new name at once, one inserts
-    it and the other (after waiting on the unique key) finds the winner's product.
-    """
-    if found := await find_product(session, name):
-        return found
-    new_id = uuid4()
-    if await insert_ignore(
-        session, table(ProductName), {"name": name, "product_id": new_id, "created_at": now}
-    ):
-        session.add(Product(id=new_id, name=name, created_at=now, updated_at=now))
-        await session.flush()
-        return Named(new_id, name)
-    found = await find_product(session, name)
-    assert found is not None, "a product name row without its product"
-    return found
-
-
-async def ensure_environment(session: AsyncSession, name: str, now: datetime) -> Named:
-    """The environment with this name, created (type inferred) if no record ever had it."""
-    if found := await find_environment(session, name):
-        return found
-    new_id = uuid4()
-    if await insert_ignore(
-        session,
-        table(EnvironmentName),
-        {"name": name, "environment_id": new_id, "created_at": now},
-    ):
-        session.add(
-            Environment(
-                id=new_id,
-                name=name,
-                type=infer_environment_type(name),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await session.flush()
-        return Named(new_id, name)
-    found = await find_environment(session, name)
-    assert found is not None, "an environment name row without its environment"
-    return found
-
-
-async def ensure_version(
-    session: AsyncSession, product_id: UUID, version: str, now: datetime
-) -> Version:
-    """The version row, created on first sight."""
-    stmt = select(Version).where(
-        col(Version.product_id) == product_id, col(Version.version) == version
-    )
-    if found := (await session.execute(stmt)).scalar_one_or_none():
-        return found
-    await insert_ignore(
-        session,
-        table(Version),
-        {
-            "id": uuid4(),
-            "product_id": product_id,
-            "version": version,
-            "registered": False,
-            "created_at": now,
-        },
-    )
-    return (await session.execute(stmt)).scalar_one()
 
 
 async def product_names(session: AsyncSession, product_id: UUID) -> list[str]:
@@ -178,10 +108,3 @@ def version_public(version: Version, product_name: str) -> VersionPublic:
         registered_at=version.registered_at,
         created_at=version.created_at,
     )
-
-
-def fill_missing(record: Any, **values: Any) -> None:
-    """Set each attribute that is still empty to the value given, when one is given."""
-    for field, value in values.items():
-        if value is not None and getattr(record, field) is None:
-            setattr(record, field, value)

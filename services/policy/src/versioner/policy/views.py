@@ -74,13 +74,6 @@ def hours_since(moment: datetime | None, now: datetime) -> float | None:
     return round(max((now - moment).total_seconds(), 0.0) / 3600, 6)
 
 
-async def soak_hours(
-    session: AsyncSession, version_id: UUID, environment_id: UUID, now: datetime
-) -> float | None:
-    """Hours since this version last completed in this environment (None before it has)."""
-    done = await last_completed(session, {(version_id, environment_id)})
-    return hours_since(done.get((version_id, environment_id)), now)
-
 
 async def deployments_public(
     session: AsyncSession, deployments: list[Deployment], now: datetime
