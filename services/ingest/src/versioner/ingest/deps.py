@@ -1,4 +1,7 @@
-"""Dependencies, defined once: the gateway, the caller, permission checks."""
+"""Dependencies, defined once: the gateway, the caller, permission checks.
+
+All `async def`: FastAPI runs a plain `def` dependency in a thread pool, a thread hop each.
+"""
 
 from typing import Annotated
 
@@ -12,17 +15,17 @@ from versioner.ingest.gateway import FailureError, PolicyGateway
 from versioner.ingest.settings import IngestSettings
 
 
-def _gateway(request: Request) -> PolicyGateway:
+async def _gateway(request: Request) -> PolicyGateway:
     gateway: PolicyGateway = request.app.state.gateway
     return gateway
 
 
-def _settings(request: Request) -> IngestSettings:
+async def _settings(request: Request) -> IngestSettings:
     settings: IngestSettings = request.app.state.settings
     return settings
 
 
-def bearer_token(request: Request) -> str:
+async def bearer_token(request: Request) -> str:
     """The token of `Authorization: Bearer <token>`, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
