@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -44,6 +44,7 @@ from versioner.policy.audit import audit
 from versioner.policy.context import PolicyContext
 from versioner.policy.outbox import enqueue
 from versioner.policy.paging import paginate
+from versioner.policy.sql import is_postgres
 from versioner.policy.tables import Credential, User
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -111,10 +112,12 @@ async def _broadcast(
 
 
 async def _active_admins(session: AsyncSession) -> int:
-    result = await session.execute(
-        select(func.count()).select_from(User).where(col(User.role) == Role.ADMIN, col(User.active))
-    )
-    return int(result.scalar_one())
+    """How many active admins there are, their rows locked (PostgreSQL) so that two demotions
+    at once cannot both see another admin left."""
+    stmt = select(col(User.id)).where(col(User.role) == Role.ADMIN, col(User.active))
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    return len((await session.execute(stmt)).all())
 
 
 async def _bootstrap(
@@ -173,11 +176,6 @@ async def authenticate(ctx: PolicyContext, request: Authenticate) -> Authenticat
                 return unauthenticated()
             if credential.expires_at is not None and credential.expires_at <= now:
                 return unauthenticated()
-            if (
-                credential.last_used_at is None
-                or now - credential.last_used_at >= _LAST_USED_GRANULARITY
-            ):
-                credential.last_used_at = now
             if credential.kind == "api_key":
                 actor = Actor(
                     kind="api_key", id=credential.id, name=credential.name or credential.prefix
@@ -187,6 +185,11 @@ async def authenticate(ctx: PolicyContext, request: Authenticate) -> Authenticat
                 if user is None or not user.active:
                     return unauthenticated()
                 actor = Actor(kind="user", id=user.id, name=user.name, role=Role(user.role))
+            if (
+                credential.last_used_at is None
+                or now - credential.last_used_at >= _LAST_USED_GRANULARITY
+            ):
+                credential.last_used_at = now
     except IntegrityError:
         # Two replicas bootstrapping at once: the other one won; its admin now holds the token.
         return await authenticate(ctx, request)
@@ -194,13 +197,25 @@ async def authenticate(ctx: PolicyContext, request: Authenticate) -> Authenticat
     return Authenticated(actor=actor, credential_id=credential.id)
 
 
+def _slack_conflict(slack_user_id: str | None) -> Failure:
+    return conflict(f"Slack user {slack_user_id} is already mapped to another user")
+
+
 async def create_user(ctx: PolicyContext, request: CreateUser) -> UserInvited | Failure:
     """Create a user and an invite they redeem for their personal token."""
+    try:
+        return await _create_user(ctx, request)
+    except IntegrityError:
+        # Another transaction took the Slack id between our check and our insert.
+        return _slack_conflict(request.slack_user_id)
+
+
+async def _create_user(ctx: PolicyContext, request: CreateUser) -> UserInvited | Failure:
     now = ctx.clock.now()
     invite = f"inv_{_random()}"
     async with ctx.db.write() as session:
         if request.slack_user_id and await _slack_taken(session, request.slack_user_id):
-            return conflict(f"Slack user {request.slack_user_id} is already mapped to another user")
+            return _slack_conflict(request.slack_user_id)
         user = User(
             name=request.name,
             email=request.email,
@@ -355,6 +370,13 @@ async def get_user(ctx: PolicyContext, user_id: UUID) -> UserPublic | Failure:
 
 async def update_user(ctx: PolicyContext, request: UpdateUser) -> UserPublic | Failure:
     """Change a user's role, email, Slack id or activity."""
+    try:
+        return await _update_user(ctx, request)
+    except IntegrityError:
+        return _slack_conflict(request.slack_user_id)
+
+
+async def _update_user(ctx: PolicyContext, request: UpdateUser) -> UserPublic | Failure:
     now = ctx.clock.now()
     async with ctx.db.write() as session:
         user = await session.get(User, request.user_id)
@@ -374,7 +396,7 @@ async def update_user(ctx: PolicyContext, request: UpdateUser) -> UserPublic | F
         if request.slack_user_id and await _slack_taken(
             session, request.slack_user_id, except_user=user.id
         ):
-            return conflict(f"Slack user {request.slack_user_id} is already mapped to another user")
+            return _slack_conflict(request.slack_user_id)
         changes: dict[str, list[str | None]] = {}
         for field in ("role", "email", "active"):
             if (value := getattr(request, field)) is not None and value != getattr(user, field):

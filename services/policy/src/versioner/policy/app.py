@@ -41,7 +41,9 @@ async def ensure_bootstrap_token(ctx: PolicyContext) -> str | None:
     async with ctx.db.read() as session:
         admins = (
             await session.execute(
-                select(func.count()).select_from(User).where(col(User.role) == Role.ADMIN)
+                select(func.count())
+                .select_from(User)
+                .where(col(User.role) == Role.ADMIN, col(User.active))
             )
         ).scalar_one()
     if admins or ctx.settings.bootstrap_token is not None:

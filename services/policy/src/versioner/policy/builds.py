@@ -7,13 +7,14 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from versioner.common.errors import Failure
 from versioner.common.events import BuildEventIn
-from versioner.common.messages.domain import BuildEventOccurred
+from versioner.common.messages.domain import BuildEventOccurred, EventRejected
 from versioner.common.messages.lanes import BuildEventReceived, BuildRecorded, BuildReply
 from versioner.common.resources import BuildPublic
 from versioner.common.status import Status
 from versioner.policy import eventlog, repository
 from versioner.policy.audit import audit_in
 from versioner.policy.context import PolicyContext
+from versioner.policy.deadline import Deadline
 from versioner.policy.outbox import enqueue_in
 from versioner.policy.repository import Ref, VersionRef, retrying
 from versioner.policy.sql import from_row, row_values, table
@@ -67,16 +68,14 @@ def build_public(build: Build, product_name: str, version: str) -> BuildPublic:
 
 
 def _build_to_update(conn: Connection, version: VersionRef, event: BuildEventIn) -> Build | None:
-    """The build row this event updates: same `invoke_id`, or else the latest one running."""
+    """The build row this event concerns: same `invoke_id`, or else the latest one without."""
     if version.new:
         return None
     stmt = select(BUILDS).where(BUILDS.c.version_id == version.id)
     if event.invoke_id:
         stmt = stmt.where(BUILDS.c.invoke_id == event.invoke_id)
     else:
-        stmt = stmt.where(
-            BUILDS.c.invoke_id.is_(None), BUILDS.c.status.in_([Status.PENDING, Status.STARTED])
-        )
+        stmt = stmt.where(BUILDS.c.invoke_id.is_(None))
     row = (conn.execute(stmt.order_by(BUILDS.c.created_at.desc()).limit(1))).first()
     return from_row(Build, row) if row else None
 
@@ -147,6 +146,9 @@ def record_build(
             build,
             product,
         )
+    if build is not None and not event.invoke_id and Status(build.status).terminal:
+        # Without an invoke_id a finished build is not reopened: this is another run.
+        build = None
     new = build is None
     if build is None:
         build = Build(
@@ -188,8 +190,17 @@ def record_build(
     return BuildRecorded(build=public), build, product
 
 
+def _answered_202(conn: Connection, msg: BuildEventReceived, deadline: Deadline) -> bool:
+    """Whether the gateway stopped waiting and answered 202: the fact's deadline passed, or
+    the gateway's note that it queued the event arrived first."""
+    if deadline.remaining_s() <= 0:
+        return True
+    record = eventlog.find_in(conn, msg.event_id)
+    return record is not None and record.status == "queued"
+
+
 def _record(
-    ctx: PolicyContext, msg: BuildEventReceived
+    ctx: PolicyContext, msg: BuildEventReceived, deadline: Deadline
 ) -> Callable[[Connection], tuple[BuildReply, Ref]]:
     def work(conn: Connection) -> tuple[BuildReply, Ref]:
         reply, build, product = record_build(ctx, conn, msg)
@@ -202,6 +213,23 @@ def _record(
                 at=msg.received_at,
                 subject_id=msg.event_id,
                 data={"status_code": reply.status_code, "detail": reply.body.to_json()["detail"]},
+            )
+        if isinstance(reply, Failure) and _answered_202(conn, msg, deadline):
+            # The client heard "accepted": tell people it was refused after all.
+            enqueue_in(
+                conn,
+                EventRejected(
+                    event_id=msg.event_id,
+                    occurred_at=msg.received_at,
+                    actor=msg.actor.label,
+                    event_kind="build",
+                    product_name=msg.event.product_name,
+                    version=msg.event.version,
+                    status_code=reply.status_code,
+                    reason=reply.body.message or str(reply.body.detail),
+                ),
+                "event.rejected",
+                at=msg.received_at,
             )
         eventlog.remember(
             conn,
@@ -219,10 +247,15 @@ def _record(
     return work
 
 
-async def handle_build_event(ctx: PolicyContext, msg: BuildEventReceived) -> BuildReply:
+async def handle_build_event(
+    ctx: PolicyContext, msg: BuildEventReceived, deadline: Deadline | None = None
+) -> BuildReply:
     """Record a build event once (a redelivered event answers as it did the first time)."""
     try:
-        reply, product = await retrying(lambda: ctx.db.run(_record(ctx, msg)))
+        reply, product = await retrying(
+            lambda: ctx.db.run(_record(ctx, msg, deadline or Deadline())),
+            redelivered=eventlog.redelivery_check(ctx.db, msg.event_id),
+        )
     except eventlog.AlreadyRecorded:
         async with ctx.db.read() as session:
             seen = await eventlog.find(session, msg.event_id)

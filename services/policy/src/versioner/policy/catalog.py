@@ -42,9 +42,6 @@ async def find_environment(session: AsyncSession, name: str) -> Named | None:
     return Named(row[0], row[1]) if row else None
 
 
-
-
-
 async def product_names(session: AsyncSession, product_id: UUID) -> list[str]:
     """Every name the product has had, oldest first."""
     rows = await session.execute(

@@ -99,12 +99,15 @@ def resolve(
         sha=event.scm_sha,
         values={"scm_repository": event.scm_repository},
     )
-    if not version.new and version.scm_sha is None and event.scm_sha:
-        # A version with no SHA takes the first one sent.
-        repository.update_version(conn, version.id, scm_sha=event.scm_sha)
-        version.scm_sha = event.scm_sha
     state = repository.lock_state(conn, product, environment)
     return Target(product, environment, version, state)
+
+
+def _take_sha(conn: Connection, target: Target, event: DeploymentEventIn) -> None:
+    """A version with no SHA takes the first one sent (by an event that was let through)."""
+    if target.version.scm_sha is None and event.scm_sha:
+        repository.update_version(conn, target.version.id, scm_sha=event.scm_sha)
+        target.version.scm_sha = event.scm_sha
 
 
 def _learn(ctx: PolicyContext, target: Target, event: DeploymentEventIn) -> None:
@@ -115,10 +118,10 @@ def _learn(ctx: PolicyContext, target: Target, event: DeploymentEventIn) -> None
 
 def _soak(conn: Connection, target: Target, now: datetime) -> float | None:
     """Hours since this version last completed in this environment."""
-    if target.version.new:
-        return None
     if target.state.current_version_id == target.version.id:
         return hours_since(target.state.current_finished_at, now)
+    if target.version.new:
+        return None
     at = repository.last_completed_at(conn, target.version.id, target.environment.id)
     return hours_since(at, now)
 
@@ -158,9 +161,21 @@ def _announce(
 
 
 def _close(
-    d: Deployment, status: Status, state: StateRef, now: datetime, reason: str | None = None
+    d: Deployment,
+    status: Status,
+    state: StateRef,
+    now: datetime,
+    reason: str | None = None,
+    *,
+    fresh: bool = False,
 ) -> None:
-    """Give a deployment its outcome and move the pair's state accordingly."""
+    """Give a deployment its outcome and move the pair's state accordingly.
+
+    `latest` follows the newest attempt: the one running, a new record (`fresh`), or the one it
+    already names; an older pending deployment closing late does not take it back.
+    """
+    newest = fresh or state.in_progress_deployment_id == d.id
+    newest = newest or state.latest_deployment_id in (None, d.id)
     d.status = status
     d.finished_at = now
     d.updated_at = now
@@ -174,7 +189,8 @@ def _close(
         state.set(current_deployment_id=d.id)
         state.current_version_id = d.version_id
         state.current_finished_at = now
-    state.set(latest_deployment_id=d.id)
+    if newest:
+        state.set(latest_deployment_id=d.id)
 
 
 def _save_closed(conn: Connection, d: Deployment) -> None:
@@ -310,6 +326,7 @@ def evaluate_start(
     if violations:
         return _block(conn, msg, target, violations)
 
+    _take_sha(conn, target, event)
     pending = repository.deployment(conn, target.state.pending_deployment_id)
     if (
         pending is not None
@@ -318,6 +335,8 @@ def evaluate_start(
     ):
         d = pending
         d.status = Status.STARTED
+        # It starts now: timeouts and "running since" count from here, not from the queue.
+        d.deployed_at = at
         d.updated_at = at
         _apply_event(d, event)
         target.state.set(pending_deployment_id=None)
@@ -326,7 +345,7 @@ def evaluate_start(
     d.extra_metadata = {**d.extra_metadata, "preflight_status": preflight_status("passed")}
     if d is pending:
         repository.update_deployment(
-            conn, d, "status", "updated_at", "extra_metadata", *_EVENT_FIELDS
+            conn, d, "status", "deployed_at", "updated_at", "extra_metadata", *_EVENT_FIELDS
         )
     else:
         repository.insert_deployment(conn, d)
@@ -428,13 +447,9 @@ def record_outcome(
     d = _open_deployment(conn, target, event)
     is_new = d is None
     if d is None:
-        last = (
-            None
-            if target.version.new
-            else repository.latest_deployment(
-                conn, target.product.id, target.environment.id, target.version.id
-            )
-        )
+        # A replay repeats the pair's latest outcome; the same version reported again after
+        # another one (a rollback told only by `completed`) is a new deployment.
+        last = repository.deployment(conn, target.state.latest_deployment_id)
         if last is not None and last.status == status and _same_run(last, target.version.id, event):
             return DeploymentRecorded(
                 deployment=_public(target, last, _soak(conn, target, at))
@@ -443,9 +458,12 @@ def record_outcome(
         d.extra_metadata = {**d.extra_metadata, "preflight_status": preflight_status("skipped")}
     else:
         _apply_event(d, event)
+    # Terminal events are only flagged, against any SHA the version has (pinned or first
+    # sent): what ran is worth knowing. Only a pinned SHA blocks a start.
     known_sha = target.version.scm_sha
+    _take_sha(conn, target, event)
     d.sha_mismatch = bool(event.scm_sha and known_sha and event.scm_sha != known_sha)
-    _close(d, status, target.state, at)
+    _close(d, status, target.state, at, fresh=is_new)
     if is_new:
         repository.insert_deployment(conn, d)
     else:
@@ -524,7 +542,10 @@ async def handle_start(
     """Answer a `deployment started` before its deadline, or not at all (rolled back, 503)."""
     try:
         deadline.check()
-        reply, target = await retrying(lambda: ctx.db.run(_start(ctx, msg, deadline)))
+        reply, target = await retrying(
+            lambda: ctx.db.run(_start(ctx, msg, deadline)),
+            redelivered=eventlog.redelivery_check(ctx.db, msg.event_id),
+        )
     except eventlog.AlreadyRecorded:
         return await _stored(ctx, msg.event_id) or policy_unavailable()
     except DeadlineExceeded:
@@ -561,7 +582,10 @@ async def handle_deployment_event(
 ) -> DeploymentReply:
     """Record a pending or terminal deployment event exactly once."""
     try:
-        reply, target = await retrying(lambda: ctx.db.run(_outcome(ctx, msg)))
+        reply, target = await retrying(
+            lambda: ctx.db.run(_outcome(ctx, msg)),
+            redelivered=eventlog.redelivery_check(ctx.db, msg.event_id),
+        )
     except eventlog.AlreadyRecorded:
         stored = await _stored(ctx, msg.event_id)
         assert stored is not None, "an event recorded without its answer"
@@ -634,23 +658,26 @@ async def handle_abandoned(ctx: PolicyContext, msg: DeploymentStartAbandoned) ->
     at = msg.abandoned_at
 
     def work(conn: Connection) -> None:
-        d = repository.deployment(conn, msg.event_id)
-        if d is None:
+        record = eventlog.find_in(conn, msg.event_id)
+        if record is None:
             # Nothing recorded: make sure a late copy of the start request is answered 503.
-            if eventlog.find_in(conn, msg.event_id) is None:
-                eventlog.remember(
-                    conn,
-                    event_id=msg.event_id,
-                    kind="deployment",
-                    reply=policy_unavailable(),
-                    now=at,
-                    sender_id=None,
-                )
-            return
-        if d.status == Status.STARTED:
-            _close_by_hand(
-                conn, deployment_id=msg.event_id, at=at, reason="abandoned", actor="system"
+            eventlog.remember(
+                conn,
+                event_id=msg.event_id,
+                kind="deployment",
+                reply=policy_unavailable(),
+                now=at,
+                sender_id=None,
             )
+            return
+        # The start created a deployment (the event's id), or promoted a pending one (which
+        # started at this event's receipt); a replay answered with an earlier one is left alone.
+        d = repository.deployment(conn, record.record_id)
+        started_here = d is not None and (
+            d.id == msg.event_id or d.deployed_at == record.created_at
+        )
+        if d is not None and started_here and d.status == Status.STARTED:
+            _close_by_hand(conn, deployment_id=d.id, at=at, reason="abandoned", actor="system")
 
     await ctx.db.run(work)
     ctx.wake_relay()

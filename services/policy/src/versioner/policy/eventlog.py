@@ -5,6 +5,7 @@ The record is written last in the event's transaction, as an upsert that only re
 transaction is rolled back, and the stored answer is given again.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -16,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from versioner.common.errors import Failure
 from versioner.common.messages.lanes import BuildReply, DeploymentReply
 from versioner.common.resources import EventStatus
+from versioner.policy.db import Database
 from versioner.policy.sql import Executor, dialect_of, from_row, table, upsert_insert
 from versioner.policy.tables import EventRecord
 
@@ -30,6 +32,17 @@ class AlreadyRecorded(Exception):  # noqa: N818 - names the situation, not an er
 
 
 _FIND = select(EVENTS).where(EVENTS.c.event_id == bindparam("event_id"))
+
+
+def redelivery_check(db: Database, event_id: UUID) -> Callable[[], Awaitable[bool]]:
+    """A check whether an event was recorded or refused before (not merely noted as queued)."""
+
+    async def recorded() -> bool:
+        async with db.read() as session:
+            record = await find(session, event_id)
+        return record is not None and record.status != "queued"
+
+    return recorded
 
 
 async def find(executor: Executor, event_id: UUID) -> EventRecord | None:

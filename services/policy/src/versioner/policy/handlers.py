@@ -77,7 +77,8 @@ def register(broker: RabbitBroker, ctx: PolicyContext) -> None:
                 deadline = Deadline.from_header(message.headers.get(DEADLINE_HEADER))
                 return _reply(await deployments.handle_start(ctx, body, deadline))
             case BuildEventReceived():
-                return _reply(await builds.handle_build_event(ctx, body))
+                deadline = Deadline.from_header(message.headers.get(DEADLINE_HEADER))
+                return _reply(await builds.handle_build_event(ctx, body, deadline))
             case DeploymentEventReceived():
                 return _reply(await deployments.handle_deployment_event(ctx, body))
             case DeploymentStartAbandoned():

@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from versioner.policy.eventlog import AlreadyRecorded
 from versioner.policy.naming import infer_environment_type
 from versioner.policy.sql import from_row, is_postgres, row_values, table
 from versioner.policy.tables import (
@@ -46,12 +47,20 @@ T = TypeVar("T")
 _RETRIES = 3
 
 
-async def retrying(attempt: Callable[[], Awaitable[T]]) -> T:
-    """Run a transaction again when a concurrent first sight made it fail on a unique key."""
+async def retrying(
+    attempt: Callable[[], Awaitable[T]], *, redelivered: Callable[[], Awaitable[bool]]
+) -> T:
+    """Run an event's transaction; again if a concurrent first sight won a unique key.
+
+    A unique-key error can also mean the event itself was recorded before (its records carry
+    its id): then `AlreadyRecorded` is raised, for the caller to answer as the first time.
+    """
     for remaining in range(_RETRIES, 0, -1):
         try:
             return await attempt()
         except IntegrityError:
+            if await redelivered():
+                raise AlreadyRecorded from None
             if remaining == 1:
                 raise
             log.info("a concurrent first sight won; running the transaction again")
@@ -77,6 +86,8 @@ class Ref:
     id: UUID
     name: str
     new: bool = False
+    # Found in the cache: `name` is the one the event sent, maybe no longer the current one.
+    cached: bool = False
 
 
 def _named_lookup(names: Any, records: Any, key: str) -> Any:
@@ -146,6 +157,8 @@ _UPDATE_STATE = (
         updated_at=bindparam("updated_at"),
     )
 )
+_PRODUCT_NAME = select(PRODUCTS.c.name).where(PRODUCTS.c.id == bindparam("id"))
+_ENVIRONMENT_NAME = select(ENVIRONMENTS.c.name).where(ENVIRONMENTS.c.id == bindparam("id"))
 _GET_DEPLOYMENT = select(DEPLOYMENTS).where(DEPLOYMENTS.c.id == bindparam("id"))
 _STALE = (
     select(DEPLOYMENTS.c.id)
@@ -163,7 +176,7 @@ def _find_named(conn: Connection, stmt: Any, name: str) -> Ref | None:
 def product(conn: Connection, cache: NameCache, name: str, now: datetime) -> Ref:
     """The product with this name, created on first sight."""
     if (known := cache.products.get(name)) is not None:
-        return Ref(known, name)
+        return Ref(known, name, cached=True)
     if found := _find_named(conn, _FIND_PRODUCT, name):
         return found
     ident = uuid4()
@@ -185,7 +198,7 @@ def product(conn: Connection, cache: NameCache, name: str, now: datetime) -> Ref
 def environment(conn: Connection, cache: NameCache, name: str, now: datetime) -> Ref:
     """The environment with this name, created (type inferred) on first sight."""
     if (known := cache.environments.get(name)) is not None:
-        return Ref(known, name)
+        return Ref(known, name, cached=True)
     if found := _find_named(conn, _FIND_ENVIRONMENT, name):
         return found
     ident = uuid4()
@@ -249,6 +262,8 @@ def version(
         if row is not None:
             product.name = row[3]
             return VersionRef(row[0], product.id, name, row[1], row[2])
+    if product.cached:
+        product.name = conn.execute(_PRODUCT_NAME, {"id": product.id}).scalar_one()
     ident = uuid4()
     row = {
         **_VERSION_DEFAULTS,
@@ -277,6 +292,8 @@ class StateRef:
     environment_name: str
     current_deployment_id: UUID | None = None
     in_progress_deployment_id: UUID | None = None
+    # The newest pending deployment: a `started` of the same run promotes it. Queued runs
+    # are one per pair in practice; an older one left pending closes by its own outcome.
     pending_deployment_id: UUID | None = None
     latest_deployment_id: UUID | None = None
     current_version_id: UUID | None = None
@@ -296,13 +313,13 @@ def lock_state(conn: Connection, product: Ref, environment: Ref) -> StateRef:
     BEGIN IMMEDIATE already holds the database). A missing row is created by `save_state`."""
     product_id = product.id
     if product.new or environment.new:
-        return StateRef(product_id, environment.id, environment.name, new=True)
+        return _new_state(conn, product_id, environment)
     stmt = _LOCK_STATE_FOR_UPDATE if is_postgres(conn) else _LOCK_STATE
     row: Any = (
         conn.execute(stmt, {"product_id": product_id, "environment_id": environment.id})
     ).first()
     if row is None:
-        return StateRef(product_id, environment.id, environment.name, new=True)
+        return _new_state(conn, product_id, environment)
     environment.name = row[4]
     return StateRef(
         product_id,
@@ -315,6 +332,12 @@ def lock_state(conn: Connection, product: Ref, environment: Ref) -> StateRef:
         current_version_id=row[5],
         current_finished_at=row[6],
     )
+
+
+def _new_state(conn: Connection, product_id: UUID, environment: Ref) -> StateRef:
+    if environment.cached:
+        environment.name = conn.execute(_ENVIRONMENT_NAME, {"id": environment.id}).scalar_one()
+    return StateRef(product_id, environment.id, environment.name, new=True)
 
 
 def save_state(conn: Connection, state: StateRef, now: datetime) -> None:

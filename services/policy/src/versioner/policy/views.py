@@ -74,7 +74,6 @@ def hours_since(moment: datetime | None, now: datetime) -> float | None:
     return round(max((now - moment).total_seconds(), 0.0) / 3600, 6)
 
 
-
 async def deployments_public(
     session: AsyncSession, deployments: list[Deployment], now: datetime
 ) -> list[DeploymentPublic]:
