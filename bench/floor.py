@@ -67,7 +67,9 @@ def floor_app(amqp: str, queue_name: str) -> FastAPI:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         pending[correlation_id] = future
         await state["channel"].default_exchange.publish(
-            aio_pika.Message(await request.body(), correlation_id=correlation_id, reply_to=REPLY_TO),
+            aio_pika.Message(
+                await request.body(), correlation_id=correlation_id, reply_to=REPLY_TO
+            ),
             routing_key=queue_name,
         )
         return Response(await asyncio.wait_for(future, 5), media_type="application/json")
@@ -86,7 +88,13 @@ def main() -> None:
     if args.role == "echo":
         asyncio.run(echo(args.amqp, args.queue))
     else:
-        uvicorn.run(floor_app(args.amqp, args.queue), host="127.0.0.1", port=args.port, access_log=False, log_level="warning")
+        uvicorn.run(
+            floor_app(args.amqp, args.queue),
+            host="127.0.0.1",
+            port=args.port,
+            access_log=False,
+            log_level="warning",
+        )
 
 
 if __name__ == "__main__":

@@ -19,11 +19,11 @@ import asyncio
 import contextlib
 import itertools
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,12 +68,10 @@ class Result:
 
 
 def _wait_http(url: str, seconds: float = 60) -> None:
-    import urllib.request
-
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - local
+            with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -85,7 +83,9 @@ def _wait_http(url: str, seconds: float = 60) -> None:
 def processes(*commands: tuple[list[str], dict[str, str]]) -> Iterator[None]:
     """Run commands in the background for the duration of the block."""
     started = [
-        subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         for command, env in commands
     ]
     try:
@@ -100,7 +100,9 @@ def processes(*commands: tuple[list[str], dict[str, str]]) -> Iterator[None]:
                 process.kill()
 
 
-async def load(name: str, url: str, clients: int, seconds: float, warmup: float, headers: dict[str, str]) -> Result:
+async def load(
+    name: str, url: str, clients: int, seconds: float, warmup: float, headers: dict[str, str]
+) -> Result:
     """Drive `url` with `clients` concurrent clients; measure after a warm-up."""
     counter = itertools.count()
     run = uuid.uuid4().hex[:6]
@@ -139,10 +141,14 @@ async def load(name: str, url: str, clients: int, seconds: float, warmup: float,
 
 def main() -> None:
     """Run both stacks, measure, report."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--database-url", default=None, help="policy's database (default: SQLite in a temp dir)")
+    parser.add_argument(
+        "--database-url", default=None, help="policy's database (default: SQLite in a temp dir)"
+    )
     parser.add_argument("--clients", default="1,32")
     args = parser.parse_args()
     concurrency = [int(c) for c in args.clients.split(",")]
@@ -172,7 +178,9 @@ def main() -> None:
             for clients in concurrency:
                 for name, port in (("floor", 8091), ("gate", 8090)):
                     url = f"http://127.0.0.1:{port}/deployment-events/"
-                    result = asyncio.run(load(name, url, clients, args.seconds, args.warmup, headers))
+                    result = asyncio.run(
+                        load(name, url, clients, args.seconds, args.warmup, headers)
+                    )
                     results[(name, clients)] = result
                     print(result.line(), flush=True)
     print()
@@ -182,7 +190,6 @@ def main() -> None:
     print(f"gate/floor throughput at {high} clients: {throughput:.2f} (goal ≥ 0.50)")
     print(f"gate/floor p50 at {low} client(s):      {latency:.2f} (goal ≤ 2.00)")
     print(f"database: {'SQLite' if args.database_url is None else args.database_url.split(':')[0]}")
-    _ = statistics
 
 
 if __name__ == "__main__":

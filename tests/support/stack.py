@@ -19,6 +19,8 @@ import httpx
 from faststream.rabbit import RabbitBroker, RabbitQueue, TestRabbitBroker
 from pydantic import SecretStr
 
+from versioner.common.messages.broadcasts import CredentialsChanged
+from versioner.common.messages.domain import DomainEvent
 from versioner.common.names import DEADLINE_HEADER, BrokerNames
 from versioner.ingest.app import create_app
 from versioner.ingest.auth import CredentialCache
@@ -27,7 +29,7 @@ from versioner.ingest.settings import IngestSettings
 from versioner.policy.app import PolicyService
 from versioner.policy.clock import Clock
 from versioner.policy.settings import PolicySettings
-from versioner.policy.topology import credentials_exchange
+from versioner.policy.topology import credentials_exchange, events_exchange
 
 BOOTSTRAP_TOKEN = "pat_bootstrap_" + "x" * 32
 TEST_LANES = 2
@@ -178,14 +180,23 @@ async def memory_stack(
     service = PolicyService(policy_settings, clock=clock)
     await service.prepare()
     holder: dict[str, CredentialCache] = {}
+    announced: list[DomainEvent] = []
 
     @service.broker.subscriber(
         RabbitQueue(f"{policy_settings.broker_prefix}.test-credentials"),
         credentials_exchange(policy_settings.names),
     )
-    async def on_credentials(body: bytes) -> None:
+    async def on_credentials(change: CredentialsChanged) -> None:
         if "cache" in holder:
-            holder["cache"].on_broadcast(body)
+            holder["cache"].forget(change)
+
+    # In memory a publish with nobody subscribed fails; the notifier's place is taken here.
+    @service.broker.subscriber(
+        RabbitQueue(f"{policy_settings.broker_prefix}.test-events", routing_key="#"),
+        events_exchange(policy_settings.names),
+    )
+    async def on_event(event: DomainEvent) -> None:
+        announced.append(event)
 
     async def factory(
         settings: IngestSettings, cache: CredentialCache

@@ -39,6 +39,7 @@ class ErrorDetail(BaseModel):
     code: str
     message: str
     retry_after: UtcDatetime | None = None
+    # Left out of the body where there is nothing to detail (the 503).
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -53,6 +54,8 @@ class ErrorBody(BaseModel):
         body = self.model_dump(mode="json")
         if self.message is None:
             del body["message"]
+        if isinstance(body["detail"], dict) and not body["detail"].get("details"):
+            del body["detail"]["details"]
         return body
 
 

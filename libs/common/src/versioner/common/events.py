@@ -1,9 +1,9 @@
 """Bodies of the Versioner-compatible event endpoints, as clients send them."""
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from versioner.common.status import BUILD_ALIASES, DEPLOYMENT_ALIASES, Status, parse_status
 from versioner.common.types import (
@@ -13,6 +13,7 @@ from versioner.common.types import (
     ShortText,
     Url,
     UtcDatetime,
+    printable,
 )
 
 
@@ -71,7 +72,7 @@ class DeploymentEventIn(_EventIn):
     deployed_by: ShortText = None
     deployed_by_email: ShortText = None
     deployed_by_name: ShortText = None
-    override_reason: str | None = Field(default=None, max_length=2000)
+    override_reason: Annotated[str, Field(max_length=2000), AfterValidator(printable)] | None = None
 
     @field_validator("status", mode="before")
     @classmethod

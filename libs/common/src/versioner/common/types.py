@@ -10,7 +10,23 @@ def as_utc(value: datetime) -> datetime:
     """Read a naive time as UTC and convert an aware one to UTC, so it serialises with `Z`."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once moved to UTC") from None
+
+
+def printable(value: str) -> str:
+    """Refuse NUL characters (PostgreSQL cannot store them in text)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
 
 
 def utcnow() -> datetime:
@@ -26,10 +42,17 @@ def _stringify_number(value: Any) -> Any:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
-Name = Annotated[str, Field(min_length=1, max_length=255)]
-ShortText = Annotated[str, BeforeValidator(_stringify_number), Field(max_length=255)] | None
-Url = Annotated[str, Field(max_length=4096)] | None
-LongText = Annotated[str, Field(max_length=10_000)] | None
+Name = Annotated[
+    str, Field(min_length=1, max_length=255), AfterValidator(printable), AfterValidator(_not_blank)
+]
+ShortText = (
+    Annotated[
+        str, BeforeValidator(_stringify_number), Field(max_length=255), AfterValidator(printable)
+    ]
+    | None
+)
+Url = Annotated[str, Field(max_length=4096), AfterValidator(printable)] | None
+LongText = Annotated[str, Field(max_length=10_000), AfterValidator(printable)] | None
 
 # Compact UTF-8 JSON of `extra_metadata` may not exceed this (API.md: 100 KB).
 MAX_METADATA_BYTES = 102_400

@@ -25,6 +25,8 @@ from versioner.ingest.gateway import FailureError, PolicyGateway
 # stream of RPCs; new tokens are random, so none can be known-bad before it exists.
 NEGATIVE_TTL_S = 5.0
 MAX_ENTRIES = 50_000
+# Longer than any token or key Versioner issues: refused without asking policy.
+MAX_TOKEN_LENGTH = 512
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class Authenticator:
 
     async def actor(self, token: str) -> Actor:
         """The caller behind a token."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise FailureError(unauthenticated())
         key = hashlib.sha256(token.encode()).hexdigest()
         if (entry := self.cache.get(key)) is not None:
             if entry.result is None:

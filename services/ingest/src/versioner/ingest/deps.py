@@ -4,13 +4,14 @@ All `async def`: FastAPI runs a plain `def` dependency in a thread pool, a threa
 """
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Request
 
-from versioner.common.errors import forbidden, unauthenticated
+from versioner.common.errors import forbidden, not_found, unauthenticated
 from versioner.common.messages.actor import Actor
 from versioner.common.roles import Permission
-from versioner.ingest.auth import Authenticator
+from versioner.ingest.auth import Authenticator, CredentialCache
 from versioner.ingest.gateway import FailureError, PolicyGateway
 from versioner.ingest.settings import IngestSettings
 
@@ -39,7 +40,21 @@ async def _actor(request: Request, token: Annotated[str, Depends(bearer_token)])
     return await authenticator.actor(token)
 
 
+async def _cache(request: Request) -> CredentialCache:
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator.cache
+
+
+def ident(raw: str) -> UUID:
+    """A record id from a path: anything that is not one names nothing, so 404."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise FailureError(not_found()) from None
+
+
 GatewayDep = Annotated[PolicyGateway, Depends(_gateway)]
+CacheDep = Annotated[CredentialCache, Depends(_cache)]
 SettingsDep = Annotated[IngestSettings, Depends(_settings)]
 ActorDep = Annotated[Actor, Depends(_actor)]
 

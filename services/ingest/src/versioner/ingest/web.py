@@ -22,47 +22,61 @@ MAX_BODY_BYTES = 1_048_576
 
 
 class BodyLimit:
-    """413 for bodies over 1 MB, by `Content-Length` or while streaming."""
+    """413 for bodies over 1 MB, by `Content-Length` or while reading a streamed body.
+
+    The body is read here, before the app sees it: an error raised while FastAPI reads it
+    would become FastAPI's own 400.
+    """
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on, cut off at the limit."""
-        if scope["type"] != "http":
+        """Pass the request on with its body read, or answer 413."""
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 await _too_large(scope, receive, send, self.limit)
                 return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLargeError
-            return message
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message]), send)
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _too_large(scope, receive, send, self.limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], then=receive), send)
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLargeError:
-            await _too_large(scope, receive, send, self.limit)
 
+def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    """A `receive` that gives these messages, then defers to `then` (for disconnects)."""
+    pending = list(messages)
 
-class _TooLargeError(Exception):
-    pass
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        if then is None:
+            return {"type": "http.disconnect"}
+        return await then()
+
+    return receive
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = JSONResponse(
-        {"detail": f"Request body too large: at most {limit} bytes"}, status_code=413
-    )
-    await response(scope, receive, send)
+    body = {"detail": f"Request body too large: at most {limit} bytes"}
+    await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
 class RequestLog:

@@ -134,8 +134,11 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay: publishing failed; retrying")
                 renew_at = 0.0
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
+            # that arrives together with the wake-up, and shutting down would hang.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def hold_lease(self) -> bool:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from versioner.common.errors import forbidden
 from versioner.common.messages.actor import ANONYMOUS
+from versioner.common.messages.broadcasts import CredentialsChanged
 from versioner.common.messages.management import (
     DEFAULT_LIMIT,
     CreateApiKey,
@@ -29,7 +30,7 @@ from versioner.common.resources import (
 )
 from versioner.common.roles import Role
 from versioner.common.types import Name
-from versioner.ingest.deps import ActorDep, GatewayDep
+from versioner.ingest.deps import ActorDep, CacheDep, GatewayDep, ident
 from versioner.ingest.gateway import FailureError
 from versioner.ingest.routes.catalog import Limit
 from versioner.ingest.web import Router, respond, respond_list
@@ -103,24 +104,32 @@ async def me(actor: ActorDep, gateway: GatewayDep) -> Response:
 
 
 @router.both("/users/me/token", methods=["POST"], responses={200: {"model": TokenIssued}})
-async def rotate_token(actor: ActorDep, gateway: GatewayDep) -> Response:
+async def rotate_token(actor: ActorDep, gateway: GatewayDep, cache: CacheDep) -> Response:
     """Replace one's personal token; the old one stops working at once."""
-    return respond(await gateway.ask(RotateToken(actor=actor), TokenIssued))
+    issued = await gateway.ask(RotateToken(actor=actor), TokenIssued)
+    # Policy's broadcast tells every gateway; this one need not wait for it.
+    cache.forget(CredentialsChanged(actor_ids=[actor.id] if actor.id else []))
+    return respond(issued)
 
 
 @router.both("/users/{user_id}", methods=["GET"], responses={200: {"model": UserPublic}})
-async def get_user(user_id: UUID, actor: ActorDep, gateway: GatewayDep) -> Response:
+async def get_user(user_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """A user (admin, or oneself)."""
-    return respond(await gateway.ask(GetUser(actor=actor, user_id=user_id), UserPublic))
+    return respond(await gateway.ask(GetUser(actor=actor, user_id=ident(user_id)), UserPublic))
 
 
 @router.both("/users/{user_id}", methods=["PATCH"], responses={200: {"model": UserPublic}})
 async def update_user(
-    user_id: UUID, patch: UserPatch, actor: ActorDep, gateway: GatewayDep
+    user_id: str, patch: UserPatch, actor: ActorDep, gateway: GatewayDep, cache: CacheDep
 ) -> Response:
     """Change a user's role, email, Slack id or activity (admin; not one's own role)."""
-    request = UpdateUser(actor=actor, user_id=user_id, **patch.model_dump(exclude_unset=True))
-    return respond(await gateway.ask(request, UserPublic))
+    request = UpdateUser(
+        actor=actor, user_id=ident(user_id), **patch.model_dump(exclude_unset=True)
+    )
+    user = await gateway.ask(request, UserPublic)
+    if request.role is not None or request.active is not None:
+        cache.forget(CredentialsChanged(actor_ids=[request.user_id]))
+    return respond(user)
 
 
 @router.both(
@@ -143,7 +152,10 @@ async def list_api_keys(
 
 
 @router.both("/api-keys/{key_id}", methods=["DELETE"], status_code=204)
-async def revoke_api_key(key_id: UUID, actor: ActorDep, gateway: GatewayDep) -> Response:
+async def revoke_api_key(
+    key_id: str, actor: ActorDep, gateway: GatewayDep, cache: CacheDep
+) -> Response:
     """Revoke an API key (admin): every gateway forgets it at once."""
-    await gateway.ask(RevokeApiKey(actor=actor, key_id=key_id), ApiKeyPublic)
+    revoked = await gateway.ask(RevokeApiKey(actor=actor, key_id=ident(key_id)), ApiKeyPublic)
+    cache.forget(CredentialsChanged(credential_ids=[revoked.id]))
     return Response(status_code=204)

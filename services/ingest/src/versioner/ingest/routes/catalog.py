@@ -34,7 +34,7 @@ from versioner.common.resources import (
 )
 from versioner.common.status import DEPLOYMENT_ALIASES, Status, parse_status
 from versioner.common.types import Name
-from versioner.ingest.deps import ActorDep, GatewayDep
+from versioner.ingest.deps import ActorDep, GatewayDep, ident
 from versioner.ingest.gateway import FailureError
 from versioner.ingest.web import Router, respond, respond_list
 
@@ -83,11 +83,11 @@ async def get_product(ref: str, actor: ActorDep, gateway: GatewayDep) -> Respons
 
 @router.both("/products/{product_id}", methods=["PATCH"], responses={200: {"model": ProductPublic}})
 async def update_product(
-    product_id: UUID, patch: ProductPatch, actor: ActorDep, gateway: GatewayDep
+    product_id: str, patch: ProductPatch, actor: ActorDep, gateway: GatewayDep
 ) -> Response:
     """Rename or describe a product (admin, release_manager)."""
     request = UpdateProduct(
-        actor=actor, product_id=product_id, **patch.model_dump(exclude_unset=True)
+        actor=actor, product_id=ident(product_id), **patch.model_dump(exclude_unset=True)
     )
     return respond(await gateway.ask(request, ProductPublic))
 
@@ -124,11 +124,11 @@ async def get_environment(ref: str, actor: ActorDep, gateway: GatewayDep) -> Res
     responses={200: {"model": EnvironmentPublic}},
 )
 async def update_environment(
-    environment_id: UUID, patch: EnvironmentPatch, actor: ActorDep, gateway: GatewayDep
+    environment_id: str, patch: EnvironmentPatch, actor: ActorDep, gateway: GatewayDep
 ) -> Response:
     """Rename, retype or describe an environment (admin, release_manager, sre)."""
     request = UpdateEnvironment(
-        actor=actor, environment_id=environment_id, **patch.model_dump(exclude_unset=True)
+        actor=actor, environment_id=ident(environment_id), **patch.model_dump(exclude_unset=True)
     )
     return respond(await gateway.ask(request, EnvironmentPublic))
 
@@ -151,9 +151,11 @@ async def list_versions(
 
 
 @router.both("/versions/{version_id}", methods=["GET"], responses={200: {"model": VersionPublic}})
-async def get_version(version_id: UUID, actor: ActorDep, gateway: GatewayDep) -> Response:
+async def get_version(version_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """A version by id."""
-    return respond(await gateway.ask(GetVersion(actor=actor, version_id=version_id), VersionPublic))
+    return respond(
+        await gateway.ask(GetVersion(actor=actor, version_id=ident(version_id)), VersionPublic)
+    )
 
 
 @router.both("/deployments", methods=["GET"], responses={200: {"model": list[DeploymentPublic]}})
@@ -190,10 +192,12 @@ async def list_deployments(
 @router.both(
     "/deployments/{deployment_id}", methods=["GET"], responses={200: {"model": DeploymentPublic}}
 )
-async def get_deployment(deployment_id: UUID, actor: ActorDep, gateway: GatewayDep) -> Response:
+async def get_deployment(deployment_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """A deployment by id (blocked attempts are not deployments)."""
     return respond(
-        await gateway.ask(GetDeployment(actor=actor, deployment_id=deployment_id), DeploymentPublic)
+        await gateway.ask(
+            GetDeployment(actor=actor, deployment_id=ident(deployment_id)), DeploymentPublic
+        )
     )
 
 
@@ -202,11 +206,11 @@ async def get_deployment(deployment_id: UUID, actor: ActorDep, gateway: GatewayD
     methods=["POST"],
     responses={200: {"model": DeploymentPublic}},
 )
-async def abort_deployment(deployment_id: UUID, actor: ActorDep, gateway: GatewayDep) -> Response:
+async def abort_deployment(deployment_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Close a stuck deployment as aborted, so its environment takes deployments again."""
     return respond(
         await gateway.ask(
-            AbortDeployment(actor=actor, deployment_id=deployment_id), DeploymentPublic
+            AbortDeployment(actor=actor, deployment_id=ident(deployment_id)), DeploymentPublic
         )
     )
 

@@ -20,7 +20,7 @@ from versioner.common.messages.management import GetEvent, NoteEventQueued
 from versioner.common.resources import BuildPublic, DeploymentPublic, EventStatus
 from versioner.common.status import Status
 from versioner.common.types import utcnow
-from versioner.ingest.deps import ActorDep, EventSenderDep, GatewayDep
+from versioner.ingest.deps import ActorDep, EventSenderDep, GatewayDep, ident
 from versioner.ingest.gateway import PolicyGateway
 from versioner.ingest.web import Router, failure_response, respond
 
@@ -120,6 +120,6 @@ async def track_deployment(
     summary="What became of an event",
     responses={200: {"model": EventStatus}},
 )
-async def get_event(event_id: UUID, actor: ActorDep, gateway: GatewayDep) -> Response:
+async def get_event(event_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Queued, recorded or rejected, with the ids of what it created."""
-    return respond(await gateway.ask(GetEvent(actor=actor, event_id=event_id), EventStatus))
+    return respond(await gateway.ask(GetEvent(actor=actor, event_id=ident(event_id)), EventStatus))

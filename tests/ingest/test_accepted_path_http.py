@@ -1,0 +1,108 @@
+"""When policy does not answer in time: facts are 202 and recorded later, starts are 503.
+
+Policy's lanes are paused on the real RabbitMQ (its management queue still answers), so a
+fact waits in its lane exactly as it would behind a slow or restarting policy.
+"""
+
+from typing import Any
+from uuid import UUID
+
+from tests.ingest.flows import build_body, deploy_body, event_status, lanes_paused, verified
+from tests.support.stack import Stack
+
+
+async def accepted(stack: Stack, path: str, body: dict[str, Any], headers: dict[str, str]) -> str:
+    response = await stack.http.post(path, json=body, headers=headers)
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert answer == {
+        "id": answer["event_id"],
+        "event_id": answer["event_id"],
+        "status": "accepted",
+    }
+    UUID(answer["event_id"])
+    return str(answer["event_id"])
+
+
+async def test_a_build_fact_is_accepted_then_recorded(impatient_rabbit_stack: Stack) -> None:
+    stack = impatient_rabbit_stack
+    ci = stack.auth(await stack.api_key())
+    await verified(stack, ci)
+    async with lanes_paused(stack):
+        event_id = await accepted(stack, "/build-events/", build_body(scm_sha="abc1234"), ci)
+
+        async def queued() -> bool:
+            return await event_status(stack, ci, event_id) == "queued"
+
+        await stack.wait_for(queued)
+
+    async def recorded() -> bool:
+        return await event_status(stack, ci, event_id) == "recorded"
+
+    await stack.wait_for(recorded)
+    status = (await stack.http.get(f"/events/{event_id}", headers=ci)).json()
+    assert status["event_kind"] == "build"
+    assert status["environment_id"] is None
+    assert status["detail"] is None
+    assert status["record_id"] == event_id
+    version = await stack.http.get(f"/versions/{status['version_id']}", headers=ci)
+    assert version.json()["registered"] is True
+    assert version.json()["product_id"] == status["product_id"]
+
+
+async def test_a_deployment_fact_is_accepted_then_recorded(impatient_rabbit_stack: Stack) -> None:
+    stack = impatient_rabbit_stack
+    ci = stack.auth(await stack.api_key())
+    await verified(stack, ci)
+    async with lanes_paused(stack):
+        event_id = await accepted(stack, "/deployment-events", deploy_body(status="success"), ci)
+
+    async def recorded() -> bool:
+        return await event_status(stack, ci, event_id) == "recorded"
+
+    await stack.wait_for(recorded)
+    status = (await stack.http.get(f"/events/{event_id}", headers=ci)).json()
+    assert status["event_kind"] == "deployment"
+    deployment = await stack.http.get(f"/deployments/{status['record_id']}", headers=ci)
+    assert deployment.status_code == 200, deployment.text
+    assert deployment.json()["status"] == "completed"
+    assert deployment.json()["environment_id"] == status["environment_id"]
+
+
+async def test_a_start_without_a_verdict_is_503_and_leaves_nothing(
+    impatient_rabbit_stack: Stack,
+) -> None:
+    stack = impatient_rabbit_stack
+    ci = stack.auth(await stack.api_key())
+    await verified(stack, ci)
+    async with lanes_paused(stack):
+        response = await stack.http.post("/deployment-events/", json=deploy_body(), headers=ci)
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "5"
+        detail = response.json()["detail"]
+        assert detail["error"] == "policy_unavailable"
+        assert detail["code"] == "POLICY_UNAVAILABLE"
+        assert detail["message"]
+        assert detail["retry_after"] is None
+        # Behind the start on the same lane: once this is recorded, the start has been dealt with.
+        behind = await accepted(stack, "/build-events/", build_body(), ci)
+
+    async def recorded() -> bool:
+        return await event_status(stack, ci, behind) == "recorded"
+
+    await stack.wait_for(recorded)
+    deployments = await stack.http.get("/deployments/", headers=ci)
+    assert deployments.json() == []
+    again = await stack.http.post("/deployment-events/", json=deploy_body(), headers=ci)
+    assert again.status_code == 200, again.text
+
+
+async def test_an_api_key_sees_only_its_own_events(stack: Stack) -> None:
+    mine, theirs = stack.auth(await stack.api_key("mine")), stack.auth(await stack.api_key("ci2"))
+    sent = await stack.http.post("/build-events/", json=build_body(), headers=mine)
+    event_id = sent.json()["id"]
+    assert await event_status(stack, mine, event_id) == "recorded"
+    assert await event_status(stack, stack.admin, event_id) == "recorded"
+    other = await stack.http.get(f"/events/{event_id}", headers=theirs)
+    assert other.status_code == 404
+    assert other.json() == {"detail": "Not found"}

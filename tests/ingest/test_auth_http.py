@@ -1,0 +1,249 @@
+"""Bearer tokens and the role table over HTTP."""
+
+import re
+from typing import Any
+from uuid import uuid4
+
+from tests.ingest.flows import (
+    FORBIDDEN,
+    NOT_FOUND,
+    ROLES,
+    UNAUTHENTICATED,
+    build_body,
+    deploy_body,
+    ingest_app,
+    user_id,
+)
+from tests.support.stack import Stack
+
+# API.md: everything else needs `Authorization: Bearer <token>`.
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/health/live"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/openapi.json"),
+    ("POST", "/users/redeem"),
+}
+BAD_HEADERS: list[dict[str, str]] = [
+    {"Authorization": "Bearer nonsense"},
+    {"Authorization": "Bearer pat_" + "x" * 40},
+    {"Authorization": "Bearer sk_local_abcd1234_" + "A" * 40},
+    {"Authorization": "Basic dXNlcjpwYXNz"},
+    {"Authorization": "Bearer"},
+    {"Authorization": "Bearer    "},
+    {"Authorization": "Token pat_abc"},
+    {"Authorization": ""},
+]
+SENDERS = {"admin", "release_manager", "developer", "sre"}
+
+
+def protected_routes(stack: Stack) -> list[tuple[str, str]]:
+    """Every (method, path) the app documents, and its trailing-slash twin, that needs a token."""
+    paths = ingest_app(stack).openapi()["paths"]
+    hidden: dict[str, dict[str, object]] = {"/version-events": {"post": {}}}
+    found = []
+    for template, operations in {**paths, **hidden}.items():
+        for method in operations:
+            if (method.upper(), template) in PUBLIC:
+                continue
+            path = re.sub(r"\{[^}]+\}", str(uuid4()), template)
+            found += [(method.upper(), path), (method.upper(), path + "/")]
+    return found
+
+
+async def test_every_endpoint_refuses_a_request_without_a_token(sqlite_stack: Stack) -> None:
+    routes = protected_routes(sqlite_stack)
+    assert len(routes) >= 50
+    for method, path in routes:
+        response = await sqlite_stack.http.request(method, path, json={})
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.json() == UNAUTHENTICATED, (method, path)
+
+
+async def test_every_endpoint_refuses_a_bad_token(sqlite_stack: Stack) -> None:
+    for method, path in protected_routes(sqlite_stack):
+        response = await sqlite_stack.http.request(
+            method, path, json={}, headers={"Authorization": "Bearer pat_forged"}
+        )
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.json() == UNAUTHENTICATED, (method, path)
+
+
+async def test_every_malformed_or_unknown_credential_is_401(sqlite_stack: Stack) -> None:
+    invite = await sqlite_stack.http.post(
+        "/users/", json={"name": "invitee", "role": "admin"}, headers=sqlite_stack.admin
+    )
+    invite_token = invite.json()["invite_token"]
+    for headers in [*BAD_HEADERS, sqlite_stack.auth(invite_token)]:
+        for method, path in (("GET", "/products/"), ("POST", "/build-events/")):
+            response = await sqlite_stack.http.request(
+                method, path, json=build_body(), headers=headers
+            )
+            assert response.status_code == 401, (headers, path, response.text)
+            assert response.json() == UNAUTHENTICATED
+
+
+async def test_an_overlong_token_is_401(sqlite_stack: Stack) -> None:
+    response = await sqlite_stack.http.get("/products/", headers=sqlite_stack.auth("x" * 600))
+    assert response.status_code == 401
+    assert response.json() == UNAUTHENTICATED
+
+
+async def test_the_scheme_is_case_insensitive(sqlite_stack: Stack) -> None:
+    key = await sqlite_stack.api_key()
+    response = await sqlite_stack.http.get("/products/", headers={"Authorization": f"bearer {key}"})
+    assert response.status_code == 200, response.text
+
+
+async def test_public_endpoints_need_no_token(sqlite_stack: Stack) -> None:
+    for path in ("/health", "/health/live", "/docs", "/redoc", "/openapi.json"):
+        response = await sqlite_stack.http.get(path)
+        assert response.status_code == 200, (path, response.text)
+    created = await sqlite_stack.http.post(
+        "/users/", json={"name": "newcomer", "role": "viewer"}, headers=sqlite_stack.admin
+    )
+    redeemed = await sqlite_stack.http.post(
+        "/users/redeem", json={"invite_token": created.json()["invite_token"]}
+    )
+    assert redeemed.status_code == 200, redeemed.text
+
+
+async def test_only_senders_may_send_events(sqlite_stack: Stack) -> None:
+    for role in ROLES:
+        headers = sqlite_stack.auth(await sqlite_stack.user(role))
+        for path, body in (
+            ("/build-events/", build_body(product_name=role)),
+            ("/deployment-events/", deploy_body(product_name=role, status="completed")),
+        ):
+            response = await sqlite_stack.http.post(path, json=body, headers=headers)
+            if role in SENDERS:
+                assert response.status_code == 200, (role, path, response.text)
+            else:
+                assert response.status_code == 403, (role, path, response.text)
+                assert response.json() == FORBIDDEN
+    products = await sqlite_stack.http.get("/products/", headers=sqlite_stack.admin)
+    assert {p["name"] for p in products.json()} == SENDERS
+
+
+async def test_a_viewer_sending_an_event_changes_nothing(stack: Stack) -> None:
+    viewer = stack.auth(await stack.user("viewer"))
+    for path, body in (("/build-events/", build_body()), ("/deployment-events/", deploy_body())):
+        response = await stack.http.post(path, json=body, headers=viewer)
+        assert response.status_code == 403, response.text
+        assert response.json() == FORBIDDEN
+    for listing in ("/products/", "/versions/", "/deployments/"):
+        assert (await stack.http.get(listing, headers=viewer)).json() == []
+
+
+async def test_every_role_may_read(sqlite_stack: Stack) -> None:
+    for role in ROLES:
+        headers = sqlite_stack.auth(await sqlite_stack.user(role))
+        for path in ("/products/", "/environments/", "/versions/", "/deployments/", "/state/"):
+            response = await sqlite_stack.http.get(path, headers=headers)
+            assert response.status_code == 200, (role, path, response.text)
+
+
+async def test_an_api_key_sends_events_and_reads(sqlite_stack: Stack) -> None:
+    key = sqlite_stack.auth(await sqlite_stack.api_key())
+    build = await sqlite_stack.http.post("/build-events/", json=build_body(), headers=key)
+    assert build.status_code == 200, build.text
+    started = await sqlite_stack.http.post("/deployment-events/", json=deploy_body(), headers=key)
+    assert started.status_code == 200, started.text
+    body = build.json()
+    for path in (
+        "/products/",
+        f"/products/{body['product_id']}",
+        "/environments/",
+        "/environments/production",
+        "/versions/",
+        f"/versions/{body['version_id']}",
+        "/deployments/",
+        f"/deployments/{started.json()['id']}",
+        "/state/",
+        f"/events/{body['id']}",
+    ):
+        response = await sqlite_stack.http.get(path, headers=key)
+        assert response.status_code == 200, (path, response.text)
+
+
+async def test_an_api_key_may_do_nothing_else(sqlite_stack: Stack) -> None:
+    key = sqlite_stack.auth(await sqlite_stack.api_key())
+    other = await sqlite_stack.http.post(
+        "/api-keys/", json={"name": "other"}, headers=sqlite_stack.admin
+    )
+    built = await sqlite_stack.http.post("/build-events/", json=build_body(), headers=key)
+    started = await sqlite_stack.http.post("/deployment-events/", json=deploy_body(), headers=key)
+    product_id, environment_id = built.json()["product_id"], started.json()["environment_id"]
+    admin_id = await user_id(sqlite_stack, sqlite_stack.admin["Authorization"].split()[1])
+    refused: list[tuple[str, str, Any]] = [
+        ("GET", "/users/", None),
+        ("POST", "/users/", {"name": "x", "role": "viewer"}),
+        ("GET", f"/users/{admin_id}", None),
+        ("PATCH", f"/users/{admin_id}", {"email": "a@b.example"}),
+        ("GET", "/users/me", None),
+        ("POST", "/users/me/token", None),
+        ("GET", "/api-keys/", None),
+        ("POST", "/api-keys/", {"name": "mine"}),
+        ("DELETE", f"/api-keys/{other.json()['id']}", None),
+        ("PATCH", f"/products/{product_id}", {"description": "x"}),
+        ("PATCH", f"/environments/{environment_id}", {"description": "x"}),
+    ]
+    for method, path, body in refused:
+        response = await sqlite_stack.http.request(method, path, json=body, headers=key)
+        assert response.status_code == 403, (method, path, response.text)
+        assert response.json() == FORBIDDEN
+
+
+async def test_a_developer_may_list_api_keys_but_not_manage_them(sqlite_stack: Stack) -> None:
+    key = await sqlite_stack.http.post(
+        "/api-keys/", json={"name": "ci"}, headers=sqlite_stack.admin
+    )
+    developer = sqlite_stack.auth(await sqlite_stack.user("developer"))
+    listed = await sqlite_stack.http.get("/api-keys/", headers=developer)
+    assert listed.status_code == 200, listed.text
+    assert [k["id"] for k in listed.json()] == [key.json()["id"]]
+    for method, path, body in (
+        ("POST", "/api-keys/", {"name": "mine"}),
+        ("DELETE", f"/api-keys/{key.json()['id']}", None),
+    ):
+        response = await sqlite_stack.http.request(method, path, json=body, headers=developer)
+        assert response.status_code == 403, (method, response.text)
+        assert response.json() == FORBIDDEN
+
+
+async def test_only_an_admin_manages_users_and_keys(sqlite_stack: Stack) -> None:
+    target = await user_id(sqlite_stack, await sqlite_stack.user("viewer"))
+    for role in ROLES:
+        if role == "admin":
+            continue
+        headers = sqlite_stack.auth(await sqlite_stack.user(role))
+        for method, path, body in (
+            ("GET", "/users/", None),
+            ("POST", "/users/", {"name": f"by-{role}", "role": "viewer"}),
+            ("GET", f"/users/{target}", None),
+            ("PATCH", f"/users/{target}", {"role": "admin"}),
+            ("POST", "/api-keys/", {"name": f"by-{role}"}),
+        ):
+            response = await sqlite_stack.http.request(method, path, json=body, headers=headers)
+            assert response.status_code == 403, (role, method, path, response.text)
+            assert response.json() == FORBIDDEN
+    admin = sqlite_stack.auth(await sqlite_stack.user("admin"))
+    assert (await sqlite_stack.http.get("/users/", headers=admin)).status_code == 200
+    patched = await sqlite_stack.http.patch(f"/users/{target}", json={"role": "qa"}, headers=admin)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["role"] == "qa"
+
+
+async def test_unknown_paths_are_404_not_found(sqlite_stack: Stack) -> None:
+    key = sqlite_stack.auth(await sqlite_stack.api_key())
+    for headers in ({}, key):
+        for path in ("/nope", "/build-event", "/products/x/y/z/versions/../.."):
+            response = await sqlite_stack.http.post(path, headers=headers)
+            if response.status_code == 405:
+                continue
+            assert response.status_code in (401, 404), (path, response.text)
+        response = await sqlite_stack.http.get("/no/such/thing", headers=headers)
+        assert response.status_code == 404
+        assert response.json() == NOT_FOUND

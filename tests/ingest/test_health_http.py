@@ -1,0 +1,37 @@
+"""`/health/live` (the process answers) and `/health` (broker up, policy answering)."""
+
+import pytest
+
+from tests.ingest.flows import policy_stopped
+from tests.support.stack import Stack
+
+UP = {"status": "ok", "broker": "up", "policy": "up"}
+
+
+@pytest.mark.parametrize("path", ["/health/live", "/health/live/"])
+async def test_liveness_needs_nothing(sqlite_stack: Stack, path: str) -> None:
+    response = await sqlite_stack.http.get(path)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_health_is_200_with_the_stack_up(sqlite_stack: Stack) -> None:
+    for path in ("/health", "/health/"):
+        response = await sqlite_stack.http.get(path)
+        assert response.status_code == 200, response.text
+        assert response.json() == UP
+
+
+async def test_health_is_503_while_policy_is_gone(sqlite_rabbit_stack: Stack) -> None:
+    assert (await sqlite_rabbit_stack.http.get("/health")).status_code == 200
+    async with policy_stopped(sqlite_rabbit_stack):
+        response = await sqlite_rabbit_stack.http.get("/health")
+        assert response.status_code == 503
+        assert response.json() == {"status": "unavailable", "broker": "up", "policy": "down"}
+        live = await sqlite_rabbit_stack.http.get("/health/live")
+        assert live.status_code == 200
+
+    async def healthy() -> bool:
+        return (await sqlite_rabbit_stack.http.get("/health")).status_code == 200
+
+    await sqlite_rabbit_stack.wait_for(healthy)

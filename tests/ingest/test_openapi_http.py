@@ -1,0 +1,54 @@
+"""The OpenAPI document: error bodies documented, every path once."""
+
+from typing import Any
+
+from tests.support.stack import Stack
+
+
+async def openapi(stack: Stack) -> dict[str, Any]:
+    response = await stack.http.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+async def test_deployment_events_document_their_refusals(sqlite_stack: Stack) -> None:
+    document = await openapi(sqlite_stack)
+    paths = document["paths"]
+    [path] = [p for p in paths if p.rstrip("/") == "/deployment-events"]
+    responses = paths[path]["post"]["responses"]
+    assert {"200", "202", "409", "428", "503"} <= set(responses)
+    for code in ("409", "428", "503"):
+        schema = responses[code]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+    error_body = document["components"]["schemas"]["ErrorBody"]
+    assert "detail" in error_body["properties"]
+
+
+async def test_build_events_document_the_version_conflict(sqlite_stack: Stack) -> None:
+    paths = (await openapi(sqlite_stack))["paths"]
+    [path] = [p for p in paths if p.rstrip("/") == "/build-events"]
+    assert {"200", "202", "409", "422", "503"} <= set(paths[path]["post"]["responses"])
+
+
+async def test_no_path_appears_twice(sqlite_stack: Stack) -> None:
+    document = await openapi(sqlite_stack)
+    paths = list(document["paths"])
+    bare = [p.rstrip("/") or "/" for p in paths]
+    assert len(bare) == len(set(bare)), sorted(paths)
+    operation_ids = [
+        operation["operationId"]
+        for item in document["paths"].values()
+        for operation in item.values()
+    ]
+    assert len(operation_ids) == len(set(operation_ids))
+    assert "/events/{event_id}" in bare
+    assert "/state" in bare
+
+
+async def test_the_docs_are_served(sqlite_stack: Stack) -> None:
+    for path in ("/docs", "/redoc"):
+        response = await sqlite_stack.http.get(path)
+        assert response.status_code == 200
+        assert "text/html" in response.headers["content-type"]
+        assert "/openapi.json" in response.text
