@@ -1,8 +1,11 @@
 """The gateway's RPC client: many requests in flight on one AMQP connection.
 
-One channel publishes requests with confirms and consumes replies from RabbitMQ's direct
-reply-to pseudo-queue (it must be the same channel); replies are matched to waiting callers
-by correlation id. faststream's `request` is not used here: it holds a lock per broker and
+Two channels, each consuming replies from RabbitMQ's direct reply-to pseudo-queue (a reply
+comes back on the channel that published the request); replies are matched to waiting
+callers by correlation id. Facts go on a channel with publisher confirms: a 202 promises the
+fact is safe in the broker. Requests (a start, a query) go on one without: a lost request is
+answered by its deadline anyway, and waiting for a confirm would only add latency.
+faststream's `request` is not used here: it holds a lock per broker and
 opens a consumer per call, which capped the gateway near 400 requests/s (DESIGN.md).
 """
 
@@ -48,10 +51,11 @@ class PolicyClient(Protocol):
     async def call(
         self, routing_key: str, body: bytes, *, timeout: float, expires: bool
     ) -> bytes | None:
-        """Publish a request (persistent, confirmed) and wait for its reply; None if none came.
+        """Publish a message and wait for its reply; None if none came in time.
 
-        `expires`: the broker drops the request once the caller has stopped waiting (start
-        requests and queries); facts never expire. Raises `BrokerUnavailable`.
+        `expires`: a request (a start, a query) that the broker drops once the caller has
+        stopped waiting; otherwise a fact, published with a confirm and never expiring.
+        Raises `BrokerUnavailable`.
         """
         ...
 
@@ -75,8 +79,9 @@ class AmqpPolicyClient:
         self.url = url
         self.names = names
         self._connection: AbstractRobustConnection | None = None
-        self._channel: AbstractChannel | None = None
-        self._exchange: AbstractExchange | None = None
+        self._channels: list[AbstractChannel] = []
+        # Keyed by `expires`: requests (True) unconfirmed, facts (False) confirmed.
+        self._exchanges: dict[bool, AbstractExchange] = {}
         self._pending: dict[str, asyncio.Future[bytes]] = {}
 
     async def connect(self) -> None:
@@ -85,15 +90,18 @@ class AmqpPolicyClient:
         self._connection = await aio_pika.connect_robust(
             self.url, client_properties={"connection_name": "versioner-ingest"}
         )
-        self._channel = await self._connection.channel(
-            publisher_confirms=True, on_return_raises=True
-        )
-        self._exchange = await self._channel.declare_exchange(
-            self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
-        )
-        await declare_policy_queues(self._channel, self._exchange, self.names)
-        replies = await self._channel.get_queue(DIRECT_REPLY_TO, ensure=False)
-        await replies.consume(self._on_reply, no_ack=True)
+        for expires, confirms in ((False, True), (True, False)):
+            channel = await self._connection.channel(
+                publisher_confirms=confirms, on_return_raises=confirms
+            )
+            exchange = await channel.declare_exchange(
+                self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+            )
+            replies = await channel.get_queue(DIRECT_REPLY_TO, ensure=False)
+            await replies.consume(self._on_reply, no_ack=True)
+            self._channels.append(channel)
+            self._exchanges[expires] = exchange
+        await declare_policy_queues(self._channels[0], self._exchanges[False], self.names)
 
     async def close(self) -> None:
         """Fail every waiting call and close the connection."""
@@ -108,8 +116,8 @@ class AmqpPolicyClient:
         return (
             self._connection is not None
             and not self._connection.is_closed
-            and self._channel is not None
-            and not self._channel.is_closed
+            and bool(self._channels)
+            and not any(channel.is_closed for channel in self._channels)
         )
 
     @property
@@ -123,11 +131,12 @@ class AmqpPolicyClient:
         if future is not None and not future.done():
             future.set_result(message.body)
 
-    async def _publish(self, message: aio_pika.Message, routing_key: str) -> None:
-        if self._exchange is None:
+    async def _publish(self, message: aio_pika.Message, routing_key: str, *, fact: bool) -> None:
+        exchange = self._exchanges.get(not fact)
+        if exchange is None:
             raise BrokerUnavailable("not connected")
         try:
-            await self._exchange.publish(message, routing_key=routing_key, mandatory=True)
+            await exchange.publish(message, routing_key=routing_key, mandatory=fact)
         except DeliveryError as exc:
             raise BrokerUnavailable(f"the broker refused the message: {exc}") from exc
         except (AMQPError, ConnectionError, RuntimeError) as exc:
@@ -153,6 +162,7 @@ class AmqpPolicyClient:
                     headers={DEADLINE_HEADER: int((time.time() + timeout) * 1000)},
                 ),
                 routing_key,
+                fact=not expires,
             )
             remaining = timeout - (time.monotonic() - started)
             return await asyncio.wait_for(future, max(remaining, 0.001))
@@ -168,6 +178,7 @@ class AmqpPolicyClient:
                 body, content_type="application/json", delivery_mode=DeliveryMode.PERSISTENT
             ),
             routing_key,
+            fact=True,
         )
 
     async def listen_for_credentials(self, on_message: CredentialsListener) -> None:

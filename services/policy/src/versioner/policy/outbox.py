@@ -104,12 +104,16 @@ class OutboxRelay:
         *,
         poll_s: float = 1.0,
         lease_s: float = 15.0,
+        coalesce_s: float = 0.02,
     ) -> None:
         self.db = db
         self.publish = publish
         self.clock = clock
         self.poll_s = poll_s
         self.lease = timedelta(seconds=lease_s)
+        # After a wake-up, wait this long so that one drain carries what many verdicts wrote:
+        # under load that is one read and one mark per batch instead of per event.
+        self.coalesce_s = coalesce_s
         self.holder = uuid4().hex
         self._wake = asyncio.Event()
 
@@ -139,6 +143,7 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_s):
                     await self._wake.wait()
+                    await asyncio.sleep(self.coalesce_s)
             self._wake.clear()
 
     async def hold_lease(self) -> bool:
