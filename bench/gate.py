@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aio_pika
 import aiohttp
 
 AMQP = os.environ.get("VERSIONER_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -139,6 +140,18 @@ async def load(
     return Result(name, clients, len(latencies), elapsed, latencies, failures)
 
 
+async def _remove_queues(prefix: str, floor_queue: str) -> None:
+    """Leave no quorum queues behind: idle ones still cost the broker CPU."""
+    connection = await aio_pika.connect(AMQP)
+    async with connection:
+        channel = await connection.channel()
+        lanes = int(os.environ.get("VERSIONER_POLICY_LANES", "8"))
+        names = [f"{prefix}.policy.lane.{lane}" for lane in range(lanes)]
+        names += [f"{prefix}.policy.rpc", f"{prefix}.dead", floor_queue]
+        for name in names:
+            await channel.queue_delete(name)
+
+
 def main() -> None:
     """Run both stacks, measure, report."""
     parser = argparse.ArgumentParser(
@@ -183,6 +196,7 @@ def main() -> None:
                     )
                     results[(name, clients)] = result
                     print(result.line(), flush=True)
+    asyncio.run(_remove_queues(prefix, queue))
     print()
     low, high = min(concurrency), max(concurrency)
     throughput = results[("gate", high)].rps / results[("floor", high)].rps
