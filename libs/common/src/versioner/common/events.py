@@ -1,9 +1,10 @@
 """Bodies of the Versioner-compatible event endpoints, as clients send them."""
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from versioner.common.status import BUILD_ALIASES, DEPLOYMENT_ALIASES, Status, parse_status
 from versioner.common.types import (
@@ -15,6 +16,19 @@ from versioner.common.types import (
     UtcDatetime,
     printable,
 )
+
+
+def _status_in(aliases: dict[str, Status]) -> Callable[[Any], Status]:
+    def parse(value: Any) -> Status:
+        if not isinstance(value, str):
+            raise ValueError("status must be a string")
+        return parse_status(value, aliases)
+
+    return parse
+
+
+BuildStatus = Annotated[Status, BeforeValidator(_status_in(BUILD_ALIASES))]
+DeploymentStatus = Annotated[Status, BeforeValidator(_status_in(DEPLOYMENT_ALIASES))]
 
 
 def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -47,7 +61,7 @@ class _EventIn(BaseModel):
 class BuildEventIn(_EventIn):
     """`POST /build-events/`: a build started, finished or failed."""
 
-    status: Status
+    status: BuildStatus
     built_by: ShortText = None
     built_by_email: ShortText = None
     built_by_name: ShortText = None
@@ -67,7 +81,7 @@ class DeploymentEventIn(_EventIn):
     """`POST /deployment-events/`: a deployment asks to start, or reports how it went."""
 
     environment_name: Name
-    status: Status
+    status: DeploymentStatus
     deploy_url: Url = None
     deployed_by: ShortText = None
     deployed_by_email: ShortText = None

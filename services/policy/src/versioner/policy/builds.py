@@ -16,7 +16,7 @@ from versioner.policy.audit import audit_in
 from versioner.policy.context import PolicyContext
 from versioner.policy.deadline import Deadline
 from versioner.policy.outbox import enqueue_in
-from versioner.policy.repository import Ref, VersionRef, retrying
+from versioner.policy.repository import Ref, VersionRef
 from versioner.policy.sql import from_row, row_values, table
 from versioner.policy.tables import Build
 
@@ -252,14 +252,11 @@ async def handle_build_event(
 ) -> BuildReply:
     """Record a build event once (a redelivered event answers as it did the first time)."""
     try:
-        reply, product = await retrying(
-            lambda: ctx.db.run(_record(ctx, msg, deadline or Deadline())),
-            redelivered=eventlog.redelivery_check(ctx.db, msg.event_id),
+        reply, product = await eventlog.once(
+            ctx.db, msg.event_id, lambda: ctx.db.run(_record(ctx, msg, deadline or Deadline()))
         )
-    except eventlog.AlreadyRecorded:
-        async with ctx.db.read() as session:
-            seen = await eventlog.find(session, msg.event_id)
-        stored = eventlog.build_reply(seen) if seen else None
+    except eventlog.Redelivered as again:
+        stored = eventlog.build_reply(again.record)
         assert stored is not None, "an event recorded without its answer"
         return stored
     ctx.names.products[msg.event.product_name] = product.id

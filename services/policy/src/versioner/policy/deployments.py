@@ -37,7 +37,7 @@ from versioner.policy.audit import audit_in
 from versioner.policy.context import PolicyContext
 from versioner.policy.deadline import Deadline, DeadlineExceeded
 from versioner.policy.outbox import enqueue_in
-from versioner.policy.repository import Ref, StateRef, VersionRef, retrying
+from versioner.policy.repository import Ref, StateRef, VersionRef
 from versioner.policy.sql import table
 from versioner.policy.tables import BlockedAttempt, Deployment
 from versioner.policy.verdict import blocked, preflight_status
@@ -506,12 +506,6 @@ def _record_pending(
     return DeploymentRecorded(deployment=public)
 
 
-async def _stored(ctx: PolicyContext, event_id: UUID) -> DeploymentReply | None:
-    async with ctx.db.read() as session:
-        seen = await eventlog.find(session, event_id)
-    return eventlog.deployment_reply(seen) if seen else None
-
-
 def _start(
     ctx: PolicyContext, msg: EvaluateDeployment, deadline: Deadline
 ) -> Callable[[Connection], tuple[DeploymentReply, Target]]:
@@ -542,12 +536,11 @@ async def handle_start(
     """Answer a `deployment started` before its deadline, or not at all (rolled back, 503)."""
     try:
         deadline.check()
-        reply, target = await retrying(
-            lambda: ctx.db.run(_start(ctx, msg, deadline)),
-            redelivered=eventlog.redelivery_check(ctx.db, msg.event_id),
+        reply, target = await eventlog.once(
+            ctx.db, msg.event_id, lambda: ctx.db.run(_start(ctx, msg, deadline))
         )
-    except eventlog.AlreadyRecorded:
-        return await _stored(ctx, msg.event_id) or policy_unavailable()
+    except eventlog.Redelivered as again:
+        return eventlog.deployment_reply(again.record) or policy_unavailable()
     except DeadlineExceeded:
         return policy_unavailable()
     _learn(ctx, target, msg.event)
@@ -582,12 +575,11 @@ async def handle_deployment_event(
 ) -> DeploymentReply:
     """Record a pending or terminal deployment event exactly once."""
     try:
-        reply, target = await retrying(
-            lambda: ctx.db.run(_outcome(ctx, msg)),
-            redelivered=eventlog.redelivery_check(ctx.db, msg.event_id),
+        reply, target = await eventlog.once(
+            ctx.db, msg.event_id, lambda: ctx.db.run(_outcome(ctx, msg))
         )
-    except eventlog.AlreadyRecorded:
-        stored = await _stored(ctx, msg.event_id)
+    except eventlog.Redelivered as again:
+        stored = eventlog.deployment_reply(again.record)
         assert stored is not None, "an event recorded without its answer"
         return stored
     _learn(ctx, target, msg.event)

@@ -5,14 +5,16 @@ The record is written last in the event's transaction, as an upsert that only re
 transaction is rolled back, and the stored answer is given again.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from versioner.common.errors import Failure
 from versioner.common.messages.lanes import BuildReply, DeploymentReply
@@ -21,6 +23,9 @@ from versioner.policy.db import Database
 from versioner.policy.sql import Executor, dialect_of, from_row, table, upsert_insert
 from versioner.policy.tables import EventRecord
 
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 EventKind = Literal["build", "deployment"]
 EVENTS = table(EventRecord)
 _BUILD_REPLY: TypeAdapter[BuildReply] = TypeAdapter(BuildReply)
@@ -34,15 +39,37 @@ class AlreadyRecorded(Exception):  # noqa: N818 - names the situation, not an er
 _FIND = select(EVENTS).where(EVENTS.c.event_id == bindparam("event_id"))
 
 
-def redelivery_check(db: Database, event_id: UUID) -> Callable[[], Awaitable[bool]]:
-    """A check whether an event was recorded or refused before (not merely noted as queued)."""
+class Redelivered(Exception):  # noqa: N818 - names the situation, not an error
+    """The event was recorded before; `record` holds what it became and the answer it got."""
 
-    async def recorded() -> bool:
-        async with db.read() as session:
-            record = await find(session, event_id)
-        return record is not None and record.status != "queued"
+    def __init__(self, record: EventRecord) -> None:
+        super().__init__(record.event_id)
+        self.record = record
 
-    return recorded
+
+# A first sight that lost a race to another replica is run again this often.
+_RETRIES = 3
+
+
+async def once(db: Database, event_id: UUID, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run an event's transaction exactly once.
+
+    A unique-key error means another replica's first sight of a name won the race (run the
+    transaction again: the row is there to be found now), or that this very event was
+    recorded before (its records carry its id): then `Redelivered` carries the first answer.
+    """
+    for remaining in range(_RETRIES, 0, -1):
+        try:
+            return await attempt()
+        except (IntegrityError, AlreadyRecorded):
+            async with db.read() as session:
+                record = await find(session, event_id)
+            if record is not None and record.status != "queued":
+                raise Redelivered(record) from None
+            if remaining == 1:
+                raise
+            log.info("a concurrent first sight won; running the transaction again")
+    raise AssertionError("unreachable")
 
 
 async def find(executor: Executor, event_id: UUID) -> EventRecord | None:

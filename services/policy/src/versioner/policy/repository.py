@@ -5,21 +5,18 @@ holders here (`from_row`, `row_values`); no ORM session is involved, so an event
 the round trips it needs.
 
 First sights insert without `ON CONFLICT`: if another replica inserted the same name,
-version or state row meanwhile, the transaction fails with an `IntegrityError` and the
-caller runs it again, when the row is there to be found (`retrying`).
+version or state row meanwhile, the transaction fails with an `IntegrityError` and is run
+again, when the row is there to be found (`eventlog.once`).
 """
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from versioner.policy.eventlog import AlreadyRecorded
 from versioner.policy.naming import infer_environment_type
 from versioner.policy.sql import from_row, is_postgres, row_values, table
 from versioner.policy.tables import (
@@ -41,30 +38,6 @@ ENVIRONMENT_NAMES = table(EnvironmentName)
 VERSIONS = table(Version)
 DEPLOYMENTS = table(Deployment)
 STATES = table(EnvironmentState)
-
-T = TypeVar("T")
-# A first sight that lost a race is retried this often before the error stands.
-_RETRIES = 3
-
-
-async def retrying(
-    attempt: Callable[[], Awaitable[T]], *, redelivered: Callable[[], Awaitable[bool]]
-) -> T:
-    """Run an event's transaction; again if a concurrent first sight won a unique key.
-
-    A unique-key error can also mean the event itself was recorded before (its records carry
-    its id): then `AlreadyRecorded` is raised, for the caller to answer as the first time.
-    """
-    for remaining in range(_RETRIES, 0, -1):
-        try:
-            return await attempt()
-        except IntegrityError:
-            if await redelivered():
-                raise AlreadyRecorded from None
-            if remaining == 1:
-                raise
-            log.info("a concurrent first sight won; running the transaction again")
-    raise AssertionError("unreachable")
 
 
 class NameCache:
