@@ -132,6 +132,13 @@ _UPDATE_STATE = (
 )
 _PRODUCT_NAME = select(PRODUCTS.c.name).where(PRODUCTS.c.id == bindparam("id"))
 _ENVIRONMENT_NAME = select(ENVIRONMENTS.c.name).where(ENVIRONMENTS.c.id == bindparam("id"))
+_NAMES_OF = select(
+    select(PRODUCTS.c.name).where(PRODUCTS.c.id == bindparam("product")).scalar_subquery(),
+    select(VERSIONS.c.version).where(VERSIONS.c.id == bindparam("version")).scalar_subquery(),
+    select(ENVIRONMENTS.c.name)
+    .where(ENVIRONMENTS.c.id == bindparam("environment"))
+    .scalar_subquery(),
+)
 _GET_DEPLOYMENT = select(DEPLOYMENTS).where(DEPLOYMENTS.c.id == bindparam("id"))
 _STALE = (
     select(DEPLOYMENTS.c.id)
@@ -350,24 +357,6 @@ def deployment(conn: Connection, deployment_id: UUID | None) -> Deployment | Non
     return from_row(Deployment, row) if row else None
 
 
-def latest_deployment(
-    conn: Connection, product_id: UUID, environment_id: UUID, version_id: UUID
-) -> Deployment | None:
-    """The newest deployment of this version of the product to the environment."""
-    row: Any = (
-        conn.execute(
-            select(DEPLOYMENTS)
-            .where(
-                DEPLOYMENTS.c.product_id == product_id,
-                DEPLOYMENTS.c.environment_id == environment_id,
-                DEPLOYMENTS.c.version_id == version_id,
-            )
-            .order_by(DEPLOYMENTS.c.deployed_at.desc())
-            .limit(1)
-        )
-    ).first()
-    return from_row(Deployment, row) if row else None
-
 
 def insert_deployment(conn: Connection, record: Deployment) -> None:
     """Insert a new deployment."""
@@ -401,14 +390,13 @@ def last_completed_at(conn: Connection, version_id: UUID, environment_id: UUID) 
 
 def names_of(conn: Connection, record: Deployment) -> tuple[str, str, str]:
     """A deployment's product name, version string and environment name, as they are now."""
-    row: Any = (
-        conn.execute(
-            select(PRODUCTS.c.name, VERSIONS.c.version, ENVIRONMENTS.c.name).where(
-                PRODUCTS.c.id == record.product_id,
-                VERSIONS.c.id == record.version_id,
-                ENVIRONMENTS.c.id == record.environment_id,
-            )
-        )
+    row: Any = conn.execute(
+        _NAMES_OF,
+        {
+            "product": record.product_id,
+            "version": record.version_id,
+            "environment": record.environment_id,
+        },
     ).one()
     return row[0], row[1], row[2]
 
