@@ -31,7 +31,12 @@ class BrokerNames:
         return f"lane.{lane}"
 
     def lane_for(self, product_name: str) -> int:
-        """The lane of a product: a stable hash, the same in every process and version."""
+        """The lane of a product: a stable hash, the same in every process and version.
+
+        Hashed by the name an event carries: after a rename, events sent under the old name
+        and under the new one may take different lanes, so their relative order is not kept.
+        Pipelines switch names at one moment, so in practice the order within each holds.
+        """
         return zlib.crc32(product_name.encode()) % self.lanes
 
     @property
