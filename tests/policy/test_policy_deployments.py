@@ -99,7 +99,7 @@ async def test_a_start_let_through_is_announced_and_audited(policy: Policy) -> N
     [row] = await outbox(policy.ctx, "deployment.started")
     assert _event(row.body).deployment == d
     [entry] = await audit_entries(policy.ctx, "deployment.verdict")
-    assert entry.data == {"outcome": "allowed", "violations": []}
+    assert entry.data == {"outcome": "allowed", "violations": [], "reported": []}
     assert entry.subject_id == str(d.id)
 
 

@@ -28,15 +28,32 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
-from versioner.client import commands
+from versioner.client import commands, deployment_requests, governance
 from versioner.client.client import client_version
+from versioner.client.models import (
+    APPROVAL_TYPES,
+    OUTCOMES,
+    REQUEST_STATUSES,
+    RULE_MODES,
+    RULE_TYPES,
+    Decision,
+    RequestAction,
+)
 from versioner.client.report import say, warn
 from versioner.client.settings import ExitCode, Settings, UsageError, resolve
 from versioner.client.track import run_track
 
 Handler = Callable[[dict[str, Any], Settings], int]
+
+
+class Leaf(Protocol):
+    """Adds a command that runs `handler`; `own_config`: its `--config` is not the file's."""
+
+    def __call__(
+        self, group: Any, name: str, handler: Handler, help_: str, *, own_config: bool = False
+    ) -> argparse.ArgumentParser: ...
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,13 +64,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.ERROR, f"{self.prog}: error: {message}\n")
 
 
-def _global_options() -> _Parser:
+def _global_options(*, config_file: bool = True) -> _Parser:
     # Defaults are SUPPRESS so a global flag given before the command survives the subparser.
     opts = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
     opts.add_argument("--api-url", help="Versioner API URL (env VERSIONER_API_URL)")
     opts.add_argument("--api-key", help="API key; prefer VERSIONER_API_KEY (flags show in ps)")
     opts.add_argument("--ui-url", help="base URL for links (env VERSIONER_UI_URL)")
-    opts.add_argument("--config", help="config file (default ~/.versioner/config.yaml)")
+    if config_file:
+        opts.add_argument("--config", help="config file (default ~/.versioner/config.yaml)")
     opts.add_argument("-v", "--verbose", action="store_true", help="show detected values and IDs")
     opts.add_argument("--debug", action="store_true", help="dump HTTP requests and responses")
     opts.add_argument(
@@ -95,11 +113,16 @@ def _add_event_flags(parser: argparse.ArgumentParser, kind: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     opts = _global_options()
+    # `rules create|update --config` is the rule's; the settings file goes before the command.
+    opts_without_config = _global_options(config_file=False)
     root = _Parser(prog="versioner", parents=[opts], description="Track builds and deployments.")
     commands_ = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def leaf(group: Any, name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = group.add_parser(name, parents=[opts], help=help_)
+    def leaf(
+        group: Any, name: str, handler: Handler, help_: str, *, own_config: bool = False
+    ) -> argparse.ArgumentParser:
+        parents = [opts_without_config if own_config else opts]
+        parser: argparse.ArgumentParser = group.add_parser(name, parents=parents, help=help_)
         parser.set_defaults(handler=handler)
         return parser
 
@@ -177,7 +200,179 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token = branch(commands_, "token", "your personal token")
     leaf(token, "rotate", commands.rotate_token, "replace your personal token")
+
+    _add_rules(branch(commands_, "rules", "Deployment Rules and their violations"), leaf)
+    _add_requests(branch(commands_, "requests", "Deployment Requests"), leaf)
+    _add_approvals(branch(commands_, "approvals", "version sign-offs"), leaf)
+    audit = leaf(commands_, "audit", governance.list_audit, "the audit log, newest first")
+    audit.add_argument("--since", type=governance.iso_time, help="ISO 8601 time")
+    audit.add_argument("--kind", help="an action, or a prefix ending in '.'")
+    audit.add_argument("--actor")
+    _add_page_flags(audit, cursor=True)
     return root
+
+
+def _add_page_flags(parser: argparse.ArgumentParser, *, cursor: bool = False) -> None:
+    parser.add_argument("--limit", type=int, help="at most this many (server default 100)")
+    if cursor:
+        parser.add_argument("--before", type=int, metavar="ID", help="only older than this id")
+    parser.add_argument("--json", action="store_true", help="print the server's JSON")
+
+
+def _add_json(*parsers: argparse.ArgumentParser) -> None:
+    for parser in parsers:
+        parser.add_argument("--json", action="store_true", help="print the server's JSON")
+
+
+def _add_rule_config_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument_group(
+        "config shortcuts (instead of, or on top of, --config)"
+    ).add_argument
+    add("--prerequisite", action="append", metavar="ENV", help="flow: repeat in order")
+    add("--target", metavar="ENV", help="flow: the environment guarded")
+    add("--min-soak-minutes", type=governance.number, metavar="N", help="flow")
+    add(
+        "--any-order",
+        dest="strict_order",
+        action="store_false",
+        default=None,
+        help="flow: prerequisites in any order (strict_order false)",
+    )
+    add(
+        "--approval-type",
+        action="append",
+        choices=APPROVAL_TYPES,
+        help="dr_required, version_approval",
+    )
+    add("--approval-environment", metavar="ENV", help="version_approval: where sign-offs count")
+    add("--schedule-kind", choices=("deny", "allow"), help="schedule (default deny)")
+    add("--timezone", help="schedule: IANA name, e.g. Europe/Berlin (default UTC)")
+    add("--reason", help="schedule")
+    add(
+        "--window",
+        action="append",
+        type=governance.window,
+        metavar="START/END",
+        help="schedule: local times",
+    )
+    add("--rrule", help="schedule: RFC 5545, e.g. FREQ=WEEKLY;BYDAY=FR;BYHOUR=17")
+    add("--dtstart", help="schedule: local start of the recurrence")
+    add("--duration-minutes", type=governance.number, metavar="N", help="schedule: with --rrule")
+
+
+_RULE_CONFIG = (
+    "the rule's config, a JSON object (@FILE reads it, @- from stdin); the settings file "
+    "is then given before the command: versioner --config FILE rules ..."
+)
+
+
+def _add_rules(rules: Any, leaf: Leaf) -> None:
+    listing = leaf(rules, "list", governance.list_rules, "list rules")
+    _add_page_flags(listing)
+    show = leaf(rules, "show", governance.show_rule, "one rule and its configuration")
+    show.add_argument("rule_id", metavar="ID")
+    create = leaf(rules, "create", governance.create_rule, "create a rule", own_config=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--type", dest="rule_type", required=True, choices=RULE_TYPES)
+    create.add_argument("--mode", choices=RULE_MODES, help="default enabled")
+    create.add_argument("--product", action="append", help="repeat; none: every product")
+    create.add_argument("--environment", action="append", help="repeat; none: every environment")
+    create.add_argument("--config", dest="rule_config", metavar="JSON|@FILE", help=_RULE_CONFIG)
+    _add_rule_config_flags(create)
+    mode = leaf(rules, "mode", governance.set_rule_mode, "enable, report only or disable")
+    mode.add_argument("rule_id", metavar="ID")
+    mode.add_argument("mode", choices=RULE_MODES)
+    update = leaf(
+        rules, "update", governance.update_rule, "change name, scope or config", own_config=True
+    )
+    update.add_argument("rule_id", metavar="ID")
+    update.add_argument("--name")
+    update.add_argument("--product", action="append", help="repeat; replaces the list")
+    update.add_argument("--all-products", action="store_true", help="scope: every product")
+    update.add_argument("--environment", action="append", help="repeat; replaces the list")
+    update.add_argument("--all-environments", action="store_true", help="scope: every one")
+    update.add_argument(
+        "--config", dest="rule_config", metavar="JSON|@FILE", help="replaces it; " + _RULE_CONFIG
+    )
+    delete = leaf(rules, "delete", governance.delete_rule, "delete a rule")
+    delete.add_argument("rule_id", metavar="ID")
+    windows = leaf(rules, "windows", governance.rule_windows, "next windows of a schedule rule")
+    windows.add_argument("rule_id", metavar="ID")
+    windows.add_argument("--count", type=int, help="how many (server default 10)")
+    violations = leaf(
+        rules, "violations", governance.list_violations, "what rules blocked or let through"
+    )
+    violations.add_argument("--rule", metavar="ID_OR_NAME")
+    violations.add_argument("--product")
+    violations.add_argument("--environment")
+    violations.add_argument("--since", type=governance.iso_time, help="ISO 8601 time")
+    violations.add_argument("--outcome", choices=OUTCOMES)
+    _add_page_flags(violations, cursor=True)
+    _add_json(show, create, mode, update, delete, windows)
+
+
+def _add_requests(requests: Any, leaf: Leaf) -> None:
+    listing = leaf(requests, "list", deployment_requests.list_requests, "list requests")
+    listing.add_argument("--status", choices=REQUEST_STATUSES)
+    listing.add_argument("--awaiting-me", action="store_true", help="slots you may decide now")
+    _add_page_flags(listing)
+    show = leaf(requests, "show", deployment_requests.show_request, "slots, steps and progress")
+    show.add_argument("request_id", metavar="ID")
+    create = leaf(requests, "create", deployment_requests.create_request, "create a draft")
+    create.add_argument("--name", required=True)
+    create.add_argument("--description")
+    create.add_argument(
+        "--item", action="append", type=deployment_requests.item, metavar="PRODUCT@VERSION"
+    )
+    create.add_argument("--environment", action="append", help="repeat")
+    create.add_argument(
+        "--slot", action="append", type=deployment_requests.slot, metavar="TYPE[:optional]"
+    )
+    create.add_argument("--pre-step", action="append", metavar="TEXT", help="repeat, in order")
+    create.add_argument("--post-step", action="append", metavar="TEXT", help="repeat, in order")
+    moves: list[tuple[RequestAction, str]] = [
+        ("submit", "submit a draft for approval"),
+        ("revert", "back to draft, clearing decisions and ticks"),
+        ("complete", "close an approved request"),
+        ("cancel", "cancel a request"),
+    ]
+    parsers = [show, create]
+    for action, help_ in moves:
+        move = leaf(requests, action, deployment_requests.mover(action), help_)
+        move.add_argument("request_id", metavar="ID")
+        parsers.append(move)
+    decisions: tuple[Decision, ...] = ("approve", "reject")
+    for decision in decisions:
+        decide = leaf(
+            requests, decision, deployment_requests.decider(decision), f"{decision} a slot"
+        )
+        decide.add_argument("request_id", metavar="ID")
+        decide.add_argument(
+            "slot", metavar="SLOT", help="a slot id, or a type: its first pending slot"
+        )
+        decide.add_argument("--comment")
+        parsers.append(decide)
+    tick = leaf(requests, "tick", deployment_requests.tick_step, "tick a checklist step")
+    tick.add_argument("request_id", metavar="ID")
+    tick.add_argument("step", metavar="STEP", help="a step id, pre:N, post:N, or N (pre)")
+    _add_json(*parsers, tick)
+
+
+def _add_approvals(approvals: Any, leaf: Leaf) -> None:
+    add = leaf(approvals, "add", governance.add_approval, "sign a version off")
+    which = add.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version-id", metavar="ID")
+    which.add_argument("--product", help="with --version")
+    add.add_argument("--version", help="with --product")
+    add.add_argument("--type", dest="approval_type", required=True, choices=APPROVAL_TYPES)
+    add.add_argument("--environment", help="where it counts (default: anywhere)")
+    add.add_argument("--comment")
+    listing = leaf(approvals, "list", governance.list_approvals, "a version's sign-offs")
+    listing.add_argument("--version-id", metavar="ID", required=True)
+    revoke = leaf(approvals, "revoke", governance.revoke_approval, "withdraw a sign-off")
+    revoke.add_argument("--version-id", metavar="ID", required=True)
+    revoke.add_argument("approval_id", metavar="APPROVAL_ID")
+    _add_json(add, listing, revoke)
 
 
 def _tracker(kind: str) -> Handler:

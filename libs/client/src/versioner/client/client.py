@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, cast
-from urllib.parse import quote
 
 import httpx
 
 from versioner.client.errors import ApiError, NetworkError
+from versioner.client.governance_client import GovernanceCalls, segment
 from versioner.client.models import (
     ApiKey,
     BuildRecord,
@@ -38,15 +38,11 @@ def client_version() -> str:
         return "0.0.0"
 
 
-def _segment(value: str) -> str:
-    return quote(value, safe="")
-
-
 def _mask(value: str) -> str:
     return "Bearer ****" + value[-4:] if len(value) > 20 else "Bearer ****"
 
 
-class VersionerClient:
+class VersionerClient(GovernanceCalls):
     """Speaks Versioner's HTTP API; retries network errors, 5xx and 429 with a backoff."""
 
     def __init__(
@@ -169,7 +165,7 @@ class VersionerClient:
 
     def get_event(self, event_id: str) -> EventStatus:
         """What became of an event accepted with a 202."""
-        return cast("EventStatus", self._json("GET", f"events/{_segment(event_id)}"))
+        return cast("EventStatus", self._json("GET", f"events/{segment(event_id)}"))
 
     def state(self, products: Sequence[str] = (), environments: Sequence[str] = ()) -> State:
         """The product-by-environment matrix, optionally narrowed by name."""
@@ -185,7 +181,7 @@ class VersionerClient:
 
     def rename_product(self, product_id: str, name: str) -> Product:
         """Give a product a new name (the old one stays reserved to it)."""
-        path = f"products/{_segment(product_id)}"
+        path = f"products/{segment(product_id)}"
         return cast("Product", self._json("PATCH", path, body={"name": name}))
 
     def list_environments(self, limit: int | None = None) -> list[Environment]:
@@ -195,7 +191,7 @@ class VersionerClient:
 
     def rename_environment(self, environment_id: str, name: str) -> Environment:
         """Give an environment a new name (the old one stays reserved to it)."""
-        path = f"environments/{_segment(environment_id)}"
+        path = f"environments/{segment(environment_id)}"
         return cast("Environment", self._json("PATCH", path, body={"name": name}))
 
     def list_deployments(
@@ -216,7 +212,7 @@ class VersionerClient:
 
     def abort_deployment(self, deployment_id: str) -> DeploymentRecord:
         """Close a started deployment as aborted so it stops blocking."""
-        path = f"deployments/{_segment(deployment_id)}/abort"
+        path = f"deployments/{segment(deployment_id)}/abort"
         return cast("DeploymentRecord", self._json("POST", path, body={}))
 
     def create_user(
@@ -246,7 +242,7 @@ class VersionerClient:
         """Change a user's role, email, Slack id or active flag (only the given ones)."""
         fields = {"role": role, "email": email, "slack_user_id": slack_user_id, "active": active}
         body = {k: v for k, v in fields.items() if v is not None}
-        return cast("User", self._json("PATCH", f"users/{_segment(user_id)}", body=body))
+        return cast("User", self._json("PATCH", f"users/{segment(user_id)}", body=body))
 
     def redeem_invite(self, invite_token: str) -> Token:
         """Trade an invite token for the user's personal token (no auth needed)."""
@@ -267,7 +263,7 @@ class VersionerClient:
 
     def revoke_api_key(self, key_id: str) -> None:
         """Revoke an API key for good."""
-        self.request("DELETE", f"api-keys/{_segment(key_id)}")
+        self.request("DELETE", f"api-keys/{segment(key_id)}")
 
 
 def _body(response: httpx.Response) -> Any:

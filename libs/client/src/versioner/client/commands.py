@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -13,11 +14,13 @@ from versioner.client.report import say, warn
 from versioner.client.settings import ExitCode, Settings, UsageError, client_for, parse_bool
 
 Args = Mapping[str, Any]
+Handler = Callable[[Args, Settings], int]
 
 
-def _run(
+def call_api(
     settings: Settings, call: Callable[[VersionerClient], int], *, needs_key: bool = True
 ) -> int:
+    """Run `call` with a client; network and API errors become exit codes 1 and 4."""
     if needs_key and not settings.api_key:
         raise UsageError("an API key or personal token is required: set VERSIONER_API_KEY")
     try:
@@ -34,12 +37,14 @@ def _run(
         return ExitCode.API_ERROR
 
 
-def _dump(data: object) -> int:
+def dump_json(data: object) -> int:
+    """Print the server's JSON as it came (`--json`)."""
     say(json.dumps(data, indent=2, ensure_ascii=False))
     return ExitCode.OK
 
 
-def _cell(value: object) -> str:
+def cell_text(value: object) -> str:
+    """How a table shows a value: `-` for nothing, yes/no for booleans."""
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
@@ -47,12 +52,25 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _width(text: str) -> int:
+    # Emoji such as ✅ take two columns in a terminal; variation selectors take none.
+    return sum(
+        0
+        if unicodedata.category(c) in ("Mn", "Me", "Cf")
+        else 2
+        if unicodedata.east_asian_width(c) in ("W", "F")
+        else 1
+        for c in text
+    )
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """Print rows as left-aligned columns under upper-case headers."""
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    cells = [[cell_text(v) for v in row] for row in rows]
+    widths = [max([_width(h), *(_width(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     for row in [list(headers), *cells]:
-        say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        padded = (c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True))
+        say("  ".join(padded).rstrip())
 
 
 def _split(value: object) -> list[str]:
@@ -65,7 +83,7 @@ def show_state(args: Args, settings: Settings) -> int:
     def call(client: VersionerClient) -> int:
         state = client.state(_split(args.get("products")), _split(args.get("environments")))
         if args.get("json"):
-            return _dump(state)
+            return dump_json(state)
         envs = [e["name"] for e in state["environments"]]
         rows = []
         for product in state["products"]:
@@ -87,7 +105,7 @@ def show_state(args: Args, settings: Settings) -> int:
             say("* drift: the environments shown run different versions")
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def show_event(args: Args, settings: Settings) -> int:
@@ -96,15 +114,15 @@ def show_event(args: Args, settings: Settings) -> int:
     def call(client: VersionerClient) -> int:
         event = client.get_event(args["event_id"])
         if args.get("json"):
-            return _dump(event)
+            return dump_json(event)
         for key, value in event.items():
             shown = (
                 json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
             )
-            say(f"{key}: {_cell(shown)}")
+            say(f"{key}: {cell_text(shown)}")
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def list_deployments(args: Args, settings: Settings) -> int:
@@ -118,14 +136,14 @@ def list_deployments(args: Args, settings: Settings) -> int:
             limit=args.get("limit"),
         )
         if args.get("json"):
-            return _dump(deployments)
+            return dump_json(deployments)
         keys = ("id", "product_name", "environment_name", "version", "status", "deployed_at")
         headers = ["ID", "PRODUCT", "ENVIRONMENT", "VERSION", "STATUS", "DEPLOYED AT", "BY"]
         rows = [[d.get(k) for k in (*keys, "deployed_by")] for d in deployments]
         print_table(headers, rows)
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def abort_deployment(args: Args, settings: Settings) -> int:
@@ -136,7 +154,7 @@ def abort_deployment(args: Args, settings: Settings) -> int:
         say(f"✓ Deployment {deployment.get('id', args['deployment_id'])} aborted")
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def list_products(args: Args, settings: Settings) -> int:
@@ -145,11 +163,11 @@ def list_products(args: Args, settings: Settings) -> int:
     def call(client: VersionerClient) -> int:
         products = client.list_products()
         if args.get("json"):
-            return _dump(products)
+            return dump_json(products)
         print_table(["ID", "NAME"], [[p["id"], p["name"]] for p in products])
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def rename_product(args: Args, settings: Settings) -> int:
@@ -160,7 +178,7 @@ def rename_product(args: Args, settings: Settings) -> int:
         say(f"✓ Product {product.get('id', args['record_id'])} is now {args['new_name']!r}")
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def list_environments(args: Args, settings: Settings) -> int:
@@ -169,12 +187,12 @@ def list_environments(args: Args, settings: Settings) -> int:
     def call(client: VersionerClient) -> int:
         environments = client.list_environments()
         if args.get("json"):
-            return _dump(environments)
+            return dump_json(environments)
         rows = [[e["id"], e["name"], e.get("type")] for e in environments]
         print_table(["ID", "NAME", "TYPE"], rows)
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def rename_environment(args: Args, settings: Settings) -> int:
@@ -185,7 +203,7 @@ def rename_environment(args: Args, settings: Settings) -> int:
         say(f"✓ Environment {env.get('id', args['record_id'])} is now {args['new_name']!r}")
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def list_users(args: Args, settings: Settings) -> int:
@@ -194,7 +212,7 @@ def list_users(args: Args, settings: Settings) -> int:
     def call(client: VersionerClient) -> int:
         users = client.list_users()
         if args.get("json"):
-            return _dump(users)
+            return dump_json(users)
         keys = ("id", "name", "email", "role", "active", "slack_user_id")
         print_table(
             ["ID", "NAME", "EMAIL", "ROLE", "ACTIVE", "SLACK"],
@@ -202,7 +220,7 @@ def list_users(args: Args, settings: Settings) -> int:
         )
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def create_user(args: Args, settings: Settings) -> int:
@@ -217,7 +235,7 @@ def create_user(args: Args, settings: Settings) -> int:
         say(f"  They run: versioner redeem {user['invite_token']}")
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def update_user(args: Args, settings: Settings) -> int:
@@ -239,7 +257,7 @@ def update_user(args: Args, settings: Settings) -> int:
         say(f"✓ User {user.get('id', args['user_id'])} updated")
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def list_api_keys(args: Args, settings: Settings) -> int:
@@ -248,12 +266,12 @@ def list_api_keys(args: Args, settings: Settings) -> int:
     def call(client: VersionerClient) -> int:
         keys = client.list_api_keys()
         if args.get("json"):
-            return _dump(keys)
+            return dump_json(keys)
         rows = [[k["id"], k["name"], k.get("created_at"), k.get("last_used_at")] for k in keys]
         print_table(["ID", "NAME", "CREATED", "LAST USED"], rows)
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def create_api_key(args: Args, settings: Settings) -> int:
@@ -265,7 +283,7 @@ def create_api_key(args: Args, settings: Settings) -> int:
         say(key["key"])
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def revoke_api_key(args: Args, settings: Settings) -> int:
@@ -276,7 +294,7 @@ def revoke_api_key(args: Args, settings: Settings) -> int:
         say(f"✓ API key {args['key_id']} revoked")
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)
 
 
 def redeem(args: Args, settings: Settings) -> int:
@@ -288,7 +306,7 @@ def redeem(args: Args, settings: Settings) -> int:
         say(token["token"])
         return ExitCode.OK
 
-    return _run(replace(settings, api_key=None), call, needs_key=False)
+    return call_api(replace(settings, api_key=None), call, needs_key=False)
 
 
 def rotate_token(args: Args, settings: Settings) -> int:
@@ -300,4 +318,4 @@ def rotate_token(args: Args, settings: Settings) -> int:
         say(token["token"])
         return ExitCode.OK
 
-    return _run(settings, call)
+    return call_api(settings, call)

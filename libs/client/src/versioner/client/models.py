@@ -228,6 +228,181 @@ class CreatedApiKey(TypedDict):
     key: str
 
 
+ApprovalType = Literal["uat", "qa", "performance", "security", "code_review", "compliance"]
+APPROVAL_TYPES: tuple[ApprovalType, ...] = (
+    "uat",
+    "qa",
+    "performance",
+    "security",
+    "code_review",
+    "compliance",
+)
+RuleType = Literal["schedule", "dr_required", "flow", "version_approval"]
+RULE_TYPES: tuple[RuleType, ...] = ("schedule", "dr_required", "flow", "version_approval")
+RuleMode = Literal["enabled", "report_only", "disabled"]
+RULE_MODES: tuple[RuleMode, ...] = ("enabled", "report_only", "disabled")
+RequestStatus = Literal["draft", "in_progress", "approved", "rejected", "completed", "cancelled"]
+REQUEST_STATUSES: tuple[RequestStatus, ...] = (
+    "draft",
+    "in_progress",
+    "approved",
+    "rejected",
+    "completed",
+    "cancelled",
+)
+RequestAction = Literal["submit", "revert", "complete", "cancel"]
+Decision = Literal["approve", "reject"]
+Outcome = Literal["blocked", "reported", "overridden"]
+OUTCOMES: tuple[Outcome, ...] = ("blocked", "reported", "overridden")
+ProgressStatus = Literal["deployed", "not_deployed", "failed", "in_progress"]
+
+
+class Rule(TypedDict):
+    """A Deployment Rule; empty `products` or `environments` mean all."""
+
+    id: str
+    name: str
+    rule_type: RuleType
+    mode: RuleMode
+    products: list[str]
+    environments: list[str]
+    config: dict[str, Any]
+    created_by: str | None
+    created_at: str
+    updated_at: str
+
+
+class RuleWindow(TypedDict):
+    """One window of a schedule rule, in UTC and in the rule's local time."""
+
+    start: str
+    end: str
+    local_start: str
+    local_end: str
+    timezone: str
+
+
+class WindowsPreview(TypedDict):
+    """`GET /deployment-rules/{id}/windows`: the next windows of a schedule rule."""
+
+    rule_id: str
+    kind_of_windows: Literal["deny", "allow"]
+    windows: list[RuleWindow]
+
+
+class ViolationEntry(TypedDict):
+    """One entry of the violations log (`GET /deployment-rules/violations`)."""
+
+    id: int
+    event_id: str
+    deployment_id: str | None
+    product: str
+    version: str
+    environment: str
+    rule_id: str | None
+    rule_name: str
+    rule_type: str
+    code: str
+    message: str
+    outcome: Outcome
+    actor: str
+    at: str
+
+
+class RequestItem(TypedDict):
+    """A product and version a Deployment Request ships."""
+
+    product: str
+    version: str
+
+
+class SlotSpec(TypedDict):
+    """An approval slot to create; an optional one is advisory."""
+
+    approval_type: ApprovalType
+    optional: bool
+
+
+class ApprovalSlot(TypedDict):
+    """An approval slot of a Deployment Request and its decision."""
+
+    id: str
+    approval_type: ApprovalType
+    optional: bool
+    status: Literal["pending", "approved", "rejected"]
+    decided_by: str | None
+    decided_role: str | None
+    decided_at: str | None
+    comment: str | None
+
+
+class RequestStep(TypedDict):
+    """A pre- or post-deploy checklist step and who ticked it, when."""
+
+    id: str
+    text: str
+    completed_by: str | None
+    completed_at: str | None
+
+
+class ProgressCell(TypedDict):
+    """How far one item of a request has gone in one environment."""
+
+    product: str
+    version: str
+    environment: str
+    status: ProgressStatus
+    deployment_id: str | None
+
+
+class DeploymentRequest(TypedDict):
+    """A Deployment Request."""
+
+    id: str
+    name: str
+    description: str | None
+    status: RequestStatus
+    created_by: str
+    items: list[RequestItem]
+    environments: list[str]
+    approval_slots: list[ApprovalSlot]
+    pre_steps: list[RequestStep]
+    post_steps: list[RequestStep]
+    progress: list[ProgressCell]
+    created_at: str
+    updated_at: str
+    submitted_at: str | None
+    closed_at: str | None
+
+
+class VersionApproval(TypedDict):
+    """A sign-off on a version."""
+
+    id: str
+    version_id: str
+    product_name: str
+    version: str
+    approval_type: ApprovalType
+    environment: str | None
+    comment: str | None
+    approved_by: str
+    approver_role: str
+    created_at: str
+    revoked_at: str | None
+
+
+class AuditEntry(TypedDict):
+    """One line of the append-only audit log."""
+
+    id: int
+    at: str
+    actor: str
+    action: str
+    subject_id: str | None
+    summary: str
+    data: dict[str, Any]
+
+
 RecordT = TypeVar("RecordT", BuildRecord, DeploymentRecord)
 
 

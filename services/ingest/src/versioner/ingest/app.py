@@ -10,7 +10,16 @@ from fastapi import FastAPI
 
 from versioner.ingest.auth import Authenticator, CredentialCache
 from versioner.ingest.gateway import PolicyGateway
-from versioner.ingest.routes import accounts, catalog, events, health
+from versioner.ingest.routes import (
+    accounts,
+    approvals,
+    audit,
+    catalog,
+    events,
+    health,
+    requests,
+    rules,
+)
 from versioner.ingest.rpc import AmqpPolicyClient, PolicyClient
 from versioner.ingest.settings import IngestSettings
 from versioner.ingest.web import install
@@ -81,6 +90,7 @@ def create_app(
         redirect_slashes=False,
     )
     install(app)
-    for module in (events, catalog, accounts, health):
+    # Approvals before the catalog: `/versions/{id}/approvals` must not read as a version id.
+    for module in (events, rules, requests, approvals, catalog, accounts, audit, health):
         app.include_router(module.router)
     return app

@@ -5,6 +5,8 @@ from versioner.common.messages.domain import (
     DeploymentEventOccurred,
     DomainEvent,
     EventRejected,
+    RequestEventOccurred,
+    VersionApproved,
 )
 
 
@@ -25,6 +27,13 @@ def describe(event: DomainEvent) -> str:
             return (
                 f"{event.event_type}: {attempt.product_name} {attempt.version} → "
                 f"{attempt.environment_name} blocked: {codes}"
+            )
+        case RequestEventOccurred(request=request):
+            return f"{event.event_type}: {request.name} ({request.status}) by {event.actor}"
+        case VersionApproved(approval=approval):
+            return (
+                f"version.approved: {approval.product_name} {approval.version} "
+                f"{approval.approval_type} by {event.actor}"
             )
         case EventRejected():
             what = f"{event.event_kind} {event.product_name} {event.version}"

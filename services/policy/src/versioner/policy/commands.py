@@ -6,36 +6,55 @@ from sqlalchemy import text
 from versioner.common.errors import Failure, forbidden
 from versioner.common.messages.management import (
     AbortDeployment,
+    ApproveVersion,
     Authenticate,
+    CompleteStep,
     CreateApiKey,
+    CreateRequest,
+    CreateRule,
     CreateUser,
+    DecideSlot,
+    DeleteRule,
     GetDeployment,
     GetEnvironment,
     GetEvent,
     GetProduct,
+    GetRequest,
+    GetRule,
     GetState,
     GetUser,
     GetVersion,
     ListApiKeys,
+    ListAudit,
     ListDeployments,
     ListEnvironments,
     ListProducts,
+    ListRequests,
+    ListRules,
     ListUsers,
+    ListVersionApprovals,
     ListVersions,
+    ListViolations,
     ManagementRequest,
+    MoveRequest,
     NoteEventQueued,
     Ping,
     Pong,
+    PreviewWindows,
     RedeemInvite,
     RevokeApiKey,
+    RevokeVersionApproval,
     RotateToken,
     UpdateEnvironment,
     UpdateProduct,
+    UpdateRequest,
+    UpdateRule,
     UpdateUser,
 )
 from versioner.common.resources import Done
-from versioner.policy import accounts, deployments, eventlog, queries
+from versioner.policy import accounts, approvals, deployments, eventlog, logs, queries, requests
 from versioner.policy.context import PolicyContext
+from versioner.policy.rules import admin
 
 
 async def ping(ctx: PolicyContext) -> Pong:
@@ -113,4 +132,40 @@ async def handle(ctx: PolicyContext, request: ManagementRequest) -> BaseModel:
             result = await accounts.list_api_keys(ctx, request)
         case RevokeApiKey():
             result = await accounts.revoke_api_key(ctx, request)
+        case CreateRule():
+            result = await admin.create_rule(ctx, request)
+        case ListRules():
+            result = await admin.list_rules(ctx, request)
+        case GetRule():
+            result = await admin.get_rule(ctx, request)
+        case UpdateRule():
+            result = await admin.update_rule(ctx, request)
+        case DeleteRule():
+            result = await admin.delete_rule(ctx, request)
+        case PreviewWindows():
+            result = await admin.preview_windows(ctx, request)
+        case ListViolations():
+            result = await logs.list_violations(ctx, request)
+        case CreateRequest():
+            result = await requests.create_request(ctx, request)
+        case UpdateRequest():
+            result = await requests.update_request(ctx, request)
+        case ListRequests():
+            result = await requests.list_requests(ctx, request)
+        case GetRequest():
+            result = await requests.get_request(ctx, request)
+        case MoveRequest():
+            result = await requests.move_request(ctx, request)
+        case DecideSlot():
+            result = await requests.decide_slot(ctx, request)
+        case CompleteStep():
+            result = await requests.complete_step(ctx, request)
+        case ApproveVersion():
+            result = await approvals.approve_version(ctx, request)
+        case RevokeVersionApproval():
+            result = await approvals.revoke_approval(ctx, request)
+        case ListVersionApprovals():
+            result = await approvals.list_approvals(ctx, request)
+        case ListAudit():
+            result = await logs.list_audit(ctx, request)
     return result

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from versioner.policy.clock import Clock, SystemClock
 from versioner.policy.db import Database
 from versioner.policy.repository import NameCache
+from versioner.policy.rules.snapshot import SnapshotCache
 from versioner.policy.settings import PolicySettings
 
 
@@ -17,5 +18,6 @@ class PolicyContext:
     db: Database
     clock: Clock = field(default_factory=SystemClock)
     names: NameCache = field(default_factory=NameCache)
+    snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     # Called after a commit that wrote outbox rows; the relay replaces it when it runs.
     wake_relay: Callable[[], None] = field(default=lambda: None)

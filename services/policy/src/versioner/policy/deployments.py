@@ -14,7 +14,14 @@ from uuid import UUID
 
 from sqlalchemy import Connection, insert
 
-from versioner.common.errors import Failure, Violation, conflict, not_found, policy_unavailable
+from versioner.common.errors import (
+    Failure,
+    Violation,
+    conflict,
+    forbidden,
+    not_found,
+    policy_unavailable,
+)
 from versioner.common.events import DeploymentEventIn
 from versioner.common.messages.actor import Actor
 from versioner.common.messages.domain import (
@@ -31,6 +38,7 @@ from versioner.common.messages.lanes import (
 )
 from versioner.common.messages.management import AbortDeployment
 from versioner.common.resources import DeploymentPublic
+from versioner.common.roles import Permission
 from versioner.common.status import Status
 from versioner.policy import eventlog, repository
 from versioner.policy.audit import audit_in
@@ -38,14 +46,18 @@ from versioner.policy.context import PolicyContext
 from versioner.policy.deadline import Deadline, DeadlineExceeded
 from versioner.policy.outbox import enqueue_in
 from versioner.policy.repository import Ref, StateRef, VersionRef
+from versioner.policy.rules import engine
+from versioner.policy.rules.engine import Subject
+from versioner.policy.rules.snapshot import Snapshot
 from versioner.policy.sql import table
-from versioner.policy.tables import BlockedAttempt, Deployment
+from versioner.policy.tables import BlockedAttempt, Deployment, ViolationRecord
 from versioner.policy.verdict import blocked, preflight_status
 from versioner.policy.views import deployment_public, hours_since
 
 CONCURRENCY_RULE = "one deployment at a time"
 _ABORT_KINDS = {"timeout": "deployment.timed_out", "abandoned": "deployment.abandoned"}
 _BLOCKED = table(BlockedAttempt)
+_VIOLATIONS = table(ViolationRecord)
 _EVENT_NAMES: dict[Status, DeploymentEventName] = {
     Status.PENDING: "deployment.pending",
     Status.STARTED: "deployment.started",
@@ -305,12 +317,61 @@ def _same_run(d: Deployment, version_id: UUID, event: DeploymentEventIn) -> bool
     return not (event.invoke_id and d.invoke_id and d.invoke_id != event.invoke_id)
 
 
+def _subject(ctx: PolicyContext, conn: Connection, snapshot: Snapshot, target: Target) -> Subject:
+    return Subject(
+        product_id=target.product.id,
+        product=target.product.name,
+        product_names=snapshot.names_of_product(conn, target.product.id),
+        version_id=target.version.id,
+        version=target.version.version,
+        environment_id=target.environment.id,
+        environment=target.environment.name,
+        environment_names=snapshot.names_of_environment(conn, target.environment.id),
+    )
+
+
+def _log_violations(
+    conn: Connection,
+    findings: list[tuple[Violation, UUID | None, str]],
+    *,
+    event_id: UUID,
+    deployment_id: UUID | None,
+    target: Target,
+    actor: Actor,
+    at: datetime,
+) -> None:
+    """Keep each failed check in the violations log: blocked, reported or overridden."""
+    if not findings:
+        return
+    conn.execute(
+        insert(_VIOLATIONS),
+        [
+            {
+                "event_id": event_id,
+                "deployment_id": deployment_id,
+                "product_id": target.product.id,
+                "version_id": target.version.id,
+                "environment_id": target.environment.id,
+                "rule_id": rule_id,
+                "rule_name": violation.rule_name,
+                "rule_type": violation.rule_type,
+                "code": violation.code,
+                "message": violation.message,
+                "outcome": outcome,
+                "actor": actor.label,
+                "at": at,
+            }
+            for violation, rule_id, outcome in findings
+        ],
+    )
+
+
 def evaluate_start(
     ctx: PolicyContext, conn: Connection, msg: EvaluateDeployment, target: Target
 ) -> DeploymentReply:
     """Decide a `deployment started` and record it: let through, replayed, or blocked."""
     event, at = msg.event, msg.received_at
-    violations: list[Violation] = []
+    hard: list[Violation] = []
     if running := _running(ctx, conn, target):
         if (
             running.version_id == target.version.id
@@ -318,13 +379,21 @@ def evaluate_start(
             and running.invoke_id == event.invoke_id
         ):
             return DeploymentRecorded(deployment=_public(target, running, _soak(conn, target, at)))
-        violations.append(_concurrency(running, target.environment.name))
+        hard.append(_concurrency(running, target.environment.name))
     pinned = target.version.scm_sha if target.version.registered else None
     if pinned and event.scm_sha and event.scm_sha != pinned:
-        violations.append(_sha_conflict(target, event.scm_sha))
+        hard.append(_sha_conflict(target, event.scm_sha))
 
-    if violations:
-        return _block(conn, msg, target, violations)
+    snapshot = ctx.snapshots.current(conn)
+    evaluation = engine.evaluate(
+        conn, snapshot, _subject(ctx, conn, snapshot, target), ctx.clock.now()
+    )
+    reason = event.break_glass_reason
+    # Break-glass lets one deployment through rule and request violations, never through a
+    # deployment in progress or a SHA clash (ingest already refused callers who may not).
+    overridden = bool(reason and evaluation.enforced and not hard)
+    if hard or (evaluation.enforced and not overridden):
+        return _block(conn, msg, target, hard, evaluation)
 
     _take_sha(conn, target, event)
     pending = repository.deployment(conn, target.state.pending_deployment_id)
@@ -342,7 +411,23 @@ def evaluate_start(
         target.state.set(pending_deployment_id=None)
     else:
         d = _new_deployment(target, msg.event_id, event, Status.STARTED, at)
-    d.extra_metadata = {**d.extra_metadata, "preflight_status": preflight_status("passed")}
+    override = (
+        {
+            "by": msg.actor.name,
+            "reason": reason,
+            "violations": [v.model_dump(mode="json") for v in evaluation.enforced],
+        }
+        if overridden
+        else None
+    )
+    d.extra_metadata = {
+        **d.extra_metadata,
+        "preflight_status": preflight_status(
+            "passed",
+            engine.rules_evaluated(evaluation.findings, include_enforced=overridden),
+            override,
+        ),
+    }
     if d is pending:
         repository.update_deployment(
             conn, d, "status", "deployed_at", "updated_at", "extra_metadata", *_EVENT_FIELDS
@@ -351,6 +436,18 @@ def evaluate_start(
         repository.insert_deployment(conn, d)
     target.state.set(in_progress_deployment_id=d.id, latest_deployment_id=d.id)
     public = _public(target, d, _soak(conn, target, at))
+    _log_violations(
+        conn,
+        [
+            (f.violation, f.rule_id, "overridden" if f.mode == "enabled" else "reported")
+            for f in evaluation.findings
+        ],
+        event_id=msg.event_id,
+        deployment_id=d.id,
+        target=target,
+        actor=msg.actor,
+        at=at,
+    )
     audit_in(
         conn,
         actor=msg.actor,
@@ -359,17 +456,47 @@ def evaluate_start(
         f"{target.environment.name}",
         at=at,
         subject_id=d.id,
-        data={"outcome": "allowed", "violations": []},
+        data={
+            "outcome": "overridden" if overridden else "allowed",
+            "violations": override["violations"] if override else [],
+            "reported": [v.model_dump(mode="json") for v in evaluation.reported],
+        },
     )
     _announce(
         conn, "deployment.started", event_id=msg.event_id, at=at, actor=msg.actor, deployment=public
     )
+    if overridden:
+        audit_in(
+            conn,
+            actor=msg.actor,
+            kind="deployment.overridden",
+            summary=f"{msg.actor.name} overrode {', '.join(v.code for v in evaluation.enforced)} "
+            f"to deploy {target.product.name} {target.version.version} to "
+            f"{target.environment.name}: {reason}",
+            at=at,
+            subject_id=d.id,
+            data={"reason": reason, "violations": override["violations"] if override else []},
+        )
+        _announce(
+            conn,
+            "deployment.overridden",
+            event_id=msg.event_id,
+            at=at,
+            actor=msg.actor,
+            deployment=public,
+            violations=evaluation.enforced,
+        )
     return DeploymentRecorded(deployment=public)
 
 
 def _block(
-    conn: Connection, msg: EvaluateDeployment, target: Target, violations: list[Violation]
+    conn: Connection,
+    msg: EvaluateDeployment,
+    target: Target,
+    hard: list[Violation],
+    evaluation: engine.Evaluation,
 ) -> Failure:
+    violations = [*hard, *evaluation.enforced]
     failure = blocked(violations)
     at = msg.received_at
     listed = [v.model_dump(mode="json") for v in violations]
@@ -385,6 +512,19 @@ def _block(
             at=at,
         )
     )
+    _log_violations(
+        conn,
+        [(v, None, "blocked") for v in hard]
+        + [
+            (f.violation, f.rule_id, "blocked" if f.mode == "enabled" else "reported")
+            for f in evaluation.findings
+        ],
+        event_id=msg.event_id,
+        deployment_id=None,
+        target=target,
+        actor=msg.actor,
+        at=at,
+    )
     audit_in(
         conn,
         actor=msg.actor,
@@ -393,7 +533,11 @@ def _block(
         f"{target.environment.name}: {', '.join(v.code for v in violations)}",
         at=at,
         subject_id=msg.event_id,
-        data={"outcome": "blocked", "violations": listed},
+        data={
+            "outcome": "blocked",
+            "violations": listed,
+            "reported": [v.model_dump(mode="json") for v in evaluation.reported],
+        },
     )
     _announce(
         conn,
@@ -446,6 +590,7 @@ def record_outcome(
 
     d = _open_deployment(conn, target, event)
     is_new = d is None
+    skipped: engine.Evaluation | None = None
     if d is None:
         # A replay repeats the pair's latest outcome; the same version reported again after
         # another one (a rollback told only by `completed`) is a new deployment.
@@ -455,7 +600,15 @@ def record_outcome(
                 deployment=_public(target, last, _soak(conn, target, at))
             ), False
         d = _new_deployment(target, msg.event_id, event, status, at)
-        d.extra_metadata = {**d.extra_metadata, "preflight_status": preflight_status("skipped")}
+        # It skipped the gate: what would the gate have said?
+        snapshot = ctx.snapshots.current(conn)
+        skipped = engine.evaluate(conn, snapshot, _subject(ctx, conn, snapshot, target), at)
+        d.extra_metadata = {
+            **d.extra_metadata,
+            "preflight_status": preflight_status(
+                "skipped", engine.rules_evaluated(skipped.findings, include_enforced=True)
+            ),
+        }
     else:
         _apply_event(d, event)
     # Terminal events are only flagged, against any SHA the version has (pinned or first
@@ -482,7 +635,50 @@ def record_outcome(
     _announce(
         conn, _EVENT_NAMES[status], event_id=msg.event_id, at=at, actor=msg.actor, deployment=public
     )
+    if skipped is not None and skipped.governed:
+        _gate_skipped(conn, msg, target, d, public, skipped)
     return DeploymentRecorded(deployment=public), True
+
+
+def _gate_skipped(
+    conn: Connection,
+    msg: DeploymentEventReceived,
+    target: Target,
+    d: Deployment,
+    public: DeploymentPublic,
+    evaluation: engine.Evaluation,
+) -> None:
+    """A deployment reported done that never asked, where rules or requests govern: announce it."""
+    would_be = [f.violation for f in evaluation.findings]
+    _log_violations(
+        conn,
+        [(f.violation, f.rule_id, "reported") for f in evaluation.findings],
+        event_id=msg.event_id,
+        deployment_id=d.id,
+        target=target,
+        actor=msg.actor,
+        at=msg.received_at,
+    )
+    audit_in(
+        conn,
+        actor=msg.actor,
+        kind="deployment.gate_skipped",
+        summary=f"{target.product.name} {target.version.version} reported {d.status} in "
+        f"{target.environment.name} without asking the gate"
+        + (f" ({', '.join(v.code for v in would_be)} would have applied)" if would_be else ""),
+        at=msg.received_at,
+        subject_id=d.id,
+        data={"violations": [v.model_dump(mode="json") for v in would_be]},
+    )
+    _announce(
+        conn,
+        "deployment.gate_skipped",
+        event_id=msg.event_id,
+        at=msg.received_at,
+        actor=msg.actor,
+        deployment=public,
+        violations=would_be,
+    )
 
 
 def _record_pending(
@@ -534,6 +730,8 @@ async def handle_start(
     ctx: PolicyContext, msg: EvaluateDeployment, deadline: Deadline
 ) -> DeploymentReply:
     """Answer a `deployment started` before its deadline, or not at all (rolled back, 503)."""
+    if msg.event.break_glass_reason and not msg.actor.may(Permission.MANAGE_RULES):
+        return forbidden()
     try:
         deadline.check()
         reply, target = await eventlog.once(

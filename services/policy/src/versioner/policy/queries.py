@@ -34,7 +34,7 @@ from versioner.common.resources import (
     VersionPublic,
 )
 from versioner.common.status import Status
-from versioner.policy import eventlog
+from versioner.policy import eventlog, revision
 from versioner.policy.audit import audit
 from versioner.policy.catalog import (
     environment_names,
@@ -168,6 +168,7 @@ async def update_product(ctx: PolicyContext, request: UpdateProduct) -> ProductP
                 data={"from": product.name, "to": request.name},
             )
             product.name = request.name
+            await revision.bump(session, now)
         if request.description is not None:
             product.description = request.description
         if request.metadata is not None:
@@ -237,6 +238,7 @@ async def update_environment(
                 data={"from": environment.name, "to": request.name},
             )
             environment.name = request.name
+            await revision.bump(session, now)
         if request.type is not None and request.type != environment.type:
             await audit(
                 session,

@@ -357,7 +357,6 @@ def deployment(conn: Connection, deployment_id: UUID | None) -> Deployment | Non
     return from_row(Deployment, row) if row else None
 
 
-
 def insert_deployment(conn: Connection, record: Deployment) -> None:
     """Insert a new deployment."""
     conn.execute(_INSERT[DEPLOYMENTS], row_values(record))

@@ -265,3 +265,144 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     holder: str = Field(max_length=64)
     expires_at: datetime = _when()
+
+
+class Rule(SQLModel, table=True):
+    """A Deployment Rule; scope by product and environment names (empty: all)."""
+
+    __tablename__ = "deployment_rules"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    name: str = Field(max_length=255, unique=True)
+    rule_type: str = Field(max_length=32)
+    mode: str = Field(max_length=16)
+    products: list[str] = _json(list)
+    environments: list[str] = _json(list)
+    config: dict[str, Any] = _json(dict)
+    created_by: str | None = Field(default=None, max_length=300)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class PolicyRevision(SQLModel, table=True):
+    """One row counting changes to what verdicts read: rules, requests, approvals, renames.
+
+    A verdict reads it in its transaction (shared lock on PostgreSQL), a change increments it
+    (exclusive), so no verdict decides on rules a committed change has replaced; and each
+    process caches what it loaded per revision.
+    """
+
+    __tablename__ = "policy_revision"
+    id: int = Field(default=1, primary_key=True)
+    revision: int = 0
+    updated_at: datetime = _when()
+
+
+class DeploymentRequest(SQLModel, table=True):
+    """A Deployment Request: items to ship, where, the approvals and the steps it needs."""
+
+    __tablename__ = "deployment_requests"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    name: str = Field(max_length=255)
+    description: str | None = None
+    status: str = Field(max_length=16, index=True)
+    created_by_id: UUID | None = None
+    created_by: str = Field(max_length=300)
+    created_at: datetime = _when(index=True)
+    updated_at: datetime = _when()
+    submitted_at: datetime | None = _when(nullable=True, default_now=False)
+    closed_at: datetime | None = _when(nullable=True, default_now=False)
+
+
+class RequestItem(SQLModel, table=True):
+    """A product and version a Deployment Request ships."""
+
+    __tablename__ = "dr_items"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    request_id: UUID = Field(foreign_key="deployment_requests.id", index=True)
+    position: int
+    product: str = Field(max_length=255)
+    version: str = Field(max_length=255)
+
+
+class RequestEnvironment(SQLModel, table=True):
+    """An environment a Deployment Request targets."""
+
+    __tablename__ = "dr_environments"
+    request_id: UUID = Field(foreign_key="deployment_requests.id", primary_key=True)
+    environment: str = Field(max_length=255, primary_key=True)
+    position: int
+
+
+class RequestSlot(SQLModel, table=True):
+    """An approval slot: one approval of its type decides it."""
+
+    __tablename__ = "dr_slots"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    request_id: UUID = Field(foreign_key="deployment_requests.id", index=True)
+    position: int
+    approval_type: str = Field(max_length=32)
+    optional: bool = False
+    status: str = Field(default="pending", max_length=16)
+    decided_by_id: UUID | None = None
+    decided_by: str | None = Field(default=None, max_length=300)
+    decided_role: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = _when(nullable=True, default_now=False)
+    comment: str | None = None
+
+
+class RequestStep(SQLModel, table=True):
+    """A pre- or post-deployment step, ticked by hand."""
+
+    __tablename__ = "dr_steps"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    request_id: UUID = Field(foreign_key="deployment_requests.id", index=True)
+    phase: str = Field(max_length=8)
+    position: int
+    text: str
+    completed_by_id: UUID | None = None
+    completed_by: str | None = Field(default=None, max_length=300)
+    completed_at: datetime | None = _when(nullable=True, default_now=False)
+
+
+class VersionApproval(SQLModel, table=True):
+    """A sign-off on a version, optionally for one environment."""
+
+    __tablename__ = "version_approvals"
+    __table_args__ = (Index("ix_version_approvals_version", "version_id", "approval_type"),)
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    version_id: UUID = Field(foreign_key="versions.id")
+    approval_type: str = Field(max_length=32)
+    environment: str | None = Field(default=None, max_length=255)
+    environment_id: UUID | None = None
+    comment: str | None = None
+    approved_by_id: UUID | None = None
+    approved_by: str = Field(max_length=300)
+    approver_role: str = Field(max_length=32)
+    created_at: datetime = _when()
+    revoked_at: datetime | None = _when(nullable=True, default_now=False)
+    revoked_by: str | None = Field(default=None, max_length=300)
+
+
+class ViolationRecord(SQLModel, table=True):
+    """A rule or request check a deployment failed: blocked, reported, or overridden."""
+
+    __tablename__ = "violations"
+    __table_args__ = (
+        Index("ix_violations_at", "at"),
+        Index("ix_violations_rule", "rule_name", "at"),
+        Index("ix_violations_pair", "product_id", "environment_id", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: UUID
+    deployment_id: UUID | None = None
+    product_id: UUID
+    version_id: UUID
+    environment_id: UUID
+    rule_id: UUID | None = None
+    rule_name: str = Field(max_length=255)
+    rule_type: str = Field(max_length=32)
+    code: str = Field(max_length=64)
+    message: str
+    outcome: str = Field(max_length=16)
+    actor: str = Field(max_length=300)
+    at: datetime = _when()

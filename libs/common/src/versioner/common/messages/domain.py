@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from versioner.common.errors import Violation
+from versioner.common.governance import DeploymentRequestPublic, VersionApprovalPublic
 from versioner.common.resources import BuildPublic, DeploymentPublic
 from versioner.common.types import UtcDatetime
 
@@ -83,6 +84,49 @@ class EventRejected(BaseModel):
     reason: str
 
 
+RequestEventName = Literal[
+    "dr.created",
+    "dr.activated",
+    "dr.deactivated",
+    "dr.approved",
+    "dr.rejected",
+    "dr.completed",
+    "dr.cancelled",
+]
+
+
+class RequestEventOccurred(BaseModel):
+    """A Deployment Request changed: created, submitted, reverted, a slot decided, closed."""
+
+    kind: Literal["request_event"] = "request_event"
+    event_type: RequestEventName
+    event_id: UUID
+    occurred_at: UtcDatetime
+    actor: str
+    request: DeploymentRequestPublic
+    # Slot decisions (`dr.approved`, `dr.rejected`) only:
+    approval_type: str | None = None
+    approver_role: str | None = None
+    slot_status: Literal["approved", "rejected"] | None = None
+    comments: str | None = None
+
+
+class VersionApproved(BaseModel):
+    """A version was signed off."""
+
+    kind: Literal["version_approved"] = "version_approved"
+    event_type: Literal["version.approved"] = "version.approved"
+    event_id: UUID
+    occurred_at: UtcDatetime
+    actor: str
+    approval: VersionApprovalPublic
+
+
 DomainEvent = Annotated[
-    BuildEventOccurred | DeploymentEventOccurred | EventRejected, Field(discriminator="kind")
+    BuildEventOccurred
+    | DeploymentEventOccurred
+    | EventRejected
+    | RequestEventOccurred
+    | VersionApproved,
+    Field(discriminator="kind"),
 ]

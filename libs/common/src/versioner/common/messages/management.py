@@ -9,6 +9,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field
 
+from versioner.common.governance import (
+    AuditEntryPublic,
+    DeploymentRequestPublic,
+    RequestItemIn,
+    RequestStatus,
+    SlotIn,
+    VersionApprovalPublic,
+    ViolationPublic,
+)
 from versioner.common.messages.actor import Actor
 from versioner.common.resources import (
     ApiKeyCreated,
@@ -26,7 +35,8 @@ from versioner.common.resources import (
     UserPublic,
     VersionPublic,
 )
-from versioner.common.roles import Permission, Role
+from versioner.common.roles import ApprovalType, Permission, Role
+from versioner.common.rules import RuleMode, RulePublic, RuleType, WindowsPreview
 from versioner.common.status import Status
 from versioner.common.types import Name, UtcDatetime
 
@@ -291,6 +301,215 @@ class RevokeApiKey(_Request):
     key_id: UUID
 
 
+class CreateRule(_Request):
+    """A new Deployment Rule."""
+
+    Reply = RulePublic
+    permission = Permission.MANAGE_RULES
+    kind: Literal["create_rule"] = "create_rule"
+    name: Name
+    rule_type: RuleType
+    mode: RuleMode = "enabled"
+    products: list[Name] = Field(default_factory=list, max_length=500)
+    environments: list[Name] = Field(default_factory=list, max_length=500)
+    config: dict[str, Any]
+
+
+class ListRules(_Paged):
+    """Every Deployment Rule, newest first."""
+
+    Reply = Page[RulePublic]
+    kind: Literal["list_rules"] = "list_rules"
+
+
+class GetRule(_Request):
+    """One Deployment Rule."""
+
+    Reply = RulePublic
+    kind: Literal["get_rule"] = "get_rule"
+    rule_id: UUID
+
+
+class UpdateRule(_Request):
+    """Change a rule: its mode, name, scope or configuration; `None` leaves a field as it is."""
+
+    Reply = RulePublic
+    permission = Permission.MANAGE_RULES
+    kind: Literal["update_rule"] = "update_rule"
+    rule_id: UUID
+    name: Name | None = None
+    mode: RuleMode | None = None
+    products: list[Name] | None = Field(default=None, max_length=500)
+    environments: list[Name] | None = Field(default=None, max_length=500)
+    config: dict[str, Any] | None = None
+
+
+class DeleteRule(_Request):
+    """Delete a rule."""
+
+    permission = Permission.MANAGE_RULES
+    kind: Literal["delete_rule"] = "delete_rule"
+    rule_id: UUID
+
+
+class PreviewWindows(_Request):
+    """The next windows of a schedule rule."""
+
+    Reply = WindowsPreview
+    kind: Literal["preview_windows"] = "preview_windows"
+    rule_id: UUID
+    count: int = Field(default=10, ge=1, le=1000)
+
+
+class ListViolations(_Request):
+    """The violations log, newest first."""
+
+    Reply = Page[ViolationPublic]
+    kind: Literal["list_violations"] = "list_violations"
+    rule: str | None = None
+    product: str | None = None
+    environment: str | None = None
+    since: UtcDatetime | None = None
+    outcome: Literal["blocked", "reported", "overridden"] | None = None
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    before: int | None = None
+
+
+class CreateRequest(_Request):
+    """A new Deployment Request, in draft."""
+
+    Reply = DeploymentRequestPublic
+    permission = Permission.MANAGE_DRS
+    kind: Literal["create_request"] = "create_request"
+    name: Name
+    description: str | None = Field(default=None, max_length=20_000)
+    items: list[RequestItemIn] = Field(default_factory=list, max_length=200)
+    environments: list[Name] = Field(default_factory=list, max_length=100)
+    approval_slots: list[SlotIn] = Field(default_factory=list, max_length=50)
+    pre_steps: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=100
+    )
+    post_steps: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+
+class UpdateRequest(_Request):
+    """Change a draft request; `None` leaves a field as it is."""
+
+    Reply = DeploymentRequestPublic
+    permission = Permission.MANAGE_DRS
+    kind: Literal["update_request"] = "update_request"
+    request_id: UUID
+    name: Name | None = None
+    description: str | None = Field(default=None, max_length=20_000)
+    items: list[RequestItemIn] | None = Field(default=None, max_length=200)
+    environments: list[Name] | None = Field(default=None, max_length=100)
+    approval_slots: list[SlotIn] | None = Field(default=None, max_length=50)
+    pre_steps: list[Annotated[str, Field(min_length=1, max_length=2000)]] | None = Field(
+        default=None, max_length=100
+    )
+    post_steps: list[Annotated[str, Field(min_length=1, max_length=2000)]] | None = Field(
+        default=None, max_length=100
+    )
+
+
+class ListRequests(_Paged):
+    """Deployment Requests, newest first; `awaiting_me`: those with a slot the caller may decide."""
+
+    Reply = Page[DeploymentRequestPublic]
+    kind: Literal["list_requests"] = "list_requests"
+    status: RequestStatus | None = None
+    awaiting_me: bool = False
+
+
+class GetRequest(_Request):
+    """One Deployment Request, with its progress."""
+
+    Reply = DeploymentRequestPublic
+    kind: Literal["get_request"] = "get_request"
+    request_id: UUID
+
+
+class MoveRequest(_Request):
+    """Submit, revert, complete or cancel a request."""
+
+    Reply = DeploymentRequestPublic
+    permission = Permission.MANAGE_DRS
+    kind: Literal["move_request"] = "move_request"
+    request_id: UUID
+    action: Literal["submit", "revert", "complete", "cancel"]
+
+
+class DecideSlot(_Request):
+    """Approve or reject one approval slot (a role that may fill its type; never the creator)."""
+
+    Reply = DeploymentRequestPublic
+    permission = None
+    kind: Literal["decide_slot"] = "decide_slot"
+    request_id: UUID
+    slot_id: UUID
+    decision: Literal["approve", "reject"]
+    comment: str | None = Field(default=None, max_length=5000)
+
+
+class CompleteStep(_Request):
+    """Tick a checklist step."""
+
+    Reply = DeploymentRequestPublic
+    permission = Permission.MANAGE_DRS
+    kind: Literal["complete_step"] = "complete_step"
+    request_id: UUID
+    step_id: UUID
+
+
+class ApproveVersion(_Request):
+    """Sign off a version (by id, or by product and version names)."""
+
+    Reply = VersionApprovalPublic
+    permission = Permission.APPROVE_VERSIONS
+    kind: Literal["approve_version"] = "approve_version"
+    version_id: UUID | None = None
+    product: str | None = None
+    version: str | None = None
+    approval_type: ApprovalType
+    environment: Name | None = None
+    comment: str | None = Field(default=None, max_length=5000)
+
+
+class RevokeVersionApproval(_Request):
+    """Withdraw a sign-off."""
+
+    Reply = VersionApprovalPublic
+    permission = Permission.APPROVE_VERSIONS
+    kind: Literal["revoke_version_approval"] = "revoke_version_approval"
+    approval_id: UUID
+
+
+class ListVersionApprovals(_Request):
+    """A version's sign-offs, newest first."""
+
+    Reply = Page[VersionApprovalPublic]
+    kind: Literal["list_version_approvals"] = "list_version_approvals"
+    version_id: UUID | None = None
+    product: str | None = None
+    version: str | None = None
+
+
+class ListAudit(_Request):
+    """The audit log, newest first."""
+
+    Reply = Page[AuditEntryPublic]
+    permission = Permission.READ_AUDIT
+    kind: Literal["list_audit"] = "list_audit"
+    since: UtcDatetime | None = None
+    action: str | None = Field(default=None, max_length=64)
+    # `?actor=` over HTTP; `actor` here is the caller, as on every request.
+    by: str | None = Field(default=None, max_length=300)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    before: int | None = None
+
+
 ManagementRequest = Annotated[
     Ping
     | Authenticate
@@ -316,6 +535,24 @@ ManagementRequest = Annotated[
     | RotateToken
     | CreateApiKey
     | ListApiKeys
-    | RevokeApiKey,
+    | RevokeApiKey
+    | CreateRule
+    | ListRules
+    | GetRule
+    | UpdateRule
+    | DeleteRule
+    | PreviewWindows
+    | ListViolations
+    | CreateRequest
+    | UpdateRequest
+    | ListRequests
+    | GetRequest
+    | MoveRequest
+    | DecideSlot
+    | CompleteStep
+    | ApproveVersion
+    | RevokeVersionApproval
+    | ListVersionApprovals
+    | ListAudit,
     Field(discriminator="kind"),
 ]

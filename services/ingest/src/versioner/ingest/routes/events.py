@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 from fastapi import Response
 from pydantic import BaseModel
 
-from versioner.common.errors import ErrorBody, Failure, policy_unavailable
+from versioner.common.errors import ErrorBody, Failure, forbidden, policy_unavailable
 from versioner.common.events import BuildEventIn, DeploymentEventIn
 from versioner.common.messages.actor import Actor
 from versioner.common.messages.lanes import (
@@ -18,10 +18,11 @@ from versioner.common.messages.lanes import (
 )
 from versioner.common.messages.management import GetEvent, NoteEventQueued
 from versioner.common.resources import BuildPublic, DeploymentPublic, EventStatus
+from versioner.common.roles import Permission
 from versioner.common.status import Status
 from versioner.common.types import utcnow
 from versioner.ingest.deps import ActorDep, EventSenderDep, GatewayDep, ident
-from versioner.ingest.gateway import PolicyGateway
+from versioner.ingest.gateway import FailureError, PolicyGateway
 from versioner.ingest.web import Router, failure_response, respond
 
 router = Router(tags=["events"])
@@ -89,6 +90,9 @@ async def track_deployment(
     event: DeploymentEventIn, actor: EventSenderDep, gateway: GatewayDep
 ) -> Response:
     """Ask to start a deployment (`started`: the policy gate) or report how one went."""
+    if event.break_glass_reason and not actor.may(Permission.MANAGE_RULES):
+        # Break-glass is for people who may manage rules, never for CI's keys: nothing recorded.
+        raise FailureError(forbidden())
     event_id, received_at = uuid4(), utcnow()
     if event.status is Status.STARTED:
         verdict = await gateway.decide(

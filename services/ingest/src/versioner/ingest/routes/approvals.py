@@ -1,0 +1,79 @@
+"""Version approvals."""
+
+from fastapi import Response
+from pydantic import BaseModel, Field
+
+from versioner.common.governance import VersionApprovalPublic
+from versioner.common.messages.management import (
+    ApproveVersion,
+    ListVersionApprovals,
+    RevokeVersionApproval,
+)
+from versioner.common.resources import Page
+from versioner.common.roles import ApprovalType
+from versioner.common.types import Name
+from versioner.ingest.deps import ActorDep, GatewayDep, ident
+from versioner.ingest.web import Router, respond, respond_list
+
+router = Router(tags=["version approvals"])
+
+
+class ApprovalIn(BaseModel):
+    """A sign-off; `environment` null: it counts wherever a rule asks for it."""
+
+    approval_type: ApprovalType
+    environment: Name | None = None
+    comment: str | None = Field(default=None, max_length=5000)
+
+
+_ONE = {201: {"model": VersionApprovalPublic}}
+
+
+@router.both("/versions/{version_id}/approvals", methods=["POST"], status_code=201, responses=_ONE)
+async def approve_version(
+    version_id: str, body: ApprovalIn, actor: ActorDep, gateway: GatewayDep
+) -> Response:
+    """Sign a version off (a role that may fill the approval type)."""
+    request = ApproveVersion(actor=actor, version_id=ident(version_id), **body.model_dump())
+    return respond(await gateway.ask(request, VersionApprovalPublic), 201)
+
+
+@router.both(
+    "/versions/{version_id}/approvals",
+    methods=["GET"],
+    responses={200: {"model": list[VersionApprovalPublic]}},
+)
+async def list_approvals(version_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
+    """A version's sign-offs, newest first."""
+    page = await gateway.ask(
+        ListVersionApprovals(actor=actor, version_id=ident(version_id)), Page[VersionApprovalPublic]
+    )
+    return respond_list(page.items, page.total)
+
+
+@router.both(
+    "/versions/{version_id}/approvals/{approval_id}",
+    methods=["DELETE"],
+    responses={200: {"model": VersionApprovalPublic}},
+)
+async def revoke_approval(
+    version_id: str, approval_id: str, actor: ActorDep, gateway: GatewayDep
+) -> Response:
+    """Withdraw a sign-off."""
+    ident(version_id)
+    request = RevokeVersionApproval(actor=actor, approval_id=ident(approval_id))
+    return respond(await gateway.ask(request, VersionApprovalPublic))
+
+
+@router.both(
+    "/versions/{product:path}/{version}/approvals",
+    methods=["POST"],
+    status_code=201,
+    responses=_ONE,
+)
+async def approve_named_version(
+    product: str, version: str, body: ApprovalIn, actor: ActorDep, gateway: GatewayDep
+) -> Response:
+    """Sign a version off, naming it by product and version (percent-encoded segments)."""
+    request = ApproveVersion(actor=actor, product=product, version=version, **body.model_dump())
+    return respond(await gateway.ask(request, VersionApprovalPublic), 201)

@@ -1,0 +1,141 @@
+"""Deployment Rules and the violations log."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import Query, Response
+from pydantic import BaseModel, Field
+
+from versioner.common.governance import ViolationPublic
+from versioner.common.messages.management import (
+    DEFAULT_LIMIT,
+    CreateRule,
+    DeleteRule,
+    GetRule,
+    ListRules,
+    ListViolations,
+    PreviewWindows,
+    UpdateRule,
+)
+from versioner.common.resources import Done, Page
+from versioner.common.rules import RuleMode, RulePublic, RuleType, WindowsPreview
+from versioner.common.types import Name
+from versioner.ingest.deps import ActorDep, GatewayDep, ident
+from versioner.ingest.routes.catalog import Limit
+from versioner.ingest.web import Router, respond, respond_list
+
+router = Router(tags=["rules"])
+
+
+class RuleIn(BaseModel):
+    """A new rule: empty `products`/`environments` mean all; names not seen yet are allowed."""
+
+    name: Name
+    rule_type: RuleType
+    mode: RuleMode = "enabled"
+    products: list[Name] = Field(default_factory=list, max_length=500)
+    environments: list[Name] = Field(default_factory=list, max_length=500)
+    config: dict[str, Any]
+
+
+class RulePatch(BaseModel):
+    """Changes to a rule; a mode switch (enabled, report_only, disabled) is audited."""
+
+    name: Name | None = None
+    mode: RuleMode | None = None
+    products: list[Name] | None = Field(default=None, max_length=500)
+    environments: list[Name] | None = Field(default=None, max_length=500)
+    config: dict[str, Any] | None = None
+
+
+@router.both(
+    "/deployment-rules", methods=["POST"], status_code=201, responses={201: {"model": RulePublic}}
+)
+async def create_rule(rule: RuleIn, actor: ActorDep, gateway: GatewayDep) -> Response:
+    """Create a rule (admin, release_manager, sre)."""
+    return respond(await gateway.ask(CreateRule(actor=actor, **rule.model_dump()), RulePublic), 201)
+
+
+@router.both("/deployment-rules", methods=["GET"], responses={200: {"model": list[RulePublic]}})
+async def list_rules(
+    actor: ActorDep, gateway: GatewayDep, limit: Limit = DEFAULT_LIMIT, before: str | None = None
+) -> Response:
+    """Every rule, newest first."""
+    page = await gateway.ask(
+        ListRules(actor=actor, limit=limit, before=ident(before) if before else None),
+        Page[RulePublic],
+    )
+    return respond_list(page.items, page.total)
+
+
+@router.both(
+    "/deployment-rules/violations",
+    methods=["GET"],
+    responses={200: {"model": list[ViolationPublic]}},
+)
+async def list_violations(
+    actor: ActorDep,
+    gateway: GatewayDep,
+    rule: str | None = None,
+    product: str | None = None,
+    environment: str | None = None,
+    since: datetime | None = None,
+    outcome: Literal["blocked", "reported", "overridden"] | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    before: int | None = Query(default=None, ge=1),
+) -> Response:
+    """What rules and requests blocked, reported or saw overridden, newest first."""
+    request = ListViolations(
+        actor=actor,
+        rule=rule,
+        product=product,
+        environment=environment,
+        since=since,
+        outcome=outcome,
+        limit=limit,
+        before=before,
+    )
+    page = await gateway.ask(request, Page[ViolationPublic])
+    return respond_list(page.items, page.total)
+
+
+@router.both("/deployment-rules/{rule_id}", methods=["GET"], responses={200: {"model": RulePublic}})
+async def get_rule(rule_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
+    """One rule."""
+    return respond(await gateway.ask(GetRule(actor=actor, rule_id=ident(rule_id)), RulePublic))
+
+
+@router.both(
+    "/deployment-rules/{rule_id}", methods=["PATCH"], responses={200: {"model": RulePublic}}
+)
+async def update_rule(
+    rule_id: str, patch: RulePatch, actor: ActorDep, gateway: GatewayDep
+) -> Response:
+    """Change a rule: mode, name, scope or configuration."""
+    request = UpdateRule(
+        actor=actor, rule_id=ident(rule_id), **patch.model_dump(exclude_unset=True)
+    )
+    return respond(await gateway.ask(request, RulePublic))
+
+
+@router.both("/deployment-rules/{rule_id}", methods=["DELETE"], status_code=204)
+async def delete_rule(rule_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
+    """Delete a rule."""
+    await gateway.ask(DeleteRule(actor=actor, rule_id=ident(rule_id)), Done)
+    return Response(status_code=204)
+
+
+@router.both(
+    "/deployment-rules/{rule_id}/windows",
+    methods=["GET"],
+    responses={200: {"model": WindowsPreview}},
+)
+async def preview_windows(
+    rule_id: str,
+    actor: ActorDep,
+    gateway: GatewayDep,
+    count: int = Query(default=10, ge=1, le=1000),
+) -> Response:
+    """The next windows of a schedule rule, in UTC and in the rule's time zone."""
+    request = PreviewWindows(actor=actor, rule_id=ident(rule_id), count=count)
+    return respond(await gateway.ask(request, WindowsPreview))

@@ -1,0 +1,1 @@
+"""Deployment Rules: what each rule type says about a deployment."""
