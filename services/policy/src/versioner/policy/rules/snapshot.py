@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, select
 from versioner.common.governance import OPEN_STATUSES
 from versioner.common.rules import RuleConfig, parse_config
 from versioner.policy import revision
+from versioner.policy.rules.schedule import ScheduleVerdict
 from versioner.policy.sql import table
 from versioner.policy.tables import (
     DeploymentRequest,
@@ -109,6 +110,10 @@ class Snapshot:
     product_names: dict[UUID, frozenset[str]] = field(default_factory=dict)
     environment_names: dict[UUID, frozenset[str]] = field(default_factory=dict)
     environment_ids: dict[str, UUID] = field(default_factory=dict)
+    # Schedule verdicts by rule: (computed at, valid until, verdict).
+    schedule_verdicts: dict[UUID, tuple[datetime, datetime, ScheduleVerdict]] = field(
+        default_factory=dict
+    )
 
     def names_of_product(self, conn: Connection, product_id: UUID) -> frozenset[str]:
         """Every name a product has had."""
