@@ -115,10 +115,11 @@ def conflict(message: str) -> Failure:
 
 
 def unprocessable(field: str, message: str) -> Failure:
-    """422 in FastAPI's list form, naming the body field."""
+    """422 in FastAPI's list form, naming the body field (`config.rrule`: a nested one)."""
+    loc = ["body", *field.split(".")]
     return Failure(
         status_code=422,
-        body=ErrorBody(detail=[{"loc": ["body", field], "msg": message, "type": "value_error"}]),
+        body=ErrorBody(detail=[{"loc": loc, "msg": message, "type": "value_error"}]),
     )
 
 

@@ -130,7 +130,7 @@ async def revoke_approval(
     now = ctx.clock.now()
     async with ctx.db.write() as session:
         approval = await session.get(VersionApproval, request.approval_id)
-        if approval is None:
+        if approval is None or request.version_id not in (None, approval.version_id):
             return not_found()
         if actor.role is None or not role_may_fill(
             actor.role, ApprovalType(approval.approval_type)

@@ -1,6 +1,8 @@
 """The violations log and the audit log: newest first, filtered, with an id cursor."""
 
-from sqlalchemy import func, select
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -10,7 +12,14 @@ from versioner.common.messages.management import ListAudit, ListViolations
 from versioner.common.resources import Page
 from versioner.policy.catalog import find_environment, find_product
 from versioner.policy.context import PolicyContext
-from versioner.policy.tables import AuditEntry, Environment, Product, Version, ViolationRecord
+from versioner.policy.tables import (
+    AuditEntry,
+    Environment,
+    Product,
+    Rule,
+    Version,
+    ViolationRecord,
+)
 
 
 async def list_violations(
@@ -21,7 +30,7 @@ async def list_violations(
     stmt = select(ViolationRecord)
     async with ctx.db.read() as session:
         if request.rule is not None:
-            stmt = stmt.where(col(ViolationRecord.rule_name) == request.rule)
+            stmt = stmt.where(await _rule_filter(session, request.rule))
         if request.product is not None:
             product = await find_product(session, request.product)
             if product is None:
@@ -73,6 +82,17 @@ async def list_violations(
     )
 
 
+async def _rule_filter(session: AsyncSession, rule: str) -> ColumnElement[bool]:
+    """Violations of a rule named by id or by name (its current name or one it had then)."""
+    try:
+        return col(ViolationRecord.rule_id) == UUID(rule)
+    except ValueError:
+        pass
+    found = (await session.execute(select(col(Rule.id)).where(col(Rule.name) == rule))).scalar()
+    by_name = col(ViolationRecord.rule_name) == rule
+    return by_name if found is None else or_(by_name, col(ViolationRecord.rule_id) == found)
+
+
 async def _names(session: AsyncSession, records: list[ViolationRecord]) -> dict[object, str]:
     names: dict[object, str] = {}
     if not records:
@@ -101,7 +121,13 @@ async def list_audit(ctx: PolicyContext, request: ListAudit) -> Page[AuditEntryP
         else:
             stmt = stmt.where(col(AuditEntry.kind) == request.action)
     if request.by is not None:
-        stmt = stmt.where(col(AuditEntry.actor).contains(request.by))
+        # `user:sam` exactly, or `sam` as whatever kind of caller (never `samantha`).
+        stmt = stmt.where(
+            or_(
+                col(AuditEntry.actor) == request.by,
+                col(AuditEntry.actor).endswith(f":{request.by}", autoescape=True),
+            )
+        )
     async with ctx.db.read() as session:
         total = (
             await session.execute(select(func.count()).select_from(stmt.subquery()))

@@ -408,13 +408,18 @@ def _may_decide(actor: Actor, approval_type: str, creator: UUID | None) -> bool:
     )
 
 
-async def _awaiting(session: AsyncSession, request: ListRequests) -> Page[DeploymentRequestPublic]:
+async def _awaiting(
+    session: AsyncSession, request: ListRequests
+) -> Page[DeploymentRequestPublic] | Failure:
+    """Open requests with a pending slot the caller may decide, newest first, paged like the
+    plain list (`status` narrows them, `before` is a request id)."""
+    statuses = [s for s in _DECIDABLE if request.status in (None, s)]
     records = list(
         (
             await session.execute(
                 select(DeploymentRequest)
-                .where(col(DeploymentRequest.status).in_(_DECIDABLE))
-                .order_by(col(DeploymentRequest.created_at).desc())
+                .where(col(DeploymentRequest.status).in_(statuses))
+                .order_by(col(DeploymentRequest.created_at).desc(), col(DeploymentRequest.id).desc())
             )
         ).scalars()
     )
@@ -428,8 +433,17 @@ async def _awaiting(session: AsyncSession, request: ListRequests) -> Page[Deploy
             for slot in slots[r.id]
         )
     ]
+    start = 0
+    if request.before is not None:
+        anchor = await session.get(DeploymentRequest, request.before)
+        if anchor is None:
+            return not_found()
+        key = (anchor.created_at, anchor.id)
+        start = next(
+            (n for n, r in enumerate(mine) if (r.created_at, r.id) < key), len(mine)
+        )
     return Page[DeploymentRequestPublic](
-        items=await _public(session, mine[: request.limit]), total=len(mine)
+        items=await _public(session, mine[start : start + request.limit]), total=len(mine)
     )
 
 
@@ -460,6 +474,16 @@ async def move_request(
                     "items", "a Deployment Request needs at least one item to be submitted"
                 )
             record.submitted_at = now
+            required = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(RequestSlot)
+                    .where(col(RequestSlot.request_id) == record.id, ~col(RequestSlot.optional))
+                )
+            ).scalar_one()
+            if not required:
+                # Every non-optional slot is approved when there is none: nothing to wait for.
+                target = "approved"
         if request.action == "revert":
             await _clear_decisions(session, record.id)
         if target in ("completed", "cancelled"):

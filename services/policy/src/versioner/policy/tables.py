@@ -390,6 +390,7 @@ class ViolationRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_violations_at", "at"),
         Index("ix_violations_rule", "rule_name", "at"),
+        Index("ix_violations_rule_id", "rule_id", "id"),
         Index("ix_violations_pair", "product_id", "environment_id", "at"),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -484,6 +484,7 @@ class RevokeVersionApproval(_Request):
     permission = Permission.APPROVE_VERSIONS
     kind: Literal["revoke_version_approval"] = "revoke_version_approval"
     approval_id: UUID
+    version_id: UUID | None = None  # the version the path names; the approval must be its own
 
 
 class ListVersionApprovals(_Request):

@@ -1,6 +1,8 @@
 """Version approvals."""
 
-from fastapi import Response
+from urllib.parse import unquote
+
+from fastapi import Request, Response
 from pydantic import BaseModel, Field
 
 from versioner.common.governance import VersionApprovalPublic
@@ -59,9 +61,10 @@ async def list_approvals(version_id: str, actor: ActorDep, gateway: GatewayDep) 
 async def revoke_approval(
     version_id: str, approval_id: str, actor: ActorDep, gateway: GatewayDep
 ) -> Response:
-    """Withdraw a sign-off."""
-    ident(version_id)
-    request = RevokeVersionApproval(actor=actor, approval_id=ident(approval_id))
+    """Withdraw a sign-off (404 when it is not that version's)."""
+    request = RevokeVersionApproval(
+        actor=actor, version_id=ident(version_id), approval_id=ident(approval_id)
+    )
     return respond(await gateway.ask(request, VersionApprovalPublic))
 
 
@@ -72,8 +75,33 @@ async def revoke_approval(
     responses=_ONE,
 )
 async def approve_named_version(
-    product: str, version: str, body: ApprovalIn, actor: ActorDep, gateway: GatewayDep
+    product: str,
+    version: str,
+    body: ApprovalIn,
+    actor: ActorDep,
+    gateway: GatewayDep,
+    http: Request,
 ) -> Response:
     """Sign a version off, naming it by product and version (percent-encoded segments)."""
+    product, version = _split_names(http, product, version)
     request = ApproveVersion(actor=actor, product=product, version=version, **body.model_dump())
     return respond(await gateway.ask(request, VersionApprovalPublic), 201)
+
+
+def _split_names(http: Request, product: str, version: str) -> tuple[str, str]:
+    """Product and version as the client encoded them.
+
+    Routing sees the decoded path, where `org%2Fapi/release%2F2.0` reads `org/api/release/2.0`
+    and the last slash wins. The raw path keeps the client's segments: the version is the last
+    one, the product everything before it (unencoded slashes in a product still work).
+    """
+    raw = http.scope.get("raw_path")
+    if not isinstance(raw, bytes):
+        return product, version
+    segments = raw.decode("latin-1").rstrip("/").split("/")[:-1]  # without "approvals"
+    wanted = f"{product}/{version}"
+    for size in range(2, len(segments) + 1):
+        tail = segments[-size:]
+        if unquote("/".join(tail)) == wanted:
+            return unquote("/".join(tail[:-1])), unquote(tail[-1])
+    return product, version

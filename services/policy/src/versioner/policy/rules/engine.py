@@ -7,7 +7,7 @@ rules only report.
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Connection, bindparam, func, select
@@ -42,11 +42,34 @@ _COMPLETIONS = (
     )
     .group_by(DEPLOYMENTS.c.environment_id)
 )
-_APPROVALS = select(APPROVALS.c.approval_type, APPROVALS.c.environment_id).where(
-    APPROVALS.c.version_id == bindparam("version_id"), APPROVALS.c.revoked_at.is_(None)
-)
+_APPROVALS = select(
+    APPROVALS.c.approval_type, APPROVALS.c.environment_id, APPROVALS.c.environment
+).where(APPROVALS.c.version_id == bindparam("version_id"), APPROVALS.c.revoked_at.is_(None))
 
 Mode = Literal["enabled", "report_only"]
+
+
+class Approval(NamedTuple):
+    """A standing sign-off on the version being checked."""
+
+    approval_type: str
+    environment_id: UUID | None
+    environment: str | None
+
+    def given_in(
+        self, conn: Connection, snapshot: Snapshot, where: str, place: UUID | None
+    ) -> bool:
+        """Whether it was given for the environment `where` names (`place`, once seen).
+
+        An approval names its environment; one not seen yet when it was given has no id then,
+        so it is resolved now, through every name environments have had.
+        """
+        if self.environment is None:
+            return False
+        if self.environment == where:
+            return True
+        here = self.environment_id or snapshot.environment_id(conn, self.environment)
+        return place is not None and here == place
 
 
 @dataclass(frozen=True)
@@ -100,6 +123,12 @@ def _approvers(approval_type: str) -> list[str]:
     return sorted(APPROVERS[ApprovalType(approval_type)])
 
 
+def _anyone_of(roles: list[str]) -> str:
+    """`someone with the admin, qa or release_manager role`."""
+    listed = roles[0] if len(roles) == 1 else f"{', '.join(roles[:-1])} or {roles[-1]}"
+    return f"someone with the {listed} role"
+
+
 def _check_request(request: OpenRequest, subject: Subject) -> list[Violation]:
     """An open request covering the deployment: required slots approved, pre-steps done."""
     found: list[Violation] = []
@@ -131,7 +160,7 @@ def _check_request(request: OpenRequest, subject: Subject) -> list[Violation]:
                 message=(
                     f"Deployment Request '{request.name}' still needs {', '.join(pending)} "
                     f"approval before {subject.product} {subject.version} may go to "
-                    f"{subject.environment}. Ask a {' or '.join(roles)} to approve it."
+                    f"{subject.environment}. Ask {_anyone_of(roles)} to approve it."
                 ),
                 details={
                     **base,
@@ -342,18 +371,18 @@ def _check_version_approval(
     rule: ActiveRule,
     config: VersionApprovalConfig,
     subject: Subject,
-    approvals: list[tuple[str, UUID | None]] | None,
-) -> tuple[Violation | None, list[tuple[str, UUID | None]]]:
+    approvals: list[Approval] | None,
+) -> tuple[Violation | None, list[Approval]]:
     if approvals is None:
         approvals = [
-            (row[0], row[1]) for row in conn.execute(_APPROVALS, {"version_id": subject.version_id})
+            Approval(*row) for row in conn.execute(_APPROVALS, {"version_id": subject.version_id})
         ]
     where = config.environment
     place = snapshot.environment_id(conn, where) if where else None
     given = {
-        kind
-        for kind, environment_id in approvals
-        if where is None or (place is not None and environment_id == place)
+        approval.approval_type
+        for approval in approvals
+        if where is None or approval.given_in(conn, snapshot, where, place)
     }
     missing = [str(kind) for kind in config.approval_types if str(kind) not in given]
     if not missing:
@@ -367,8 +396,8 @@ def _check_version_approval(
             rule_type="version_approval",
             message=(
                 f"{subject.product} {subject.version} needs {', '.join(missing)} sign-off"
-                f"{location} before {subject.environment}. A {' or '.join(roles)} can approve "
-                f"it: POST /versions/{subject.version_id}/approvals."
+                f"{location} before {subject.environment}. {_anyone_of(roles).capitalize()} can "
+                f"approve it: POST /versions/{subject.version_id}/approvals."
             ),
             details={
                 "missing_approvals": missing,
@@ -392,7 +421,7 @@ def evaluate(conn: Connection, snapshot: Snapshot, subject: Subject, now: dateti
     for request in covering:
         result.governed = True
         result.findings.extend(Finding(v, "enabled") for v in _check_request(request, subject))
-    approvals: list[tuple[str, UUID | None]] | None = None
+    approvals: list[Approval] | None = None
     completed: Completions | None = None
     for rule in snapshot.rules:
         if not rule.scopes(subject.product_names, subject.environment_names):

@@ -84,6 +84,7 @@ def upgrade() -> None:
             "ix_violations_pair", ["product_id", "environment_id", "at"], unique=False
         )
         batch_op.create_index("ix_violations_rule", ["rule_name", "at"], unique=False)
+        batch_op.create_index("ix_violations_rule_id", ["rule_id", "id"], unique=False)
 
     op.create_table(
         "dr_environments",
@@ -203,6 +204,7 @@ def downgrade() -> None:
     op.drop_table("dr_items")
     op.drop_table("dr_environments")
     with op.batch_alter_table("violations", schema=None) as batch_op:
+        batch_op.drop_index("ix_violations_rule_id")
         batch_op.drop_index("ix_violations_rule")
         batch_op.drop_index("ix_violations_pair")
         batch_op.drop_index("ix_violations_at")
