@@ -233,6 +233,11 @@ FLOW = {"prerequisites": ["test", "staging"], "target": "production", "min_soak_
         (["approvals", "revoke", "--version-id", "v-1", "a-1"], "DELETE",
          "/versions/v-1/approvals/a-1", {}, None, APPROVAL | {"revoked_at": AT},
          "revoked (a-1)"),
+        (["approvals", "list", "--product", "org/api", "--version", "1.0+b"], "GET",
+         "/versions/org%2Fapi/1.0%2Bb/approvals", {}, None, [APPROVAL], "qa"),
+        (["approvals", "revoke", "--product", "org/api", "--version", "1.0+b", "a-1"], "DELETE",
+         "/versions/org%2Fapi/1.0%2Bb/approvals/a-1", {}, None, APPROVAL | {"revoked_at": AT},
+         "revoked (a-1)"),
         (["audit", "--since", "2026-05-01", "--kind", "rule.", "--actor", "ada", "--limit", "2",
           "--before", "9"], "GET", "/audit/",
          {"since": ["2026-05-01"], "kind": ["rule."], "actor": ["ada"], "limit": ["2"],
@@ -453,6 +458,9 @@ def test_rule_config_from_a_file_with_the_settings_file_before_the_command(
          "--version goes with --product"),
         (["approvals", "add", "--version-id", "v-1", "--type", "legal"], "invalid choice"),
         (["approvals", "list"], "--version-id"),
+        (["approvals", "list", "--product", "api"], "--product P --version V"),
+        (["approvals", "revoke", "--version-id", "v-1", "--version", "1", "a-1"],
+         "--version goes with --product"),
     ],
 )  # fmt: skip
 def test_bad_arguments_exit_1_without_a_request(

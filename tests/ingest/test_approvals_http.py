@@ -119,6 +119,35 @@ async def test_approve_a_version_with_a_slash_by_name(
         assert response.json()["version_id"] == version_id
 
 
+async def test_list_and_revoke_naming_the_version(
+    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+) -> None:
+    stack = sqlite_stack
+    version_id = await built(stack, sqlite_ci, "org/api", "release/2.0")
+    await built(stack, sqlite_ci, "org/api", "2.0")
+    named = "/versions/org%2Fapi/release%2F2.0/approvals"
+    approval = await approve(stack, stack.admin, named)
+    assert approval.status_code == 201, approval.text
+    for path in (named, named + "/", "/versions/org/api/release%2F2.0/approvals"):
+        listed = await stack.http.get(path, headers=sqlite_ci)
+        assert listed.status_code == 200, (path, listed.text)
+        assert [a["id"] for a in listed.json()] == [approval.json()["id"]]
+        assert listed.json()[0]["version_id"] == version_id
+    empty = await stack.http.get("/versions/org%2Fapi/2.0/approvals", headers=sqlite_ci)
+    assert empty.json() == []
+    unknown = await stack.http.get("/versions/org%2Fapi/9.9/approvals", headers=sqlite_ci)
+    assert unknown.status_code == 404
+    # Another version's path does not revoke it.
+    wrong = await stack.http.delete(
+        f"/versions/org%2Fapi/2.0/approvals/{approval.json()['id']}", headers=stack.admin
+    )
+    assert wrong.status_code == 404, wrong.text
+    revoked = await stack.http.delete(f"{named}/{approval.json()['id']}", headers=stack.admin)
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["version_id"] == version_id
+    assert is_utc(revoked.json()["revoked_at"])
+
+
 async def test_who_may_approve_which_type(sqlite_stack: Stack, sqlite_ci: dict[str, str]) -> None:
     stack = sqlite_stack
     version_id = await built(stack, sqlite_ci, "api", "1.4.0")

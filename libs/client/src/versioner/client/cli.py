@@ -360,18 +360,17 @@ def _add_requests(requests: Any, leaf: Leaf) -> None:
 
 def _add_approvals(approvals: Any, leaf: Leaf) -> None:
     add = leaf(approvals, "add", governance.add_approval, "sign a version off")
-    which = add.add_mutually_exclusive_group(required=True)
-    which.add_argument("--version-id", metavar="ID")
-    which.add_argument("--product", help="with --version")
-    add.add_argument("--version", help="with --product")
     add.add_argument("--type", dest="approval_type", required=True, choices=APPROVAL_TYPES)
     add.add_argument("--environment", help="where it counts (default: anywhere)")
     add.add_argument("--comment")
     listing = leaf(approvals, "list", governance.list_approvals, "a version's sign-offs")
-    listing.add_argument("--version-id", metavar="ID", required=True)
     revoke = leaf(approvals, "revoke", governance.revoke_approval, "withdraw a sign-off")
-    revoke.add_argument("--version-id", metavar="ID", required=True)
     revoke.add_argument("approval_id", metavar="APPROVAL_ID")
+    for parser in (add, listing, revoke):
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("--version-id", metavar="ID")
+        which.add_argument("--product", help="with --version")
+        parser.add_argument("--version", help="with --product")
     _add_json(add, listing, revoke)
 
 

@@ -292,13 +292,19 @@ def _approval_line(approval: VersionApproval) -> str:
     )
 
 
-def add_approval(args: Args, settings: Settings) -> int:
-    """`versioner approvals add`: sign a version off, by id or by product and version."""
+def _named_version(args: Args) -> tuple[str | None, str | None, str | None]:
+    """The version `--version-id`, or `--product` and `--version`, name."""
     version_id, product, version = args.get("version_id"), args.get("product"), args.get("version")
     if version_id is None and (product is None or version is None):
         raise UsageError("name the version: --version-id ID, or --product P --version V")
     if version_id is not None and version is not None:
         raise UsageError("--version goes with --product, not with --version-id")
+    return version_id, product, version
+
+
+def add_approval(args: Args, settings: Settings) -> int:
+    """`versioner approvals add`: sign a version off, by id or by product and version."""
+    version_id, product, version = _named_version(args)
 
     def call(client: VersionerClient) -> int:
         given = (args["approval_type"], args.get("environment"), args.get("comment"))
@@ -324,10 +330,11 @@ def _approval_row(approval: VersionApproval) -> list[object]:
 
 
 def list_approvals(args: Args, settings: Settings) -> int:
-    """`versioner approvals list --version-id ID`."""
+    """`versioner approvals list --version-id ID | --product P --version V`."""
+    version_id, product, version = _named_version(args)
 
     def call(client: VersionerClient) -> int:
-        approvals = client.list_version_approvals(args["version_id"])
+        approvals = client.list_version_approvals(version_id, product=product, version=version)
         if args.get("json"):
             return dump_json(approvals)
         rows = [_approval_row(a) for a in approvals]
@@ -338,10 +345,13 @@ def list_approvals(args: Args, settings: Settings) -> int:
 
 
 def revoke_approval(args: Args, settings: Settings) -> int:
-    """`versioner approvals revoke --version-id ID APPROVAL_ID`."""
+    """`versioner approvals revoke (--version-id ID | --product P --version V) APPROVAL_ID`."""
+    version_id, product, version = _named_version(args)
 
     def call(client: VersionerClient) -> int:
-        approval = client.revoke_version_approval(args["version_id"], args["approval_id"])
+        approval = client.revoke_version_approval(
+            version_id, args["approval_id"], product=product, version=version
+        )
         if args.get("json"):
             return dump_json(approval)
         say(f"✓ {_approval_line(approval)} revoked ({approval['id']})")

@@ -227,7 +227,7 @@ class GovernanceCalls:
         comment: str | None = None,
     ) -> VersionApproval:
         """Sign a version off; `environment` None: it counts wherever a rule asks."""
-        path = f"versions/{segment(version_id)}/approvals"
+        path = _approvals_path(version_id, None, None)
         return self._approve(path, approval_type, environment, comment)
 
     def approve_named_version(
@@ -239,7 +239,7 @@ class GovernanceCalls:
         comment: str | None = None,
     ) -> VersionApproval:
         """Sign a version off, naming it by product and version."""
-        path = f"versions/{segment(product)}/{segment(version)}/approvals"
+        path = _approvals_path(None, product, version)
         return self._approve(path, approval_type, environment, comment)
 
     def _approve(
@@ -248,14 +248,27 @@ class GovernanceCalls:
         body = {"approval_type": approval_type, "environment": environment, "comment": comment}
         return cast("VersionApproval", self._json("POST", path, body=body))
 
-    def list_version_approvals(self, version_id: str) -> list[VersionApproval]:
-        """A version's sign-offs, newest first (revoked ones included)."""
-        path = f"versions/{segment(version_id)}/approvals"
+    def list_version_approvals(
+        self,
+        version_id: str | None = None,
+        *,
+        product: str | None = None,
+        version: str | None = None,
+    ) -> list[VersionApproval]:
+        """A version's sign-offs, newest first (revoked ones included); by id or by names."""
+        path = _approvals_path(version_id, product, version)
         return cast("list[VersionApproval]", self._json("GET", path))
 
-    def revoke_version_approval(self, version_id: str, approval_id: str) -> VersionApproval:
-        """Withdraw a sign-off; answers the revoked approval."""
-        path = f"versions/{segment(version_id)}/approvals/{segment(approval_id)}"
+    def revoke_version_approval(
+        self,
+        version_id: str | None,
+        approval_id: str,
+        *,
+        product: str | None = None,
+        version: str | None = None,
+    ) -> VersionApproval:
+        """Withdraw a sign-off of the version named by id or by names; answers it, revoked."""
+        path = f"{_approvals_path(version_id, product, version)}/{segment(approval_id)}"
         return cast("VersionApproval", self._json("DELETE", path))
 
     def list_audit(
@@ -276,3 +289,12 @@ class GovernanceCalls:
             "before": before,
         }
         return cast("list[AuditEntry]", self._json("GET", "audit/", params=params))
+
+
+def _approvals_path(version_id: str | None, product: str | None, version: str | None) -> str:
+    """`versions/{id}/approvals`, or `versions/{product}/{version}/approvals` (encoded)."""
+    if version_id is not None:
+        return f"versions/{segment(version_id)}/approvals"
+    if product is None or version is None:
+        raise ValueError("name the version by id, or by product and version")
+    return f"versions/{segment(product)}/{segment(version)}/approvals"

@@ -130,8 +130,12 @@ async def revoke_approval(
     now = ctx.clock.now()
     async with ctx.db.write() as session:
         approval = await session.get(VersionApproval, request.approval_id)
-        if approval is None or request.version_id not in (None, approval.version_id):
+        if approval is None:
             return not_found()
+        if request.version_id is not None or request.product is not None:
+            named = await _version(session, request.version_id, request.product, request.version)
+            if isinstance(named, Failure) or named[0].id != approval.version_id:
+                return not_found()
         if actor.role is None or not role_may_fill(
             actor.role, ApprovalType(approval.approval_type)
         ):

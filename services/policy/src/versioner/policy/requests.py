@@ -419,7 +419,9 @@ async def _awaiting(
             await session.execute(
                 select(DeploymentRequest)
                 .where(col(DeploymentRequest.status).in_(statuses))
-                .order_by(col(DeploymentRequest.created_at).desc(), col(DeploymentRequest.id).desc())
+                .order_by(
+                    col(DeploymentRequest.created_at).desc(), col(DeploymentRequest.id).desc()
+                )
             )
         ).scalars()
     )
@@ -439,9 +441,7 @@ async def _awaiting(
         if anchor is None:
             return not_found()
         key = (anchor.created_at, anchor.id)
-        start = next(
-            (n for n, r in enumerate(mine) if (r.created_at, r.id) < key), len(mine)
-        )
+        start = next((n for n, r in enumerate(mine) if (r.created_at, r.id) < key), len(mine))
     return Page[DeploymentRequestPublic](
         items=await _public(session, mine[start : start + request.limit]), total=len(mine)
     )

@@ -484,7 +484,10 @@ class RevokeVersionApproval(_Request):
     permission = Permission.APPROVE_VERSIONS
     kind: Literal["revoke_version_approval"] = "revoke_version_approval"
     approval_id: UUID
-    version_id: UUID | None = None  # the version the path names; the approval must be its own
+    # The version the path names, by id or by product and version: the approval must be its own.
+    version_id: UUID | None = None
+    product: str | None = None
+    version: str | None = None
 
 
 class ListVersionApprovals(_Request):

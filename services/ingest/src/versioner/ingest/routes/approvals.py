@@ -88,20 +88,57 @@ async def approve_named_version(
     return respond(await gateway.ask(request, VersionApprovalPublic), 201)
 
 
-def _split_names(http: Request, product: str, version: str) -> tuple[str, str]:
+def _split_names(http: Request, product: str, version: str, tail: int = 1) -> tuple[str, str]:
     """Product and version as the client encoded them.
 
     Routing sees the decoded path, where `org%2Fapi/release%2F2.0` reads `org/api/release/2.0`
     and the last slash wins. The raw path keeps the client's segments: the version is the last
-    one, the product everything before it (unencoded slashes in a product still work).
+    one before the `tail` segments (`approvals`, and an approval id), the product everything
+    before it (unencoded slashes in a product still work).
     """
     raw = http.scope.get("raw_path")
     if not isinstance(raw, bytes):
         return product, version
-    segments = raw.decode("latin-1").rstrip("/").split("/")[:-1]  # without "approvals"
+    segments = raw.decode("latin-1").rstrip("/").split("/")[:-tail]  # without "approvals[/id]"
     wanted = f"{product}/{version}"
     for size in range(2, len(segments) + 1):
-        tail = segments[-size:]
-        if unquote("/".join(tail)) == wanted:
-            return unquote("/".join(tail[:-1])), unquote(tail[-1])
+        named = segments[-size:]
+        if unquote("/".join(named)) == wanted:
+            return unquote("/".join(named[:-1])), unquote(named[-1])
     return product, version
+
+
+@router.both(
+    "/versions/{product:path}/{version}/approvals",
+    methods=["GET"],
+    responses={200: {"model": list[VersionApprovalPublic]}},
+)
+async def list_named_approvals(
+    product: str, version: str, actor: ActorDep, gateway: GatewayDep, http: Request
+) -> Response:
+    """A version's sign-offs, naming it by product and version."""
+    product, version = _split_names(http, product, version)
+    request = ListVersionApprovals(actor=actor, product=product, version=version)
+    page = await gateway.ask(request, Page[VersionApprovalPublic])
+    return respond_list(page.items, page.total)
+
+
+@router.both(
+    "/versions/{product:path}/{version}/approvals/{approval_id}",
+    methods=["DELETE"],
+    responses={200: {"model": VersionApprovalPublic}},
+)
+async def revoke_named_approval(
+    product: str,
+    version: str,
+    approval_id: str,
+    actor: ActorDep,
+    gateway: GatewayDep,
+    http: Request,
+) -> Response:
+    """Withdraw a sign-off, naming its version by product and version."""
+    product, version = _split_names(http, product, version, tail=2)
+    request = RevokeVersionApproval(
+        actor=actor, product=product, version=version, approval_id=ident(approval_id)
+    )
+    return respond(await gateway.ask(request, VersionApprovalPublic))
