@@ -14,7 +14,7 @@ from tests.support.databases import sqlite_url
 from tests.support.stack import Stack, memory_stack, real_stack
 
 # Short enough that waiting out a paused lane costs little, long enough for management RPCs.
-IMPATIENT_RPC_TIMEOUT_S = 0.5
+IMPATIENT_RPC_TIMEOUT_S = 1.0
 
 
 @pytest.fixture

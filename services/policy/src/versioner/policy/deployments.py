@@ -51,7 +51,7 @@ from versioner.policy.rules.engine import Subject
 from versioner.policy.rules.snapshot import Snapshot
 from versioner.policy.sql import table
 from versioner.policy.tables import BlockedAttempt, Deployment, ViolationRecord
-from versioner.policy.verdict import blocked, preflight_status
+from versioner.policy.verdict import blocked, ordered, preflight_status
 from versioner.policy.views import deployment_public, hours_since
 
 CONCURRENCY_RULE = "one deployment at a time"
@@ -100,16 +100,15 @@ class Target:
 def resolve(
     ctx: PolicyContext, conn: Connection, event: DeploymentEventIn, now: datetime
 ) -> Target:
-    """Find or create what the event names, and lock its state row."""
+    """Find or create what the event names, and lock its state row.
+
+    A new version is created without a SHA: it takes the event's only once the event is let
+    through (`_take_sha`), so a blocked start cannot pin the wrong commit.
+    """
     product = repository.product(conn, ctx.names, event.product_name, now)
     environment = repository.environment(conn, ctx.names, event.environment_name, now)
     version = repository.version(
-        conn,
-        product,
-        event.version,
-        now,
-        sha=event.scm_sha,
-        values={"scm_repository": event.scm_repository},
+        conn, product, event.version, now, values={"scm_repository": event.scm_repository}
     )
     state = repository.lock_state(conn, product, environment)
     return Target(product, environment, version, state)
@@ -496,7 +495,8 @@ def _block(
     hard: list[Violation],
     evaluation: engine.Evaluation,
 ) -> Failure:
-    violations = [*hard, *evaluation.enforced]
+    # The order the 428 body gives them, everywhere else too.
+    violations = ordered([*hard, *evaluation.enforced])
     failure = blocked(violations)
     at = msg.received_at
     listed = [v.model_dump(mode="json") for v in violations]

@@ -18,9 +18,14 @@ CODE_ORDER = (
 _RANK = {code: rank for rank, code in enumerate(CODE_ORDER)}
 
 
+def order_key(violation: Violation) -> tuple[int, str]:
+    """Where a violation goes in the order API.md fixes: by code, then by rule name."""
+    return _RANK.get(violation.code, len(_RANK)), violation.rule_name
+
+
 def ordered(violations: list[Violation]) -> list[Violation]:
-    """Violations in the order API.md fixes: by code, then by rule name."""
-    return sorted(violations, key=lambda v: (_RANK.get(v.code, len(_RANK)), v.rule_name))
+    """Violations in the order API.md fixes."""
+    return sorted(violations, key=order_key)
 
 
 def blocked(violations: list[Violation]) -> Failure:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, select
 
 from versioner.common.errors import Violation
 from versioner.common.roles import APPROVERS, ApprovalType
@@ -24,23 +24,21 @@ from versioner.policy.rules import schedule
 from versioner.policy.rules.snapshot import ActiveRule, OpenRequest, Snapshot
 from versioner.policy.sql import table
 from versioner.policy.tables import Deployment, VersionApproval
+from versioner.policy.verdict import order_key
 
 DEPLOYMENTS = table(Deployment)
 APPROVALS = table(VersionApproval)
 
-# When the version first and last completed in each environment: one indexed query per
-# verdict, shared by every flow rule in scope.
+# Every completion of the version, per environment in time order: one indexed query per
+# verdict, shared by every flow rule in scope (a version completes a handful of times).
 _COMPLETIONS = (
-    select(
-        DEPLOYMENTS.c.environment_id,
-        func.min(DEPLOYMENTS.c.finished_at),
-        func.max(DEPLOYMENTS.c.finished_at),
-    )
+    select(DEPLOYMENTS.c.environment_id, DEPLOYMENTS.c.finished_at)
     .where(
         DEPLOYMENTS.c.version_id == bindparam("version_id"),
         DEPLOYMENTS.c.status == "completed",
+        DEPLOYMENTS.c.finished_at.is_not(None),
     )
-    .group_by(DEPLOYMENTS.c.environment_id)
+    .order_by(DEPLOYMENTS.c.finished_at)
 )
 _APPROVALS = select(
     APPROVALS.c.approval_type, APPROVALS.c.environment_id, APPROVALS.c.environment
@@ -116,7 +114,10 @@ class Evaluation:
 
 
 def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    """The retry moment as people read it: to the minute, or to the (next) second."""
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if moment.second else "%Y-%m-%d %H:%M UTC")
 
 
 def _approvers(approval_type: str) -> list[str]:
@@ -285,12 +286,30 @@ def _check_dr_required(
     )
 
 
-Completions = dict[UUID, tuple[datetime, datetime]]
+Completions = dict[UUID, list[datetime]]
 
 
 def _completions(conn: Connection, subject: Subject) -> Completions:
-    rows = conn.execute(_COMPLETIONS, {"version_id": subject.version_id})
-    return {row[0]: (row[1], row[2]) for row in rows if row[1] is not None}
+    completed: Completions = {}
+    for environment_id, finished_at in conn.execute(
+        _COMPLETIONS, {"version_id": subject.version_id}
+    ):
+        completed.setdefault(environment_id, []).append(finished_at)
+    return completed
+
+
+def _in_order(times: list[list[datetime]]) -> bool:
+    """Whether one completion per prerequisite can be picked in the rule's order.
+
+    Greedy: each prerequisite's earliest completion at or after the previous pick. So a
+    version that once went out of order is cured by deploying it again in order.
+    """
+    previous: datetime | None = None
+    for completions in times:
+        previous = next((t for t in completions if previous is None or t >= previous), None)
+        if previous is None:
+            return False
+    return True
 
 
 def _check_flow(
@@ -320,8 +339,8 @@ def _check_flow(
             ),
             details=details,
         )
-    firsts = [completed[ids[name]][0] for name in config.prerequisites]  # type: ignore[index]
-    if config.strict_order and firsts != sorted(firsts):
+    times = [completed[ids[name]] for name in config.prerequisites]  # type: ignore[index]
+    if config.strict_order and not _in_order(times):
         order = " → ".join([*config.prerequisites, subject.environment])
         return Violation(
             code="FLOW_VIOLATION",
@@ -337,10 +356,10 @@ def _check_flow(
         return None
     if config.strict_order:
         last = config.prerequisites[-1]
-        since = completed[ids[last]][1]  # type: ignore[index]
+        since = completed[ids[last]][-1]  # type: ignore[index]
     else:
         last, since = max(
-            ((name, completed[ids[name]][1]) for name in config.prerequisites),  # type: ignore[index]
+            ((name, completed[ids[name]][-1]) for name in config.prerequisites),  # type: ignore[index]
             key=lambda pair: pair[1],
         )
     ready = since + timedelta(minutes=config.min_soak_minutes)
@@ -446,6 +465,7 @@ def evaluate(conn: Connection, snapshot: Snapshot, subject: Subject, now: dateti
             result.governed = True
         if violation is not None:
             result.findings.append(Finding(violation, rule.mode, rule.id))  # type: ignore[arg-type]
+    result.findings.sort(key=lambda finding: order_key(finding.violation))
     return result
 
 
