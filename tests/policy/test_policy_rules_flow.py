@@ -2,8 +2,6 @@
 
 from datetime import timedelta
 
-import pytest
-
 from tests.policy.conftest import ADMIN, Policy, detail_of, recorded, refused, result, rows
 from versioner.common.errors import ErrorDetail
 from versioner.common.messages.management import CreateRule, UpdateEnvironment
