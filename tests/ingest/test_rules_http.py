@@ -688,9 +688,6 @@ async def test_strict_order_of_prerequisites(
     assert detail["code"] == "FLOW_VIOLATION"
     assert detail["details"]["order"] == "test → staging → production"
     assert detail["details"]["missing"] == []
-    await completed_in(sqlite_stack, sqlite_ci, "staging")
-    # Strict order looks at each prerequisite's first completion: still out of order.
-    assert (await deploy(sqlite_stack, sqlite_ci)).status_code == 428
     relaxed = await sqlite_stack.http.get("/deployment-rules/", headers=sqlite_stack.admin)
     await sqlite_stack.http.patch(
         f"/deployment-rules/{relaxed.json()[0]['id']}",
@@ -703,6 +700,24 @@ async def test_strict_order_of_prerequisites(
         },
         headers=sqlite_stack.admin,
     )
+    assert (await deploy(sqlite_stack, sqlite_ci)).status_code == 200
+
+
+async def test_deploying_again_in_order_satisfies_strict_order(
+    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+) -> None:
+    await create_rule(
+        sqlite_stack,
+        {
+            "name": "test then staging",
+            "rule_type": "flow",
+            "config": {"prerequisites": ["test", "staging"], "target": "production"},
+        },
+    )
+    await completed_in(sqlite_stack, sqlite_ci, "staging")
+    await completed_in(sqlite_stack, sqlite_ci, "test")
+    assert (await deploy(sqlite_stack, sqlite_ci)).status_code == 428
+    await completed_in(sqlite_stack, sqlite_ci, "staging")
     assert (await deploy(sqlite_stack, sqlite_ci)).status_code == 200
 
 

@@ -26,6 +26,8 @@ from versioner.ingest.app import create_app
 from versioner.ingest.auth import CredentialCache
 from versioner.ingest.rpc import PolicyClient
 from versioner.ingest.settings import IngestSettings
+from versioner.notifier.app import NotifierService
+from versioner.notifier.settings import NotifierSettings
 from versioner.policy.app import PolicyService
 from versioner.policy.clock import Clock
 from versioner.policy.settings import PolicySettings
@@ -33,6 +35,39 @@ from versioner.policy.topology import credentials_exchange, events_exchange
 
 BOOTSTRAP_TOKEN = "pat_bootstrap_" + "x" * 32
 TEST_LANES = 2
+SECRET_KEY = "test-secret-key-" + "k" * 16
+
+
+@dataclass
+class NotifierSetup:
+    """Run the notifier in the stack too: its database, what it may reach, how it waits."""
+
+    database_url: str
+    slack_api_url: str = "http://127.0.0.1:9/api/"
+    allow_hosts: str = "127.0.0.1"
+    resolver: Any = None
+    sleep: Any = None
+
+    def settings(self, policy: PolicySettings) -> NotifierSettings:
+        """The notifier's settings next to policy's."""
+        return NotifierSettings(
+            amqp_url=policy.amqp_url,
+            broker_prefix=policy.broker_prefix,
+            policy_lanes=policy.policy_lanes,
+            notifier_database_url=self.database_url,
+            public_url="http://versioner.test",
+            slack_api_url=self.slack_api_url,
+            secret_key=SecretStr(SECRET_KEY),
+            webhook_allow_hosts=self.allow_hosts,
+        )
+
+    def service(
+        self, policy: PolicySettings, broker: RabbitBroker | None = None
+    ) -> NotifierService:
+        """A notifier service (on `broker` when given: in memory, policy's)."""
+        return NotifierService(
+            self.settings(policy), broker=broker, resolver=self.resolver, sleep=self.sleep
+        )
 
 
 def settings_pair(
@@ -96,6 +131,7 @@ class Stack:
     app: Any = None
     cache: CredentialCache | None = None
     policy_running: bool = True
+    notifier: NotifierService | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -171,14 +207,21 @@ async def _http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 @asynccontextmanager
 async def memory_stack(
-    database_url: str, *, clock: Clock | None = None, **ingest: Any
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    notifier: NotifierSetup | None = None,
+    **ingest: Any,
 ) -> AsyncIterator[Stack]:
-    """Policy and ingest joined in memory."""
+    """Policy and ingest joined in memory (and the notifier, on policy's broker, if asked)."""
     policy_settings, ingest_settings = settings_pair(
         database_url, f"mem-{uuid.uuid4().hex[:8]}", "amqp://guest:guest@127.0.0.1:5672/", **ingest
     )
     service = PolicyService(policy_settings, clock=clock)
     await service.prepare()
+    notifier_service = notifier.service(policy_settings, service.broker) if notifier else None
+    if notifier_service is not None:
+        await notifier_service.prepare()
     holder: dict[str, CredentialCache] = {}
     announced: list[DomainEvent] = []
 
@@ -219,11 +262,14 @@ async def memory_stack(
                     ingest_settings=ingest_settings,
                     app=app,
                     cache=holder.get("cache"),
+                    notifier=notifier_service,
                 )
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
     await service.close()
+    if notifier_service is not None:
+        await notifier_service.close()
 
 
 async def delete_installation(amqp_url: str, names: BrokerNames) -> None:
@@ -251,20 +297,40 @@ async def delete_installation(amqp_url: str, names: BrokerNames) -> None:
 
 @asynccontextmanager
 async def real_stack(
-    database_url: str, amqp_url: str, *, clock: Clock | None = None, **ingest: Any
+    database_url: str,
+    amqp_url: str,
+    *,
+    clock: Clock | None = None,
+    notifier: NotifierSetup | None = None,
+    **ingest: Any,
 ) -> AsyncIterator[Stack]:
-    """Policy's handlers on the real RabbitMQ, ingest's aio-pika client in front of them."""
+    """Policy's handlers on the real RabbitMQ, ingest's aio-pika client in front of them (and
+    the notifier on its own connection, if asked)."""
     policy_settings, ingest_settings = settings_pair(
         database_url, f"vt-{uuid.uuid4().hex[:10]}", amqp_url, **ingest
     )
     stack: Stack | None = None
     service = await _start_policy(policy_settings, clock)
+    notifier_service = notifier.service(policy_settings) if notifier else None
     app = create_app(ingest_settings)
     try:
+        if notifier_service is not None:
+            await notifier_service.prepare()
+            await notifier_service.broker.start()
+            await notifier_service.started()
         async with _http(app) as http:
-            stack = Stack(http=http, policy=service, ingest_settings=ingest_settings, app=app)
+            stack = Stack(
+                http=http,
+                policy=service,
+                ingest_settings=ingest_settings,
+                app=app,
+                notifier=notifier_service,
+            )
             yield stack
     finally:
+        if notifier_service is not None:
+            await notifier_service.broker.stop()
+            await notifier_service.close()
         if stack is None or stack.policy_running:
             final = stack.policy if stack is not None else service
             await final.broker.stop()

@@ -133,3 +133,15 @@ def policy_unavailable() -> Failure:
     )
     failure.retry_after_seconds = 5
     return failure
+
+
+def notifier_unavailable() -> Failure:
+    """503: the notifier gave no answer in time; nothing was changed."""
+    failure = Failure.structured(
+        503,
+        error="notifier_unavailable",
+        code="NOTIFIER_UNAVAILABLE",
+        message="The notifier did not answer in time; nothing was changed. Retry shortly.",
+    )
+    failure.retry_after_seconds = 5
+    return failure

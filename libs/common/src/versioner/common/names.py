@@ -19,7 +19,8 @@ class BrokerNames:
 
     @property
     def policy_exchange(self) -> str:
-        """Direct exchange in front of policy's lanes and its management queue."""
+        """Direct exchange in front of policy's lanes, its management queue and the notifier's
+        RPC queue."""
         return f"{self.prefix}.policy"
 
     def lane_queue(self, lane: int) -> str:
@@ -75,6 +76,15 @@ class BrokerNames:
         return f"{self.prefix}.notifier.rpc"
 
     @property
+    def notifier_key(self) -> str:
+        """Routing key of the notifier's RPC queue on the policy exchange.
+
+        One direct exchange fronts every request queue, so ingest's RPC client publishes
+        to one place whoever answers.
+        """
+        return "notifier.rpc"
+
+    @property
     def credentials_exchange(self) -> str:
         """Fanout exchange telling every ingest replica to forget cached credentials."""
         return f"{self.prefix}.credentials"
@@ -109,4 +119,6 @@ def work_queue_arguments(names: BrokerNames) -> dict[str, object]:
 DEAD_LETTER_BINDINGS: tuple[dict[str, object], ...] = (
     {"x-match": "all-with-x", "x-first-death-reason": "rejected"},
     {"x-match": "all-with-x", "x-first-death-reason": "delivery_limit"},
+    # What the notifier gave up delivering (it publishes those here itself).
+    {"x-match": "all", "versioner-dead-reason": "delivery-failed"},
 )

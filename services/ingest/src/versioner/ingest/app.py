@@ -15,6 +15,7 @@ from versioner.ingest.routes import (
     approvals,
     audit,
     catalog,
+    channels,
     events,
     health,
     requests,
@@ -91,6 +92,6 @@ def create_app(
     )
     install(app)
     # Approvals before the catalog: `/versions/{id}/approvals` must not read as a version id.
-    for module in (events, rules, requests, approvals, catalog, accounts, audit, health):
+    for module in (events, rules, requests, approvals, catalog, accounts, audit, channels, health):
         app.include_router(module.router)
     return app

@@ -5,7 +5,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from versioner.common.errors import Failure, forbidden, policy_unavailable
+from versioner.common.errors import Failure, forbidden, notifier_unavailable, policy_unavailable
 from versioner.common.messages.actor import SYSTEM
 from versioner.common.messages.lanes import (
     BuildEventReceived,
@@ -96,6 +96,30 @@ class PolicyGateway:
             # a ping gets through, unknown credentials are refused here instead of queued.
             self.health.silent()
             raise FailureError(policy_unavailable())
+        result = self._adapter(reply).validate_json(raw)
+        if isinstance(result, Failure):
+            raise FailureError(result)
+        return result
+
+    async def ask_notifier(
+        self, request: Any, reply: type[R], *, timeout: float | None = None
+    ) -> R:
+        """A notifier request's result (its configuration: channels, deliveries, buttons);
+        raises `FailureError` for a refusal, or 503 when the notifier does not answer."""
+        if not request.actor.may(request.permission):
+            raise FailureError(forbidden())
+        try:
+            raw = await self.client.call(
+                self.names.notifier_key,
+                request.model_dump_json().encode(),
+                timeout=timeout or self.timeout_s,
+                expires=True,
+            )
+        except BrokerUnavailable as exc:
+            log.warning("broker unavailable: %s", exc)
+            raise FailureError(notifier_unavailable()) from exc
+        if raw is None:
+            raise FailureError(notifier_unavailable())
         result = self._adapter(reply).validate_json(raw)
         if isinstance(result, Failure):
             raise FailureError(result)

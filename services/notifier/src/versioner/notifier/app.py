@@ -1,35 +1,117 @@
-"""The notifier service: a FastStream app consuming domain events."""
+"""The notifier service: a FastStream app delivering domain events to its channels."""
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from faststream import FastStream
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 
+from versioner.common.messages.notifier import DeliveryFailed
+from versioner.common.types import utcnow
+from versioner.notifier.crypto import Sealer
+from versioner.notifier.db import Database
+from versioner.notifier.deliveries import Deliverer
+from versioner.notifier.egress import AllowList, Egress, Resolver, SystemResolver
 from versioner.notifier.handlers import register
 from versioner.notifier.settings import NotifierSettings
+from versioner.notifier.tables import Delivery
+from versioner.notifier.transport import Sleep
 
 log = logging.getLogger("versioner.notifier")
 
 
 def build_broker(settings: NotifierSettings) -> RabbitBroker:
-    """The notifier's broker with its subscribers."""
-    broker = RabbitBroker(
+    """The broker connection, per-message logs at DEBUG."""
+    return RabbitBroker(
         str(settings.amqp_url),
         log_level=logging.DEBUG,
-        graceful_timeout=10.0,
+        graceful_timeout=30.0,
         app_id="versioner-notifier",
     )
-    register(broker, settings.names)
-    return broker
+
+
+class NotifierService:
+    """The notifier's parts wired together: broker handlers, database, the ways out."""
+
+    def __init__(
+        self,
+        settings: NotifierSettings,
+        *,
+        broker: RabbitBroker | None = None,
+        resolver: Resolver | None = None,
+        now: Callable[[], datetime] = utcnow,
+        sleep: Sleep | None = None,
+    ) -> None:
+        if settings.secret_key is None:
+            raise SystemExit(
+                "VERSIONER_SECRET_KEY is not set: the notifier seals channel secrets with it "
+                "(make run generates one into ./var/secret-key)"
+            )
+        self.settings = settings
+        self.broker = broker or build_broker(settings)
+        self.db = Database(settings.notifier_database_url)
+        self.egress = Egress(
+            resolver or SystemResolver(), AllowList.parse(settings.webhook_allow_hosts)
+        )
+        self.deliverer = Deliverer(
+            db=self.db,
+            sealer=Sealer(settings.secret_key.get_secret_value()),
+            egress=self.egress,
+            public_url=settings.base_url,
+            slack_api_url=settings.slack_api_url,
+            now=now,
+            dead_letter=self._dead_letter,
+            concurrency=settings.delivery_concurrency,
+        )
+        if sleep is not None:
+            self.deliverer.sleep = sleep
+        self._dead = RabbitExchange(
+            settings.names.dead_letter_exchange, type=ExchangeType.HEADERS, durable=True
+        )
+        register(self.broker, settings.names, self.deliverer)
+
+    async def _dead_letter(self, delivery: Delivery, reason: str) -> None:
+        message = DeliveryFailed(
+            delivery_id=delivery.id,
+            channel_id=delivery.channel_id,
+            event_id=delivery.event_id,
+            event_type=delivery.event_type,
+            attempts=delivery.attempts,
+            status_code=delivery.status_code,
+            error=reason,
+        )
+        try:
+            await self.broker.publish(
+                message,
+                exchange=self._dead,
+                headers={"versioner-dead-reason": "delivery-failed"},
+                persist=True,
+                mandatory=False,
+            )
+        except Exception:  # the delivery log has it anyway
+            log.exception("could not dead-letter delivery %s", delivery.id)
+
+    async def prepare(self) -> None:
+        """Migrate the database."""
+        await self.db.migrate()
+
+    async def started(self) -> None:
+        """After the broker started: declare the dead-letter exchange it publishes to."""
+        await self.broker.declare_exchange(self._dead)
+        log.info("notifier ready, listening on %s", self.settings.names.notifier_queue)
+
+    async def close(self) -> None:
+        """Close the ways out and the database."""
+        await self.egress.aclose()
+        await self.db.dispose()
 
 
 def create_app(settings: NotifierSettings | None = None) -> FastStream:
     """The notifier as a FastStream app, ready to `run()`."""
-    settings = settings or NotifierSettings()
-    app = FastStream(build_broker(settings), logger=log)
-
-    @app.after_startup
-    async def ready() -> None:
-        log.info("notifier ready, listening on %s", settings.names.notifier_queue)
-
+    service = NotifierService(settings or NotifierSettings())
+    app = FastStream(service.broker, logger=log)
+    app.on_startup(service.prepare)
+    app.after_startup(service.started)
+    app.after_shutdown(service.close)
     return app

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from versioner.common.settings import BrokerSettings
 
@@ -18,3 +18,15 @@ class NotifierSettings(BrokerSettings):
     notifier_database_url: str = Field(default_factory=default_database_url)
     public_url: str = "http://127.0.0.1:8000"
     slack_api_url: str = "https://slack.com/api/"
+    # Seals stored secrets; `make run` generates one into ./var/, compose requires one.
+    secret_key: SecretStr | None = None
+    # Hosts or CIDRs that outbound calls may reach although they are not global addresses.
+    webhook_allow_hosts: str = ""
+    # How many Slack or webhook calls one notifier replica makes at once.
+    delivery_concurrency: int = Field(default=8, ge=1, le=256)
+    log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        """The base of links in messages, without a trailing slash."""
+        return self.public_url.rstrip("/")

@@ -1,0 +1,196 @@
+"""Webhook bodies: versioner-compat.md §6.3 and §6.4 field for field, plus `event_id`, plus
+`violations` on blocked and overridden deployments; signed over the exact bytes sent."""
+
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from versioner.common.messages.domain import (
+    BuildEventOccurred,
+    DeploymentEventOccurred,
+    DomainEvent,
+    RequestEventOccurred,
+    VersionApproved,
+)
+from versioner.common.status import Status
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def deployment_url(public_url: str, deployment_id: UUID) -> str:
+    """Where a person sees a deployment (Versioner's client link; ingest redirects it)."""
+    return f"{public_url}/manage/deployments?view={deployment_id}"
+
+
+def request_url(public_url: str, request_id: UUID) -> str:
+    """Where a person sees a Deployment Request."""
+    return f"{public_url}/ui/requests/{request_id}"
+
+
+def _successful(event_type: str) -> bool | None:
+    if event_type == "deployment.completed":
+        return True
+    if event_type in ("deployment.failed", "deployment.preflight_failed"):
+        return False
+    return None
+
+
+def _deployment(event: DeploymentEventOccurred, public_url: str) -> dict[str, Any]:
+    common = {
+        "event_type": event.event_type,
+        "event_id": str(event.event_id),
+        "is_successful": _successful(event.event_type),
+    }
+    violations = [v.model_dump(mode="json") for v in event.violations]
+    if event.deployment is not None:
+        d = event.deployment
+        preflight = d.extra_metadata.get("preflight_status")
+        body = {
+            "id": str(d.id),
+            "deployed_at": _iso(d.deployed_at),
+            **common,
+            "environment": d.environment_name,
+            "deployer": d.deployed_by,
+            "product_name": d.product_name,
+            "version": d.version,
+            "repo_name": None,
+            "commit_sha": d.scm_sha,
+            "preflight_status": preflight.get("status") if isinstance(preflight, dict) else None,
+            "source_url": deployment_url(public_url, d.id),
+        }
+    else:
+        attempt = event.attempt
+        assert attempt is not None, "a deployment event has a deployment or an attempt"
+        body = {
+            "id": str(attempt.attempt_id),
+            "deployed_at": _iso(event.occurred_at),
+            **common,
+            "environment": attempt.environment_name,
+            "deployer": attempt.deployed_by,
+            "product_name": attempt.product_name,
+            "version": attempt.version,
+            "repo_name": None,
+            "commit_sha": attempt.scm_sha,
+            "preflight_status": "failed",
+            "source_url": f"{public_url}/manage/versions?view={attempt.version_id}",
+        }
+    if event.event_type in ("deployment.preflight_failed", "deployment.overridden"):
+        body["violations"] = violations
+    return body
+
+
+def _build(event: BuildEventOccurred, public_url: str) -> dict[str, Any]:
+    b = event.build
+    return {
+        "id": str(b.id),
+        "deployed_at": _iso(b.completed_at or b.started_at or b.created_at),
+        "event_type": event.event_type,
+        "event_id": str(event.event_id),
+        "environment": None,
+        "is_successful": None,
+        "deployer": b.built_by,
+        "product_name": b.product_name,
+        "version": b.version,
+        "repo_name": b.scm_repository,
+        "commit_sha": b.scm_sha,
+        "preflight_status": None,
+        "source_url": f"{public_url}/manage/versions?view={b.version_id}",
+        "status": Status(b.status).value,
+    }
+
+
+def _request(event: RequestEventOccurred, public_url: str) -> dict[str, Any]:
+    r = event.request
+    body: dict[str, Any] = {
+        "event_type": event.event_type,
+        "event_id": str(event.event_id),
+        "occurred_at": _iso(event.occurred_at),
+        "dr_id": str(r.id),
+        "dr_name": r.name,
+        "dr_url": request_url(public_url, r.id),
+        "status": r.status,
+        "environment_names": list(r.environments),
+        "actor": event.actor,
+    }
+    if event.event_type in ("dr.approved", "dr.rejected"):
+        body |= {
+            "approval_type": event.approval_type,
+            "approver_role": event.approver_role,
+            "slot_status": event.slot_status,
+            "comments": event.comments,
+        }
+    return body
+
+
+def _approval(event: VersionApproved) -> dict[str, Any]:
+    a = event.approval
+    return {
+        "event_type": event.event_type,
+        "event_id": str(event.event_id),
+        "occurred_at": _iso(event.occurred_at),
+        "version_id": str(a.version_id),
+        "product_name": a.product_name,
+        "version": a.version,
+        "approval_type": str(a.approval_type),
+        "approver_role": a.approver_role,
+        "environment_name": a.environment,
+        "comments": a.comment,
+        "actor": event.actor,
+    }
+
+
+def payload(event: DomainEvent, public_url: str) -> dict[str, Any] | None:
+    """The webhook body of an event; None for events channels cannot subscribe to."""
+    match event:
+        case DeploymentEventOccurred():
+            return _deployment(event, public_url)
+        case BuildEventOccurred():
+            return _build(event, public_url)
+        case RequestEventOccurred():
+            return _request(event, public_url)
+        case VersionApproved():
+            return _approval(event)
+    return None
+
+
+def test_payload(channel_name: str, event_id: UUID, at: datetime) -> dict[str, Any]:
+    """What `POST /notification-channels/{id}/test` sends to a webhook."""
+    return {
+        "event_type": "test",
+        "event_id": str(event_id),
+        "occurred_at": _iso(at),
+        "message": f"A test notification from Versioner to the channel '{channel_name}'.",
+    }
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """The raw body: compact JSON, no spaces (the signature covers exactly these bytes)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signature(secret: str, raw: bytes) -> str:
+    """`X-Versioner-Signature`: `sha256=` and the hex HMAC-SHA256 of the raw body."""
+    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def subject(event: DomainEvent) -> tuple[list[str], list[str]]:
+    """The products and environments an event is about, for channel filters."""
+    match event:
+        case DeploymentEventOccurred(deployment=d) if d is not None:
+            return [d.product_name], [d.environment_name]
+        case DeploymentEventOccurred(attempt=a) if a is not None:
+            return [a.product_name], [a.environment_name]
+        case BuildEventOccurred():
+            return [event.build.product_name], []
+        case VersionApproved():
+            env = event.approval.environment
+            return [event.approval.product_name], [env] if env else []
+        case RequestEventOccurred():
+            products = list(dict.fromkeys(item.product for item in event.request.items))
+            return products, list(event.request.environments)
+    return [], []

@@ -1,0 +1,135 @@
+"""Signed webhook calls with bounded retries (versioner-compat.md §6.2, API.md).
+
+Three attempts in all, 1 s and then 2 s apart, on a 5xx, a 429 or a network error; a
+`Retry-After` the receiver sends replaces the backoff (up to a minute: asked to wait longer,
+the delivery fails now and says so). Any other 4xx is final, and so is a redirect, which is
+never followed. The URL is resolved and checked once per delivery (egress.py) and every
+attempt goes to the checked address. Secrets, URLs' queries and bodies are never logged.
+"""
+
+import asyncio
+import email.utils
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from versioner.notifier.egress import ConnectionLost, Egress, EgressError, EgressRefused
+from versioner.notifier.payloads import signature
+
+log = logging.getLogger("versioner.notifier")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+BACKOFF_S = (1.0, 2.0)
+MAX_RETRY_AFTER_S = 60.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a delivery went."""
+
+    ok: bool
+    attempts: int
+    status_code: int | None = None
+    error: str | None = None
+
+
+def retry_after_s(value: str | None, now: float | None = None) -> float | None:
+    """`Retry-After` in seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - current)
+
+
+def signed_headers(
+    event_type: str, delivery_id: UUID, raw: bytes, secret: str | None, at: datetime
+) -> dict[str, str]:
+    """The headers of a webhook call."""
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Versioner-Webhooks/1",
+        "X-Versioner-Event": event_type,
+        "X-Versioner-Delivery": str(delivery_id),
+        "X-Versioner-Timestamp": str(int(at.timestamp())),
+    }
+    if secret:
+        headers["X-Versioner-Signature"] = signature(secret, raw)
+    return headers
+
+
+async def post(
+    egress: Egress,
+    url: str,
+    headers: dict[str, str],
+    raw: bytes,
+    *,
+    sleep: Sleep = asyncio.sleep,
+    attempts: int = 1 + len(BACKOFF_S),
+    method: str = "POST",
+    retry_lost: bool = True,
+) -> Outcome:
+    """Call a webhook, retrying as the module says.
+
+    `retry_lost=False` (deployment buttons, fired at most once): a call that reached the
+    receiver is never repeated, so only "no connection was made" and 429/503 with a
+    `Retry-After` are retried.
+    """
+    try:
+        target = await egress.check(url)
+    except EgressRefused as exc:
+        return Outcome(ok=False, attempts=0, error=f"refused: {exc}")
+    status: int | None = None
+    error: str | None = None
+    for attempt in range(1, attempts + 1):
+        wait: float | None = BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]
+        try:
+            response = await egress.send(target, method, headers, raw)
+        except ConnectionLost as exc:
+            status, error = None, f"connection lost: {exc}"
+            if not retry_lost:
+                return Outcome(ok=False, attempts=attempt, error=error)
+        except EgressError as exc:
+            status, error = None, f"no connection: {exc}"
+        else:
+            status = response.status
+            if 200 <= status < 300:
+                return Outcome(ok=True, attempts=attempt, status_code=status)
+            error = f"HTTP {status}"
+            if 300 <= status < 400:
+                return Outcome(
+                    ok=False,
+                    attempts=attempt,
+                    status_code=status,
+                    error=f"{error}: redirects are not followed",
+                )
+            asked = retry_after_s(response.headers.get("retry-after"))
+            retryable = status in (429, 503) if not retry_lost else (status == 429 or status >= 500)
+            if not retryable or (not retry_lost and asked is None):
+                return Outcome(ok=False, attempts=attempt, status_code=status, error=error)
+            if asked is not None:
+                if asked > MAX_RETRY_AFTER_S:
+                    return Outcome(
+                        ok=False,
+                        attempts=attempt,
+                        status_code=status,
+                        error=f"{error}: asked to retry after {asked:.0f} s, more than "
+                        f"{MAX_RETRY_AFTER_S:.0f} s",
+                    )
+                wait = asked
+        if attempt < attempts and wait is not None:
+            log.info("webhook attempt %d failed (%s); retrying in %.1f s", attempt, error, wait)
+            await sleep(wait)
+    return Outcome(ok=False, attempts=attempts, status_code=status, error=error)

@@ -1,0 +1,80 @@
+"""Fixtures of the notifier's tests: a fake Slack and a webhook receiver, both on 127.0.0.1."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import sqlite_url
+from tests.support.fake_slack import FakeSlack
+from tests.support.receiver import Receiver
+from tests.support.stack import NotifierSetup, Stack, memory_stack, real_stack
+
+# slack-sdk takes its proxy from these and ignores NO_PROXY: unset, the fakes are reached directly.
+_PROXY_VARIABLES = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
+
+
+@pytest.fixture
+async def fake_slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSlack]:
+    """A fake Slack accepting `VALID_TOKEN` and any channel."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    async with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
+    """A webhook receiver answering 200 unless scripted otherwise."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    async with Receiver() as running:
+        yield running
+
+
+class Waits(list[float]):
+    """Backoff and `Retry-After` in tests: noted, not waited."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def waits() -> Waits:
+    """What the notifier would have waited."""
+    return Waits()
+
+
+def _setup(tmp_path: Path, fake_slack: FakeSlack, waits: Waits) -> NotifierSetup:
+    return NotifierSetup(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
+        slack_api_url=fake_slack.url,
+        sleep=waits,
+    )
+
+
+@pytest.fixture
+async def notified(
+    tmp_path: Path, fake_slack: FakeSlack, receiver: Receiver, waits: Waits
+) -> AsyncIterator[Stack]:
+    """The stack in memory with the notifier; Slack and webhooks on 127.0.0.1, no waiting."""
+    setup = _setup(tmp_path, fake_slack, waits)
+    async with memory_stack(sqlite_url(tmp_path), notifier=setup) as running:
+        yield running
+
+
+@pytest.fixture
+async def notified_rabbit(
+    tmp_path: Path, amqp_url: str, fake_slack: FakeSlack, receiver: Receiver, waits: Waits
+) -> AsyncIterator[Stack]:
+    """The stack on the real RabbitMQ with the notifier."""
+    setup = _setup(tmp_path, fake_slack, waits)
+    async with real_stack(sqlite_url(tmp_path), amqp_url, notifier=setup) as running:
+        yield running
