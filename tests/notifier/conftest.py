@@ -39,6 +39,9 @@ async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
         yield running
 
 
+SIGNING_SECRET = "slack-signing-secret-for-tests"
+
+
 class Waits(list[float]):
     """Backoff and `Retry-After` in tests: noted, not waited."""
 
@@ -66,7 +69,9 @@ async def notified(
 ) -> AsyncIterator[Stack]:
     """The stack in memory with the notifier; Slack and webhooks on 127.0.0.1, no waiting."""
     setup = _setup(tmp_path, fake_slack, waits)
-    async with memory_stack(sqlite_url(tmp_path), notifier=setup) as running:
+    async with memory_stack(
+        sqlite_url(tmp_path), notifier=setup, slack_signing_secret=SIGNING_SECRET
+    ) as running:
         yield running
 
 
@@ -76,5 +81,7 @@ async def notified_rabbit(
 ) -> AsyncIterator[Stack]:
     """The stack on the real RabbitMQ with the notifier."""
     setup = _setup(tmp_path, fake_slack, waits)
-    async with real_stack(sqlite_url(tmp_path), amqp_url, notifier=setup) as running:
+    async with real_stack(
+        sqlite_url(tmp_path), amqp_url, notifier=setup, slack_signing_secret=SIGNING_SECRET
+    ) as running:
         yield running

@@ -1,6 +1,7 @@
 """The notifier on the real RabbitMQ: its RPCs through ingest's client, events from the outbox."""
 
 from tests.ingest.flows import build_body
+from tests.notifier.test_slack_interactions_http import CHANNEL, buttons, click, post
 from tests.support.fake_slack import VALID_TOKEN, FakeSlack
 from tests.support.receiver import Receiver, verify_signature
 from tests.support.stack import Stack
@@ -51,3 +52,53 @@ async def test_without_the_notifier_channel_requests_are_503(
     response = await stack.http.get("/notification-channels/", headers=stack.admin, timeout=30)
     assert response.status_code == 503
     assert response.json()["detail"]["code"] == "NOTIFIER_UNAVAILABLE"
+
+
+async def test_ready_to_deploy_a_signed_click_fires_ci_and_reports_in_the_thread(
+    notified_rabbit: Stack, fake_slack: FakeSlack, receiver: Receiver
+) -> None:
+    stack = notified_rabbit
+    channel = await stack.http.post(
+        "/notification-channels/",
+        json={
+            "name": "deploys",
+            "kind": "slack",
+            "config": {"bot_token": VALID_TOKEN, "channel": CHANNEL},
+            "events": ["build.completed"],
+        },
+        headers=stack.admin,
+    )
+    assert channel.status_code == 201, channel.text
+    await stack.user("sre", slack_user_id="U0SRE")
+    ci = stack.auth(await stack.api_key())
+    first = await stack.http.post("/build-events/", json=build_body(version="0.9.0"), headers=ci)
+    assert first.status_code in (200, 201), first.text
+    button = await stack.http.post(
+        "/deployment-buttons/",
+        json={
+            "product": "api",
+            "environments": ["production"],
+            "kind": "webhook",
+            "url_template": receiver.url("/ci/deploy"),
+            "body_template": '{"version": "{vi_version}"}',
+            "secret": SECRET,
+        },
+        headers=stack.admin,
+    )
+    assert button.status_code == 201, button.text
+    await stack.http.post("/build-events/", json=build_body(version="2.1.0"), headers=ci)
+
+    await fake_slack.wait_until(lambda: len(fake_slack.posted(CHANNEL)) == 2, timeout=10)
+    ready = fake_slack.posted(CHANNEL)[-1]
+    assert "2.1.0" in ready.args["text"]
+    [(block_id, deploy)] = buttons(ready)
+    assert await post(stack, click(ready, "U0SRE", deploy["value"], block_id, "9.1")) == 200
+
+    await receiver.wait_for(1, timeout=10)
+    [request] = receiver.requests_to("/ci/deploy")
+    assert request.json() == {"version": "2.1.0"}
+    assert verify_signature(SECRET, request.body, request.headers["X-Versioner-Signature"])
+    await fake_slack.wait_until(lambda: len(fake_slack.posted(CHANNEL)) == 3, timeout=10)
+    outcome = fake_slack.posted(CHANNEL)[-1]
+    assert outcome.args["thread_ts"] == ready.response["ts"]
+    assert "200" in outcome.args["text"]

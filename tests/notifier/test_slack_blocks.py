@@ -25,9 +25,9 @@ from versioner.common.messages.domain import (
 )
 from versioner.common.resources import BuildPublic, DeploymentPublic
 from versioner.common.roles import ApprovalType
+from versioner.common.slack_actions import ApproveAction, FireAction, SlotAction, decode
 from versioner.common.status import Status
 from versioner.notifier import slack_blocks
-from versioner.notifier.actions import ApproveVersion, DecideSlot, FireButton, decode
 from versioner.notifier.slack_blocks import (
     DEPLOY_BLOCK,
     MAX_BLOCKS,
@@ -200,8 +200,10 @@ def request_event(
     )
 
 
-def fire(environment: str) -> FireButton:
-    return FireButton(button_id=uuid4(), version="1.4.2", environment=environment)
+def fire(environment: str) -> FireAction:
+    return FireAction(
+        button_id=uuid4(), product_id=uuid4(), version="1.4.2", environment=environment
+    )
 
 
 # Reading a message.
@@ -470,13 +472,13 @@ def test_missing_version_approvals_get_an_approve_button_each() -> None:
     labels = [b["text"]["text"] for b in buttons(message)]
     assert labels == ["Approve security (production)", "Approve qa (production)", "Approve uat"]
     assert [decode(b["value"]) for b in buttons(message)] == [
-        ApproveVersion(
+        ApproveAction(
             version_id=VERSION_ID, approval_type=ApprovalType.SECURITY, environment="production"
         ),
-        ApproveVersion(
+        ApproveAction(
             version_id=VERSION_ID, approval_type=ApprovalType.QA, environment="production"
         ),
-        ApproveVersion(version_id=VERSION_ID, approval_type=ApprovalType.UAT),
+        ApproveAction(version_id=VERSION_ID, approval_type=ApprovalType.UAT),
     ]
     actions = [b for b in message.blocks if b["type"] == "actions"]
     assert len(actions) == 3  # one per decision, so a click retires only its own button
@@ -616,8 +618,8 @@ def test_a_submitted_request_asks_each_pending_slot_to_approve_or_reject() -> No
     ]
     decided = [decode(e["value"]) for e in actions[0]["elements"]]
     assert decided == [
-        DecideSlot(request_id=request.id, slot_id=security.id, decision="approve"),
-        DecideSlot(request_id=request.id, slot_id=security.id, decision="reject"),
+        SlotAction(request_id=request.id, slot_id=security.id, decision="approve"),
+        SlotAction(request_id=request.id, slot_id=security.id, decision="reject"),
     ]
     assert [e["text"]["text"] for e in actions[0]["elements"]] == [
         "Approve security",

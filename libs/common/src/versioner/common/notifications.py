@@ -128,3 +128,85 @@ class ChannelTested(BaseModel):
 def mask(secret: str) -> str:
     """A write-only secret as responses show it."""
     return f"••••{secret[-4:]}" if len(secret) > 8 else "••••"
+
+
+ButtonKind = Literal["link", "webhook"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH"]
+
+
+class ButtonPublic(BaseModel):
+    """A deployment button: a link to open, or a webhook the notifier fires (API.md).
+
+    `kind` tags the message; the API shows `button_kind` as `kind` (see `api_view`).
+    """
+
+    kind: Literal["deployment_button"] = "deployment_button"
+    id: UUID
+    product: str
+    product_id: UUID
+    environments: list[str]
+    label: str
+    button_kind: ButtonKind
+    url_template: str
+    method: HttpMethod
+    body_template: str | None = None
+    secret: str | None = None
+    created_by: str
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+    def api_view(self) -> dict[str, Any]:
+        """The button as the API shows it."""
+        body = self.model_dump(mode="json", exclude={"kind", "button_kind"})
+        head = {k: body.pop(k) for k in ("id", "product", "product_id", "environments", "label")}
+        return {**head, "kind": self.button_kind, **body}
+
+
+class ButtonRequest(BaseModel):
+    """A button's request, rendered for one version and environment (`POST …/preview`)."""
+
+    kind: Literal["button_request"] = "button_request"
+    method: HttpMethod
+    url: str
+    body: str | None = None
+    content_type: str | None = None
+
+
+FiringStatus = Literal["firing", "succeeded", "failed"]
+
+
+class FiringPublic(BaseModel):
+    """One firing of a webhook button: at most one call, its outcome."""
+
+    kind: Literal["firing"] = "firing"
+    id: UUID
+    button_id: UUID
+    product: str
+    version: str
+    environment: str
+    status: FiringStatus
+    status_code: int | None = None
+    error: str | None = None
+    fired_by: str
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None = None
+
+
+class FireAccepted(BaseModel):
+    """`POST /deployment-buttons/{id}/fire`: the firing was handed to the notifier."""
+
+    kind: Literal["fire_accepted"] = "fire_accepted"
+    firing_id: UUID
+
+
+class TemplateVariables(BaseModel):
+    """The `{vi_*}` values of one version in one environment, as policy knows them."""
+
+    kind: Literal["template_variables"] = "template_variables"
+    version: str
+    product_name: str
+    product_id: UUID
+    environment_name: str
+    environment_id: UUID | None = None
+    sha: str | None = None
+    build_number: str | None = None

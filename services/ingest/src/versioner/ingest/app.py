@@ -14,12 +14,14 @@ from versioner.ingest.routes import (
     accounts,
     approvals,
     audit,
+    buttons,
     catalog,
     channels,
     events,
     health,
     requests,
     rules,
+    slack,
 )
 from versioner.ingest.rpc import AmqpPolicyClient, PolicyClient
 from versioner.ingest.settings import IngestSettings
@@ -92,6 +94,18 @@ def create_app(
     )
     install(app)
     # Approvals before the catalog: `/versions/{id}/approvals` must not read as a version id.
-    for module in (events, rules, requests, approvals, catalog, accounts, audit, channels, health):
+    for module in (
+        events,
+        rules,
+        requests,
+        approvals,
+        catalog,
+        accounts,
+        audit,
+        channels,
+        buttons,
+        slack,
+        health,
+    ):
         app.include_router(module.router)
     return app

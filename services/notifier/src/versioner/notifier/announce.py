@@ -2,10 +2,12 @@
 
 from versioner.common.messages.domain import (
     BuildEventOccurred,
+    ButtonFireRequested,
     DeploymentEventOccurred,
     DomainEvent,
     EventRejected,
     RequestEventOccurred,
+    SlackActionHandled,
     VersionApproved,
 )
 
@@ -35,6 +37,13 @@ def describe(event: DomainEvent) -> str:
                 f"version.approved: {approval.product_name} {approval.version} "
                 f"{approval.approval_type} by {event.actor}"
             )
+        case ButtonFireRequested(variables=v):
+            return (
+                f"button.fire_requested: {v.product_name} {v.version} → {v.environment_name} "
+                f"({event.actor})"
+            )
+        case SlackActionHandled(origin=origin):
+            return f"slack.action_handled: {origin.slack_user_id}: {event.note}"
         case EventRejected():
             what = f"{event.event_kind} {event.product_name} {event.version}"
             return f"event.rejected: {what}: {event.reason}"

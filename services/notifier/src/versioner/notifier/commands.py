@@ -9,18 +9,25 @@ from sqlmodel import col
 
 from versioner.common.errors import Failure, conflict, forbidden, not_found
 from versioner.common.messages.notifier import (
+    CreateButton,
     CreateChannel,
+    DeleteButton,
     DeleteChannel,
+    GetButton,
     GetChannel,
+    ListButtons,
     ListChannels,
     ListDeliveries,
+    ListFirings,
     NotifierRequest,
+    PreviewButton,
     TestChannel,
+    UpdateButton,
     UpdateChannel,
 )
 from versioner.common.notifications import ChannelPublic, ChannelTested, DeliveryPublic
 from versioner.common.resources import Done, Page
-from versioner.notifier import channels
+from versioner.notifier import buttons, channels
 from versioner.notifier.deliveries import Deliverer, delivery_public
 from versioner.notifier.tables import Channel, Delivery
 
@@ -182,3 +189,17 @@ async def handle(deliverer: Deliverer, request: NotifierRequest) -> BaseModel:
             return await test_channel(deliverer, request)
         case ListDeliveries():
             return await list_deliveries(deliverer, request)
+        case CreateButton():
+            return await buttons.create_button(deliverer, request)
+        case ListButtons():
+            return await buttons.list_buttons(deliverer, request)
+        case GetButton():
+            return await buttons.get_button(deliverer, request)
+        case UpdateButton():
+            return await buttons.update_button(deliverer, request)
+        case DeleteButton():
+            return await buttons.delete_button(deliverer, request)
+        case PreviewButton():
+            return await buttons.preview_button(deliverer, request)
+        case ListFirings():
+            return await buttons.list_firings(deliverer, request)

@@ -20,13 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from versioner.common.messages.domain import DomainEvent
+from versioner.common.messages.domain import BuildEventOccurred, DomainEvent
 from versioner.common.notifications import ChannelFilters, DeliveryPublic
-from versioner.notifier import channels, payloads, slack, slack_blocks
+from versioner.common.slack_actions import FireAction
+from versioner.notifier import channels, payloads, slack, slack_blocks, templates
 from versioner.notifier.crypto import Sealer, SecretUnreadable
 from versioner.notifier.db import Database
 from versioner.notifier.egress import Egress
-from versioner.notifier.tables import Channel, Delivery, SlackThread
+from versioner.notifier.tables import Button, ButtonEnvironment, Channel, Delivery, SlackThread
 from versioner.notifier.transport import Outcome, Sleep, post, signed_headers
 
 log = logging.getLogger("versioner.notifier")
@@ -164,7 +165,12 @@ class Deliverer:
                     ok=False, attempts=0, error=f"{event.event_type} has no webhook body"
                 )
             return await self._webhook(config.values, event.event_type, delivery, body)
-        message = slack_blocks.render(event, public_url=self.public_url, interactive=config.is_bot)
+        message = slack_blocks.render(
+            event,
+            public_url=self.public_url,
+            interactive=config.is_bot,
+            buttons=await self.deploy_buttons(event),
+        )
         if message is None:
             return Outcome(ok=True, attempts=0, error="nothing to post for this event")
         if not config.is_bot:
@@ -172,6 +178,44 @@ class Deliverer:
                 self.egress, config.values["webhook_url"], message, sleep=self.sleep
             )
         return await self._slack_bot(channel, config.values, event, message)
+
+    async def deploy_buttons(self, event: DomainEvent) -> list[slack_blocks.DeployButton]:
+        """The deployment buttons of a completed build's product, one per environment."""
+        if not isinstance(event, BuildEventOccurred) or event.event_type != "build.completed":
+            return []
+        build = event.build
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(Button, col(ButtonEnvironment.environment))
+                    .join(ButtonEnvironment, col(ButtonEnvironment.button_id) == col(Button.id))
+                    .where(col(Button.product_id) == build.product_id)
+                    .order_by(col(Button.created_at), col(ButtonEnvironment.position))
+                )
+            ).all()
+        found = []
+        for button, environment in rows:
+            if button.kind == "link":
+                variables = templates.Variables(
+                    version=build.version,
+                    product_name=build.product_name,
+                    product_id=build.product_id,
+                    environment_name=environment,
+                    environment_id=None,
+                    sha=build.scm_sha,
+                    build_number=build.build_number,
+                )
+                url = templates.render_url(button.url_template, variables)
+                found.append(slack_blocks.DeployButton(button.label, environment, url=url))
+            else:
+                action = FireAction(
+                    button_id=button.id,
+                    product_id=build.product_id,
+                    version=build.version,
+                    environment=environment,
+                )
+                found.append(slack_blocks.DeployButton(button.label, environment, action=action))
+        return found
 
     async def _webhook(
         self, config: dict[str, str], event_type: str, delivery: Delivery, body: dict[str, Any]

@@ -18,10 +18,14 @@ from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 from versioner.common.errors import notifier_unavailable
-from versioner.common.messages.domain import DomainEvent
+from versioner.common.messages.domain import (
+    ButtonFireRequested,
+    DomainEvent,
+    SlackActionHandled,
+)
 from versioner.common.messages.notifier import NotifierRequest
 from versioner.common.names import DEADLINE_HEADER, BrokerNames, work_queue_arguments
-from versioner.notifier import commands
+from versioner.notifier import buttons, commands, replies
 from versioner.notifier.announce import describe
 from versioner.notifier.deliveries import Deliverer
 
@@ -70,7 +74,16 @@ def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> 
             describe(event),
             extra={"event_type": event.event_type, "event_id": str(event.event_id)},
         )
-        await deliverer.handle(event)
+        match event:
+            case ButtonFireRequested():
+                firing = await buttons.fire(deliverer, event)
+                if firing is not None:
+                    label = await buttons.label_of(deliverer, event.button_id)
+                    await replies.report_firing(deliverer, event, firing, label)
+            case SlackActionHandled():
+                await replies.answer(deliverer, event)
+            case _:
+                await deliverer.handle(event)
 
     @broker.subscriber(
         rpc_queue(names),

@@ -26,22 +26,21 @@ from versioner.common.messages.domain import (
     DeploymentAttempt,
     DeploymentEventOccurred,
     DomainEvent,
-    EventRejected,
     RequestEventOccurred,
     VersionApproved,
 )
 from versioner.common.resources import BuildPublic, DeploymentPublic
 from versioner.common.roles import ApprovalType
-from versioner.common.types import as_utc
-from versioner.notifier.actions import (
+from versioner.common.slack_actions import (
     LINK,
-    ApproveVersion,
-    DecideSlot,
-    FireButton,
+    ApproveAction,
+    FireAction,
+    SlotAction,
     action_id,
     action_kind,
     encode,
 )
+from versioner.common.types import as_utc
 
 Block = dict[str, Any]
 
@@ -76,7 +75,7 @@ class DeployButton:
     label: str
     environment: str
     url: str | None = None
-    action: FireButton | None = None
+    action: FireAction | None = None
 
     def __post_init__(self) -> None:
         if (self.url is None) == (self.action is None):
@@ -144,8 +143,8 @@ def render(
             return _request(event, public_url, interactive)
         case VersionApproved():
             return _version_approved(event, public_url)
-        case EventRejected():
-            return None
+    # Refused events, and the notifier's own work orders (fires, click answers), have none.
+    return None
 
 
 def thread_key(event: DomainEvent) -> tuple[UUID, str] | None:
@@ -400,9 +399,9 @@ def _violation_text(violation: Violation) -> str:
     return "\n".join(lines)
 
 
-def _approval_requests(violations: list[Violation], version_id: UUID) -> list[ApproveVersion]:
+def _approval_requests(violations: list[Violation], version_id: UUID) -> list[ApproveAction]:
     """An "Approve <type>" per sign-off a QUALITY_APPROVAL_REQUIRED violation says is missing."""
-    requests: dict[ApproveVersion, None] = {}
+    requests: dict[ApproveAction, None] = {}
     for violation in violations:
         if violation.code != "QUALITY_APPROVAL_REQUIRED":
             continue
@@ -410,7 +409,7 @@ def _approval_requests(violations: list[Violation], version_id: UUID) -> list[Ap
         environment = details.get("environment")
         for kind in details.get("missing_approvals") or []:
             try:
-                action = ApproveVersion(
+                action = ApproveAction(
                     version_id=details.get("version_id") or version_id,
                     approval_type=ApprovalType(kind),
                     environment=environment if isinstance(environment, str) else None,
@@ -507,8 +506,8 @@ def _submitted(
         blocks.append(_actions(OPEN_BLOCK, [_link_button("Open in Versioner", page, 0)]))
     elif pending:
         for slot in pending[:MAX_DECISION_BLOCKS]:
-            approve = DecideSlot(request_id=request.id, slot_id=slot.id, decision="approve")
-            reject = DecideSlot(request_id=request.id, slot_id=slot.id, decision="reject")
+            approve = SlotAction(request_id=request.id, slot_id=slot.id, decision="approve")
+            reject = SlotAction(request_id=request.id, slot_id=slot.id, decision="reject")
             blocks.append(
                 _actions(
                     f"{SLOT_BLOCK}.{slot.id}",
@@ -590,7 +589,7 @@ def _link_button(text: str, url: str, index: int) -> Block:
 
 def _button(
     text: str,
-    action: FireButton | DecideSlot | ApproveVersion,
+    action: FireAction | SlotAction | ApproveAction,
     index: int,
     style: str | None = None,
 ) -> Block:

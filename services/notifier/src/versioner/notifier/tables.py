@@ -112,3 +112,56 @@ class SlackThread(NotifierModel, table=True):
     slack_channel: str = Field(max_length=64)
     ts: str = Field(max_length=32)
     created_at: datetime = _when()
+
+
+class Button(NotifierModel, table=True):
+    """A deployment button of one product: a link to open, or a webhook to fire.
+
+    The product by id (it keeps its buttons through renames; `product` is the name it had
+    when last seen); environments by name. `sealed` holds the webhook's secret, if any.
+    """
+
+    __tablename__ = "deployment_buttons"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    product_id: UUID = Field(index=True)
+    product: str = Field(max_length=255)
+    label: str = Field(max_length=75)
+    kind: str = Field(max_length=16)
+    url_template: str = Field(max_length=2048)
+    method: str = Field(max_length=8)
+    body_template: str | None = None
+    secret_hint: str | None = Field(default=None, max_length=16)
+    sealed: str = Field(default="")
+    created_by: str = Field(max_length=255)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class ButtonEnvironment(NotifierModel, table=True):
+    """Which button a product shows in an environment: at most one (the key says so)."""
+
+    __tablename__ = "deployment_button_environments"
+    product_id: UUID = Field(primary_key=True)
+    environment: str = Field(primary_key=True, max_length=255)
+    button_id: UUID = Field(foreign_key="deployment_buttons.id", ondelete="CASCADE", index=True)
+    position: int = 0
+
+
+class Firing(NotifierModel, table=True):
+    """One firing of a webhook button: recorded `firing` before the call, so it is made at
+    most once; `succeeded` or `failed` after."""
+
+    __tablename__ = "button_firings"
+    __table_args__ = (Index("ix_firings_button_seq", "button_id", "seq"),)
+    seq: int | None = Field(default=None, primary_key=True)
+    id: UUID = Field(unique=True)
+    button_id: UUID
+    product: str = Field(max_length=255)
+    version: str = Field(max_length=255)
+    environment: str = Field(max_length=255)
+    status: str = Field(max_length=16)
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=2000)
+    fired_by: str = Field(max_length=300)
+    created_at: datetime = _when()
+    finished_at: datetime | None = _when(nullable=True)

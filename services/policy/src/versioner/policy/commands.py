@@ -8,6 +8,7 @@ from versioner.common.messages.management import (
     AbortDeployment,
     ApproveVersion,
     Authenticate,
+    AuthorizeFire,
     CompleteStep,
     CreateApiKey,
     CreateRequest,
@@ -24,6 +25,7 @@ from versioner.common.messages.management import (
     GetState,
     GetUser,
     GetVersion,
+    HandleSlackAction,
     ListApiKeys,
     ListAudit,
     ListDeployments,
@@ -42,6 +44,7 @@ from versioner.common.messages.management import (
     Pong,
     PreviewWindows,
     RedeemInvite,
+    ResolveVariables,
     RevokeApiKey,
     RevokeVersionApproval,
     RotateToken,
@@ -52,7 +55,16 @@ from versioner.common.messages.management import (
     UpdateUser,
 )
 from versioner.common.resources import Done
-from versioner.policy import accounts, approvals, deployments, eventlog, logs, queries, requests
+from versioner.policy import (
+    accounts,
+    approvals,
+    buttons,
+    deployments,
+    eventlog,
+    logs,
+    queries,
+    requests,
+)
 from versioner.policy.context import PolicyContext
 from versioner.policy.rules import admin
 
@@ -162,6 +174,12 @@ async def handle(ctx: PolicyContext, request: ManagementRequest) -> BaseModel:
             result = await requests.complete_step(ctx, request)
         case ApproveVersion():
             result = await approvals.approve_version(ctx, request)
+        case AuthorizeFire():
+            result = await buttons.authorize_fire(ctx, request)
+        case HandleSlackAction():
+            result = await buttons.handle_slack_action(ctx, request)
+        case ResolveVariables():
+            result = await buttons.resolve_variables(ctx, request)
         case RevokeVersionApproval():
             result = await approvals.revoke_approval(ctx, request)
         case ListVersionApprovals():

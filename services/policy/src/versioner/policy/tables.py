@@ -407,3 +407,18 @@ class ViolationRecord(SQLModel, table=True):
     outcome: str = Field(max_length=16)
     actor: str = Field(max_length=300)
     at: datetime = _when()
+
+
+class SlackClick(SQLModel, table=True):
+    """A click in Slack, counted once per (message, `action_ts`): Slack retries its requests."""
+
+    __tablename__ = "slack_clicks"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "message_ts", "action_ts", name="uq_slack_click"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: str = Field(max_length=64)
+    message_ts: str = Field(max_length=64)
+    action_ts: str = Field(max_length=64)
+    slack_user_id: str = Field(max_length=64)
+    at: datetime = _when()

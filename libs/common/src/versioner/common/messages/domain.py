@@ -4,13 +4,14 @@ The routing key is the event name (`deployment.completed`, `build.completed`, â€
 consumer binds to exactly the events it wants.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from versioner.common.errors import Violation
 from versioner.common.governance import DeploymentRequestPublic, VersionApprovalPublic
+from versioner.common.notifications import TemplateVariables
 from versioner.common.resources import BuildPublic, DeploymentPublic
 from versioner.common.types import UtcDatetime
 
@@ -122,11 +123,53 @@ class VersionApproved(BaseModel):
     approval: VersionApprovalPublic
 
 
+class SlackOrigin(BaseModel):
+    """The Slack message a click came from: where to answer, and where to thread."""
+
+    channel_id: str
+    message_ts: str
+    thread_ts: str | None = None
+    slack_user_id: str
+    response_url: str | None = None
+    block_id: str | None = None
+    # The clicked message's blocks, to update it with who did what.
+    blocks: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ButtonFireRequested(BaseModel):
+    """Policy authorized firing a webhook deployment button: the notifier fires it, once."""
+
+    kind: Literal["button_fire_requested"] = "button_fire_requested"
+    event_type: Literal["button.fire_requested"] = "button.fire_requested"
+    event_id: UUID
+    occurred_at: UtcDatetime
+    actor: str
+    firing_id: UUID
+    button_id: UUID
+    variables: TemplateVariables
+    origin: SlackOrigin | None = None
+
+
+class SlackActionHandled(BaseModel):
+    """A click in Slack was handled (or refused): update the message or tell the clicker."""
+
+    kind: Literal["slack_action_handled"] = "slack_action_handled"
+    event_type: Literal["slack.action_handled"] = "slack.action_handled"
+    event_id: UUID
+    occurred_at: UtcDatetime
+    actor: str
+    origin: SlackOrigin
+    ok: bool
+    note: str
+
+
 DomainEvent = Annotated[
     BuildEventOccurred
     | DeploymentEventOccurred
     | EventRejected
     | RequestEventOccurred
-    | VersionApproved,
+    | VersionApproved
+    | ButtonFireRequested
+    | SlackActionHandled,
     Field(discriminator="kind"),
 ]

@@ -19,6 +19,8 @@ from versioner.common.governance import (
     ViolationPublic,
 )
 from versioner.common.messages.actor import Actor
+from versioner.common.messages.domain import SlackOrigin
+from versioner.common.notifications import FireAccepted, TemplateVariables
 from versioner.common.resources import (
     ApiKeyCreated,
     ApiKeyPublic,
@@ -37,6 +39,7 @@ from versioner.common.resources import (
 )
 from versioner.common.roles import ApprovalType, Permission, Role
 from versioner.common.rules import RuleMode, RulePublic, RuleType, WindowsPreview
+from versioner.common.slack_actions import ApproveAction, FireAction, SlotAction
 from versioner.common.status import Status
 from versioner.common.types import Name, UtcDatetime
 
@@ -514,8 +517,47 @@ class ListAudit(_Request):
     before: int | None = None
 
 
+class ResolveVariables(_Request):
+    """The `{vi_*}` values of a product's version in an environment (to preview a button)."""
+
+    Reply = TemplateVariables
+    kind: Literal["resolve_variables"] = "resolve_variables"
+    product_id: UUID
+    version: Name
+    environment: Name
+
+
+class AuthorizeFire(_Request):
+    """May this caller fire this webhook button for this version there? If so, hand the firing
+    to the notifier (through the outbox, with the version's `{vi_*}` values)."""
+
+    Reply = FireAccepted
+    permission = Permission.FIRE_BUTTONS
+    kind: Literal["authorize_fire"] = "authorize_fire"
+    firing_id: UUID
+    button_id: UUID
+    product_id: UUID
+    version: Name
+    environment: Name
+    origin: SlackOrigin | None = None
+
+
+class HandleSlackAction(_Request):
+    """A click in Slack, its signature verified by ingest: map the Slack user, check the role,
+    act once per (message, `action_ts`), and have the notifier answer in Slack."""
+
+    permission = None
+    kind: Literal["handle_slack_action"] = "handle_slack_action"
+    action: FireAction | SlotAction | ApproveAction = Field(discriminator="kind")
+    action_ts: str = Field(max_length=64)
+    origin: SlackOrigin
+
+
 ManagementRequest = Annotated[
     Ping
+    | AuthorizeFire
+    | ResolveVariables
+    | HandleSlackAction
     | Authenticate
     | NoteEventQueued
     | GetEvent

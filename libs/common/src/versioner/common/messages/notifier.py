@@ -12,12 +12,17 @@ from pydantic import BaseModel, Field
 
 from versioner.common.messages.actor import Actor
 from versioner.common.notifications import (
+    ButtonKind,
+    ButtonPublic,
+    ButtonRequest,
     ChannelFilters,
     ChannelKind,
     ChannelPublic,
     ChannelTested,
     DeliveryPublic,
     EventNames,
+    FiringPublic,
+    TemplateVariables,
 )
 from versioner.common.resources import Done, Page
 from versioner.common.roles import Permission
@@ -103,6 +108,87 @@ class ListDeliveries(_Request):
     before: UUID | None = None
 
 
+class CreateButton(_Request):
+    """A deployment button for one product (resolved by ingest) and its environments."""
+
+    Reply = ButtonPublic
+    permission = Permission.MANAGE_RULES
+    kind: Literal["create_button"] = "create_button"
+    product_id: UUID
+    product: str
+    environments: list[Name] = Field(min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=75)
+    button_kind: ButtonKind
+    url_template: str = Field(min_length=1, max_length=2048)
+    method: str = "POST"
+    body_template: str | None = Field(default=None, max_length=65536)
+    secret: str | None = Field(default=None, max_length=1024)
+
+
+class ListButtons(_Request):
+    """Buttons, newest first; of one product when given."""
+
+    Reply = Page[ButtonPublic]
+    permission = Permission.READ
+    kind: Literal["list_buttons"] = "list_buttons"
+    product_id: UUID | None = None
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    before: UUID | None = None
+
+
+class GetButton(_Request):
+    """One button."""
+
+    Reply = ButtonPublic
+    permission = Permission.READ
+    kind: Literal["get_button"] = "get_button"
+    button_id: UUID
+
+
+class UpdateButton(_Request):
+    """Change a button; `None` leaves a field as it is."""
+
+    Reply = ButtonPublic
+    permission = Permission.MANAGE_RULES
+    kind: Literal["update_button"] = "update_button"
+    button_id: UUID
+    environments: list[Name] | None = Field(default=None, min_length=1, max_length=100)
+    label: str | None = Field(default=None, min_length=1, max_length=75)
+    url_template: str | None = Field(default=None, min_length=1, max_length=2048)
+    method: str | None = None
+    body_template: str | None = Field(default=None, max_length=65536)
+    secret: str | None = Field(default=None, max_length=1024)
+
+
+class DeleteButton(_Request):
+    """Remove a button (its firings stay in the log)."""
+
+    permission = Permission.MANAGE_RULES
+    kind: Literal["delete_button"] = "delete_button"
+    button_id: UUID
+
+
+class PreviewButton(_Request):
+    """The request a button would make for these values (ingest resolves them with policy)."""
+
+    Reply = ButtonRequest
+    permission = Permission.READ
+    kind: Literal["preview_button"] = "preview_button"
+    button_id: UUID
+    variables: TemplateVariables
+
+
+class ListFirings(_Request):
+    """A button's firings, newest first."""
+
+    Reply = Page[FiringPublic]
+    permission = Permission.READ
+    kind: Literal["list_firings"] = "list_firings"
+    button_id: UUID
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    before: UUID | None = None
+
+
 NotifierRequest = Annotated[
     CreateChannel
     | ListChannels
@@ -110,7 +196,14 @@ NotifierRequest = Annotated[
     | UpdateChannel
     | DeleteChannel
     | TestChannel
-    | ListDeliveries,
+    | ListDeliveries
+    | CreateButton
+    | ListButtons
+    | GetButton
+    | UpdateButton
+    | DeleteButton
+    | PreviewButton
+    | ListFirings,
     Field(discriminator="kind"),
 ]
 

@@ -6,16 +6,16 @@ from uuid import uuid4
 import pytest
 
 from versioner.common.roles import ApprovalType
-from versioner.notifier.actions import (
+from versioner.common.slack_actions import (
     FIRE,
     MAX_VALUE_LENGTH,
     SLOT_APPROVE,
     SLOT_REJECT,
     VALUE_PREFIX,
     VERSION_APPROVE,
-    ApproveVersion,
-    DecideSlot,
-    FireButton,
+    ApproveAction,
+    FireAction,
+    SlotAction,
     action_id,
     action_kind,
     decode,
@@ -23,19 +23,21 @@ from versioner.notifier.actions import (
     kind_of,
 )
 
-FIRE_PROD = FireButton(button_id=uuid4(), version="1.4.2", environment="production")
-APPROVE_SLOT = DecideSlot(request_id=uuid4(), slot_id=uuid4(), decision="approve")
-REJECT_SLOT = DecideSlot(request_id=uuid4(), slot_id=uuid4(), decision="reject")
-SIGN_OFF = ApproveVersion(
+FIRE_PROD = FireAction(
+    button_id=uuid4(), product_id=uuid4(), version="1.4.2", environment="production"
+)
+APPROVE_SLOT = SlotAction(request_id=uuid4(), slot_id=uuid4(), decision="approve")
+REJECT_SLOT = SlotAction(request_id=uuid4(), slot_id=uuid4(), decision="reject")
+SIGN_OFF = ApproveAction(
     version_id=uuid4(), approval_type=ApprovalType.SECURITY, environment="production"
 )
-SIGN_OFF_ANYWHERE = ApproveVersion(version_id=uuid4(), approval_type=ApprovalType.QA)
+SIGN_OFF_ANYWHERE = ApproveAction(version_id=uuid4(), approval_type=ApprovalType.QA)
 
 
 @pytest.mark.parametrize(
     "action", [FIRE_PROD, APPROVE_SLOT, REJECT_SLOT, SIGN_OFF, SIGN_OFF_ANYWHERE]
 )
-def test_an_action_reads_back_as_itself(action: FireButton | DecideSlot | ApproveVersion) -> None:
+def test_an_action_reads_back_as_itself(action: FireAction | SlotAction | ApproveAction) -> None:
     assert decode(encode(action)) == action
 
 
@@ -53,15 +55,20 @@ def test_a_value_is_versioned_compact_json() -> None:
 
 
 def test_the_same_action_encodes_the_same_way() -> None:
-    again = FireButton(
-        button_id=FIRE_PROD.button_id, version=FIRE_PROD.version, environment="production"
+    again = FireAction(
+        button_id=FIRE_PROD.button_id,
+        product_id=FIRE_PROD.product_id,
+        version=FIRE_PROD.version,
+        environment="production",
     )
 
     assert encode(again) == encode(FIRE_PROD)
 
 
 def test_the_longest_names_still_fit_a_button_value() -> None:
-    action = FireButton(button_id=uuid4(), version="v" * 255, environment="é" * 255)
+    action = FireAction(
+        button_id=uuid4(), product_id=uuid4(), version="v" * 255, environment="é" * 255
+    )
 
     assert len(encode(action)) <= MAX_VALUE_LENGTH
     assert decode(encode(action)) == action

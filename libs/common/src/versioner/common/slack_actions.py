@@ -1,5 +1,7 @@
 """What an interactive Slack button asks Versioner to do: the opaque `value` it carries.
 
+Shared: the notifier writes values into messages, ingest and policy read them back on a click.
+
 Slack hands a button's `value` back untouched on a click, and only Versioner reads it. A value
 is `v1:` followed by the action as compact JSON; the prefix lets a later format be told apart
 from buttons still sitting in old messages. `decode` refuses anything else with `ValueError`.
@@ -35,16 +37,17 @@ class _Action(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class FireButton(_Action):
+class FireAction(_Action):
     """Fire a webhook deployment button for one version and one environment."""
 
     kind: Literal["fire"] = "fire"
     button_id: UUID
+    product_id: UUID
     version: _Name
     environment: _Name
 
 
-class DecideSlot(_Action):
+class SlotAction(_Action):
     """Approve or reject one approval slot of a Deployment Request."""
 
     kind: Literal["slot"] = "slot"
@@ -53,7 +56,7 @@ class DecideSlot(_Action):
     decision: Literal["approve", "reject"]
 
 
-class ApproveVersion(_Action):
+class ApproveAction(_Action):
     """Sign a version off for one approval type, in one environment or everywhere."""
 
     kind: Literal["version"] = "version"
@@ -62,11 +65,11 @@ class ApproveVersion(_Action):
     environment: _Name | None = None
 
 
-Action = Annotated[FireButton | DecideSlot | ApproveVersion, Field(discriminator="kind")]
+Action = Annotated[FireAction | SlotAction | ApproveAction, Field(discriminator="kind")]
 _ACTION: TypeAdapter[Action] = TypeAdapter(Action)
 
 
-def encode(action: FireButton | DecideSlot | ApproveVersion) -> str:
+def encode(action: FireAction | SlotAction | ApproveAction) -> str:
     """The button `value` for an action: `v1:` and compact JSON, the same for the same action."""
     value = VALUE_PREFIX + action.model_dump_json(exclude_none=True)
     if len(value) > MAX_VALUE_LENGTH:
@@ -75,7 +78,7 @@ def encode(action: FireButton | DecideSlot | ApproveVersion) -> str:
     return value
 
 
-def decode(value: str) -> FireButton | DecideSlot | ApproveVersion:
+def decode(value: str) -> FireAction | SlotAction | ApproveAction:
     """The action a button `value` carries; `ValueError` for anything Versioner did not write."""
     if len(value) > MAX_VALUE_LENGTH or not value.startswith(VALUE_PREFIX):
         raise ValueError("not a Versioner action value")
@@ -85,16 +88,16 @@ def decode(value: str) -> FireButton | DecideSlot | ApproveVersion:
         raise ValueError("malformed Versioner action value") from None
 
 
-def action_kind(action: FireButton | DecideSlot | ApproveVersion) -> str:
+def action_kind(action: FireAction | SlotAction | ApproveAction) -> str:
     """Which of `FIRE`, `SLOT_APPROVE`, `SLOT_REJECT` and `VERSION_APPROVE` this action is."""
     match action:
-        case FireButton():
+        case FireAction():
             return FIRE
-        case DecideSlot(decision="approve"):
+        case SlotAction(decision="approve"):
             return SLOT_APPROVE
-        case DecideSlot():
+        case SlotAction():
             return SLOT_REJECT
-        case ApproveVersion():
+        case ApproveAction():
             return VERSION_APPROVE
 
 

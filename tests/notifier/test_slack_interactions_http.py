@@ -1,0 +1,213 @@
+"""`POST /slack/interactions`: signed by Slack, acknowledged at once, authorized by policy,
+counted once per (message, action_ts), answered in Slack."""
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from tests.ingest.flows import build_body
+from tests.notifier.conftest import SIGNING_SECRET
+from tests.support.fake_slack import VALID_TOKEN, Call, FakeSlack
+from tests.support.receiver import Receiver
+from tests.support.stack import Stack
+
+CHANNEL = "C0DEPLOYS"
+
+
+def signed(
+    payload: dict[str, Any], *, at: float | None = None, secret: str = SIGNING_SECRET
+) -> tuple[bytes, dict[str, str]]:
+    """A request body and headers as Slack sends them."""
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    timestamp = str(int(at if at is not None else time.time()))
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256)
+    return body, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + digest.hexdigest(),
+    }
+
+
+def click(
+    message: Call, slack_user: str, value: str, block_id: str, action_ts: str
+) -> dict[str, Any]:
+    """A `block_actions` payload for a click on a button of a posted message."""
+    return {
+        "type": "block_actions",
+        "user": {"id": slack_user},
+        "channel": {"id": CHANNEL},
+        "container": {
+            "type": "message",
+            "channel_id": CHANNEL,
+            "message_ts": message.response["ts"],
+        },
+        "message": {"ts": message.response["ts"], "blocks": message.args["blocks"]},
+        "response_url": "",
+        "actions": [
+            {
+                "action_id": "versioner.x:0",
+                "block_id": block_id,
+                "value": value,
+                "action_ts": action_ts,
+            }
+        ],
+    }
+
+
+def buttons(message: Call) -> list[tuple[str, dict[str, Any]]]:
+    """(block_id, element) of every interactive button of a message."""
+    return [
+        (block.get("block_id", ""), element)
+        for block in message.args["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if "value" in element
+    ]
+
+
+async def post(stack: Stack, payload: dict[str, Any], **options: Any) -> int:
+    body, headers = signed(payload, **options)
+    response = await stack.http.post("/slack/interactions", content=body, headers=headers)
+    return response.status_code
+
+
+async def slack_channel(stack: Stack, events: list[str]) -> None:
+    response = await stack.http.post(
+        "/notification-channels/",
+        json={
+            "name": "deploys",
+            "kind": "slack",
+            "config": {"bot_token": VALID_TOKEN, "channel": CHANNEL},
+            "events": events,
+        },
+        headers=stack.admin,
+    )
+    assert response.status_code == 201, response.text
+
+
+async def submitted_request(stack: Stack, creator: dict[str, str]) -> dict[str, Any]:
+    created = await stack.http.post(
+        "/deployment-requests/",
+        json={
+            "name": "release 1.4",
+            "items": [{"product": "api", "version": "1.4.0"}],
+            "environments": ["production"],
+            "approval_slots": [{"approval_type": "security"}],
+        },
+        headers=creator,
+    )
+    assert created.status_code == 201, created.text
+    moved = await stack.http.post(
+        f"/deployment-requests/{created.json()['id']}/submit", headers=creator
+    )
+    assert moved.status_code == 200, moved.text
+    request: dict[str, Any] = moved.json()
+    return request
+
+
+async def test_unsigned_stale_or_forged_requests_are_401(notified: Stack) -> None:
+    payload = {"type": "block_actions", "actions": []}
+    assert await post(notified, payload) == 200
+    assert await post(notified, payload, at=time.time() - 301) == 401
+    assert await post(notified, payload, secret="not-the-secret") == 401
+    unsigned = await notified.http.post(
+        "/slack/interactions",
+        content=b"payload=%7B%7D",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert unsigned.status_code == 401
+
+
+async def test_a_slot_is_approved_from_slack_once_and_the_message_updated(
+    notified: Stack, fake_slack: FakeSlack
+) -> None:
+    await slack_channel(notified, ["dr.activated"])
+    developer = notified.auth(await notified.user("developer"))
+    security = await notified.user("security", slack_user_id="U0SECURITY")
+    request = await submitted_request(notified, developer)
+    await fake_slack.wait_for(1)
+    [message] = fake_slack.posted(CHANNEL)
+    [(block_id, approve), _reject] = buttons(message)
+    payload = click(message, "U0SECURITY", approve["value"], block_id, "1700000001.000001")
+
+    assert await post(notified, payload) == 200
+    assert await post(notified, payload) == 200  # Slack retried: counted once
+
+    async def updated() -> bool:
+        return any(c.method == "chat.update" for c in fake_slack.calls)
+
+    await notified.wait_for(updated)
+    decided = await notified.http.get(
+        f"/deployment-requests/{request['id']}", headers=notified.auth(security)
+    )
+    assert decided.json()["status"] == "approved"
+    [update] = [c for c in fake_slack.calls if c.method == "chat.update"]
+    assert update.args["ts"] == message.response["ts"]
+    assert "U0SECURITY" in json.dumps(update.args["blocks"])
+    assert not any(c.method == "chat.postEphemeral" for c in fake_slack.calls)
+
+
+async def test_the_creator_and_strangers_are_refused_only_to_themselves(
+    notified: Stack, fake_slack: FakeSlack
+) -> None:
+    await slack_channel(notified, ["dr.activated"])
+    creator = notified.auth(await notified.user("release_manager", slack_user_id="U0CREATOR"))
+    request = await submitted_request(notified, creator)
+    await fake_slack.wait_for(1)
+    [message] = fake_slack.posted(CHANNEL)
+    [(block_id, approve), _reject] = buttons(message)
+    await post(notified, click(message, "U0CREATOR", approve["value"], block_id, "1.1"))
+    await post(notified, click(message, "U0NOBODY", approve["value"], block_id, "1.2"))
+
+    async def answered() -> bool:
+        return sum(c.method == "chat.postEphemeral" for c in fake_slack.calls) == 2
+
+    await notified.wait_for(answered)
+    ephemeral = {
+        c.args["user"]: c.args["text"] for c in fake_slack.calls if c.method == "chat.postEphemeral"
+    }
+    assert "may not" in ephemeral["U0CREATOR"]
+    assert "not linked" in ephemeral["U0NOBODY"]
+    still = await notified.http.get(f"/deployment-requests/{request['id']}", headers=creator)
+    assert still.json()["status"] == "in_progress"
+    assert not any(c.method == "chat.update" for c in fake_slack.calls)
+
+
+async def test_a_deploy_button_fired_from_slack_reports_in_the_thread(
+    notified: Stack, fake_slack: FakeSlack, receiver: Receiver
+) -> None:
+    await slack_channel(notified, ["build.completed"])
+    await notified.user("developer", slack_user_id="U0DEV")
+    ci = notified.auth(await notified.api_key())
+    await notified.http.post("/build-events/", json=build_body(version="1.0.0"), headers=ci)
+    made = await notified.http.post(
+        "/deployment-buttons/",
+        json={
+            "product": "api",
+            "environments": ["production"],
+            "kind": "webhook",
+            "url_template": receiver.url("/deploy?v={vi_version}"),
+        },
+        headers=notified.admin,
+    )
+    assert made.status_code == 201, made.text
+    await notified.http.post("/build-events/", json=build_body(version="1.4.2"), headers=ci)
+    await fake_slack.wait_for(2)
+    ready = fake_slack.posted(CHANNEL)[-1]
+    [(block_id, deploy)] = buttons(ready)
+    await post(notified, click(ready, "U0DEV", deploy["value"], block_id, "2.1"))
+
+    await receiver.wait_for(1)
+    assert dict(receiver.requests[0].query) == {"v": "1.4.2"}
+    await fake_slack.wait_until(lambda: len(fake_slack.posted(CHANNEL)) == 3)
+    outcome = fake_slack.posted(CHANNEL)[-1]
+    assert outcome.args["thread_ts"] == ready.response["ts"]
+    assert "U0DEV" in outcome.args["text"] or "U0DEV" in json.dumps(outcome.args["blocks"])
+
+
+async def test_without_a_signing_secret_the_endpoint_is_503(notified: Stack) -> None:
+    notified.ingest_settings.slack_signing_secret = None
+    assert await post(notified, {"type": "block_actions"}) == 503
