@@ -1,5 +1,6 @@
 """`/notification-channels/`: ingest asks the notifier; secrets write-only; the delivery log."""
 
+from pathlib import Path
 from typing import Any
 
 from tests.ingest.flows import build_body
@@ -238,3 +239,25 @@ async def test_a_deleted_channel_is_gone(notified: Stack, receiver: Receiver) ->
         f"/notification-channels/{channel['id']}", headers=notified.admin
     )
     assert gone.status_code == 404
+
+
+async def test_secrets_are_sealed_at_rest(notified: Stack, receiver: Receiver) -> None:
+    await created(notified, webhook(receiver))
+    await created(
+        notified,
+        {
+            "name": "deploys",
+            "kind": "slack",
+            "config": {"bot_token": VALID_TOKEN, "channel": "C0DEPLOYS"},
+            "events": ["build.completed"],
+        },
+    )
+    assert notified.notifier is not None
+    database = notified.notifier.db.url.database
+    assert database is not None
+    stored = Path(database).read_bytes()
+    for wal in Path(database).parent.glob(Path(database).name + "-wal"):
+        stored += wal.read_bytes()
+    assert SECRET.encode() not in stored
+    assert VALID_TOKEN.encode() not in stored
+    assert b"C0DEPLOYS" in stored  # what is not secret is kept in the clear

@@ -1,10 +1,13 @@
 """The notifier on the real RabbitMQ: its RPCs through ingest's client, events from the outbox."""
 
+import aio_pika
+
 from tests.ingest.flows import build_body
 from tests.notifier.test_slack_interactions_http import CHANNEL, buttons, click, post
 from tests.support.fake_slack import VALID_TOKEN, FakeSlack
-from tests.support.receiver import Receiver, verify_signature
+from tests.support.receiver import Receiver, Reply, verify_signature
 from tests.support.stack import Stack
+from versioner.common.messages.notifier import DeliveryFailed
 
 SECRET = "whsec-broker-0123456789"
 
@@ -102,3 +105,40 @@ async def test_ready_to_deploy_a_signed_click_fires_ci_and_reports_in_the_thread
     outcome = fake_slack.posted(CHANNEL)[-1]
     assert outcome.args["thread_ts"] == ready.response["ts"]
     assert "200" in outcome.args["text"]
+
+
+async def test_a_delivery_that_fails_is_dead_lettered(
+    notified_rabbit: Stack, receiver: Receiver, amqp_url: str
+) -> None:
+    stack = notified_rabbit
+    receiver.script("/hook", Reply(status=404))
+    created = await stack.http.post(
+        "/notification-channels/",
+        json={
+            "name": "gone",
+            "kind": "webhook",
+            "config": {"url": receiver.url("/hook")},
+            "events": ["build.completed"],
+        },
+        headers=stack.admin,
+    )
+    channel_id = created.json()["id"]
+    ci = stack.auth(await stack.api_key())
+    await stack.http.post("/build-events/", json=build_body(version="3.0.0"), headers=ci)
+    await receiver.wait_for(1, timeout=10)
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(
+            stack.ingest_settings.names.dead_letter_queue, passive=True
+        )
+
+        async def dead() -> bool:
+            message = await queue.get(fail=False, no_ack=True)
+            if message is None:
+                return False
+            failed = DeliveryFailed.model_validate_json(message.body)
+            return str(failed.channel_id) == channel_id and failed.status_code == 404
+
+        await stack.wait_for(dead, timeout=10)

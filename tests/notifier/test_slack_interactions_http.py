@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.ingest.flows import build_body
+from tests.ingest.flows import build_body, deploy_body
 from tests.notifier.conftest import SIGNING_SECRET
 from tests.support.fake_slack import VALID_TOKEN, Call, FakeSlack
 from tests.support.receiver import Receiver
@@ -211,3 +211,36 @@ async def test_a_deploy_button_fired_from_slack_reports_in_the_thread(
 async def test_without_a_signing_secret_the_endpoint_is_503(notified: Stack) -> None:
     notified.ingest_settings.slack_signing_secret = None
     assert await post(notified, {"type": "block_actions"}) == 503
+
+
+async def test_a_blocked_deployment_asks_for_the_sign_off_and_slack_gives_it(
+    notified: Stack, fake_slack: FakeSlack
+) -> None:
+    await slack_channel(notified, ["deployment.preflight_failed"])
+    rule = await notified.http.post(
+        "/deployment-rules/",
+        json={
+            "name": "qa signs production",
+            "rule_type": "version_approval",
+            "environments": ["production"],
+            "config": {"approval_types": ["qa"]},
+        },
+        headers=notified.admin,
+    )
+    assert rule.status_code == 201, rule.text
+    await notified.user("qa", slack_user_id="U0QA")
+    ci = notified.auth(await notified.api_key())
+    await notified.http.post("/build-events/", json=build_body(version="1.0.0"), headers=ci)
+    start = deploy_body(version="1.0.0")
+    assert (
+        await notified.http.post("/deployment-events/", json=start, headers=ci)
+    ).status_code == 428
+    await fake_slack.wait_until(lambda: len(fake_slack.posted(CHANNEL)) == 1)
+    [blocked] = fake_slack.posted(CHANNEL)
+    [(block_id, approve)] = buttons(blocked)
+    assert await post(notified, click(blocked, "U0QA", approve["value"], block_id, "3.1")) == 200
+
+    await fake_slack.wait_until(lambda: any(c.method == "chat.update" for c in fake_slack.calls))
+    assert (
+        await notified.http.post("/deployment-events/", json=start, headers=ci)
+    ).status_code == 200

@@ -16,7 +16,10 @@ class NotifierSettings(BrokerSettings):
     """Everything the notifier needs to start."""
 
     notifier_database_url: str = Field(default_factory=default_database_url)
-    public_url: str = "http://127.0.0.1:8000"
+    # Links in messages point at ingest: `VERSIONER_PUBLIC_URL`, else where ingest listens.
+    public_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
     slack_api_url: str = "https://slack.com/api/"
     # Seals stored secrets; `make run` generates one into ./var/, compose requires one.
     secret_key: SecretStr | None = None
@@ -29,4 +32,4 @@ class NotifierSettings(BrokerSettings):
     @property
     def base_url(self) -> str:
         """The base of links in messages, without a trailing slash."""
-        return self.public_url.rstrip("/")
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
