@@ -91,6 +91,8 @@ async def post(
         target = await egress.check(url)
     except EgressRefused as exc:
         return Outcome(ok=False, attempts=0, error=f"refused: {exc}")
+    except EgressError as exc:  # the name did not resolve: once per delivery, not again
+        return Outcome(ok=False, attempts=0, error=f"no connection: {exc}")
     status: int | None = None
     error: str | None = None
     for attempt in range(1, attempts + 1):
