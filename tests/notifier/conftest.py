@@ -55,9 +55,16 @@ def waits() -> Waits:
     return Waits()
 
 
-def _setup(tmp_path: Path, fake_slack: FakeSlack, waits: Waits) -> NotifierSetup:
+def _setup(
+    tmp_path: Path, fake_slack: FakeSlack, waits: Waits, policy_database_url: str = ""
+) -> NotifierSetup:
+    # On PostgreSQL the notifier shares policy's database (its own tables and version table);
+    # on SQLite it has a file of its own, as `make run` gives it.
+    shared = policy_database_url.startswith("postgresql")
     return NotifierSetup(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
+        database_url=(
+            policy_database_url if shared else f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+        ),
         slack_api_url=fake_slack.url,
         sleep=waits,
     )
@@ -65,12 +72,13 @@ def _setup(tmp_path: Path, fake_slack: FakeSlack, waits: Waits) -> NotifierSetup
 
 @pytest.fixture
 async def notified(
-    tmp_path: Path, fake_slack: FakeSlack, receiver: Receiver, waits: Waits
+    tmp_path: Path, database_url: str, fake_slack: FakeSlack, receiver: Receiver, waits: Waits
 ) -> AsyncIterator[Stack]:
-    """The stack in memory with the notifier; Slack and webhooks on 127.0.0.1, no waiting."""
-    setup = _setup(tmp_path, fake_slack, waits)
+    """The stack in memory with the notifier, on SQLite and on PostgreSQL; Slack and webhooks
+    on 127.0.0.1, no waiting."""
+    setup = _setup(tmp_path, fake_slack, waits, database_url)
     async with memory_stack(
-        sqlite_url(tmp_path), notifier=setup, slack_signing_secret=SIGNING_SECRET
+        database_url, notifier=setup, slack_signing_secret=SIGNING_SECRET
     ) as running:
         yield running
 
