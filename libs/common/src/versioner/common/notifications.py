@@ -127,7 +127,7 @@ class ChannelTested(BaseModel):
 
 def mask(secret: str) -> str:
     """A write-only secret as responses show it."""
-    return f"••••{secret[-4:]}" if len(secret) > 8 else "••••"
+    return f"••••{secret[-4:]}"
 
 
 ButtonKind = Literal["link", "webhook"]

@@ -15,7 +15,6 @@ from versioner.common.messages.domain import (
     RequestEventOccurred,
     VersionApproved,
 )
-from versioner.common.status import Status
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -100,7 +99,6 @@ def _build(event: BuildEventOccurred, public_url: str) -> dict[str, Any]:
         "commit_sha": b.scm_sha,
         "preflight_status": None,
         "source_url": f"{public_url}/manage/versions?view={b.version_id}",
-        "status": Status(b.status).value,
     }
 
 

@@ -25,7 +25,7 @@ class NotifierSettings(BrokerSettings):
     secret_key: SecretStr | None = None
     # Hosts or CIDRs that outbound calls may reach although they are not global addresses.
     webhook_allow_hosts: str = ""
-    # How many Slack or webhook calls one notifier replica makes at once.
+    # How many channels one event is delivered to at once (events go one at a time, in order).
     delivery_concurrency: int = Field(default=8, ge=1, le=256)
     log_level: str = "INFO"
 
