@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
+from tests.support.databases import empty_sqlite_url
 from tests.support.services import POSTGRES_ADMIN_URL
 from versioner.common.errors import ErrorDetail, Failure
 from versioner.common.events import BuildEventIn, DeploymentEventIn
@@ -268,14 +270,14 @@ async def ctx(database_url: str, clock: FrozenClock) -> AsyncIterator[PolicyCont
 
 
 @pytest.fixture
-async def empty_database_url(database_url: str) -> AsyncIterator[str]:
+async def empty_database_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """A database with no schema at all (SQLite: a new file; PostgreSQL: a new database).
 
     The suite's PostgreSQL databases are cloned from a migrated template, so the migration
     tests make their own empty one.
     """
     if not is_postgres(database_url):
-        yield database_url
+        yield empty_sqlite_url(tmp_path)
         return
     name = f"versioner_empty_{uuid4().hex[:12]}"
     admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
