@@ -1,11 +1,12 @@
 """Fixtures for the whole suite: a database on each engine, the stack on each broker."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.databases import postgres_database, sqlite_url
+from tests.support.databases import drop_pooled, postgres_database, sqlite_url
 from tests.support.services import AMQP_URL, postgres_answers, rabbit_answers, require
 from tests.support.stack import Stack, memory_stack, real_stack
 
@@ -19,6 +20,12 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     require(postgres_answers(), "PostgreSQL")
     async with postgres_database() as url:
         yield url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Leave no test database behind."""
+    if postgres_answers():
+        asyncio.run(drop_pooled())
 
 
 @pytest.fixture

@@ -143,6 +143,12 @@ async def _reset(name: str) -> None:
         await conn.close()
 
 
+async def drop_pooled() -> None:
+    """Drop the databases this process kept for reuse (at the end of the session)."""
+    while _free:
+        await _drop(_free.pop())
+
+
 @asynccontextmanager
 async def postgres_database() -> AsyncIterator[str]:
     """The URL of a freshly migrated PostgreSQL database: a clone of the template, or one
