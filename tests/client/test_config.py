@@ -72,7 +72,7 @@ def test_unrelated_working_directory_config_is_ignored(
 
 
 def test_default_api_url_is_local(cli: Runner, api: FakeApi) -> None:
-    result = cli(*DEPLOY, "--debug", env={"VERSIONER_API_URL": "", "VERSIONER_RETRY_DELAYS": ""})
+    result = cli(*DEPLOY, "--debug", env={"VERSIONER_API_URL": ""})
     assert "http://127.0.0.1:8000/deployment-events/" in result.stderr
     assert api.requests == []
 
