@@ -25,6 +25,7 @@ from versioner.ingest.routes import (
 )
 from versioner.ingest.rpc import AmqpPolicyClient, PolicyClient
 from versioner.ingest.settings import IngestSettings
+from versioner.ingest.ui import pages as ui
 from versioner.ingest.web import install
 
 log = logging.getLogger("versioner.ingest")
@@ -108,4 +109,5 @@ def create_app(
         health,
     ):
         app.include_router(module.router)
+    ui.install(app)
     return app

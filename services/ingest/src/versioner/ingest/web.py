@@ -141,8 +141,12 @@ def failure_response(failure: Failure) -> JSONResponse:
     return JSONResponse(failure.body.to_json(), status_code=failure.status_code, headers=headers)
 
 
-async def _on_failure(_request: Request, exc: Exception) -> Response:
+async def _on_failure(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FailureError)
+    if request.url.path.startswith("/ui/"):
+        from versioner.ingest.ui.pages import failure_page  # noqa: PLC0415 - pages import this module
+
+        return failure_page(request, exc.failure.status_code)
     return failure_response(exc.failure)
 
 

@@ -1,0 +1,374 @@
+"""Dashboard pages: sign-in, the home page with its live matrix, deployments and versions.
+
+Every page asks policy with the signed-in user's own token, so it sees and may do exactly
+what the API would let that user see and do. State-changing requests carry the session's
+CSRF token (a `csrf_token` form field or an `X-CSRF-Token` header); without it: 403.
+"""
+
+import asyncio
+from datetime import datetime
+from importlib.resources import files
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from versioner.common.governance import (
+    DeploymentRequestPublic,
+    VersionApprovalPublic,
+    ViolationPublic,
+)
+from versioner.common.messages.actor import Actor
+from versioner.common.messages.management import (
+    GetDeployment,
+    GetState,
+    GetVersion,
+    ListDeployments,
+    ListRequests,
+    ListVersionApprovals,
+    ListViolations,
+)
+from versioner.common.resources import DeploymentPublic, Page, StateView, VersionPublic
+from versioner.ingest.auth import Authenticator
+from versioner.ingest.gateway import FailureError, PolicyGateway
+from versioner.ingest.settings import IngestSettings
+from versioner.ingest.ui.session import COOKIE, MAX_AGE_S, Session, SessionCodec
+
+FILTERS_COOKIE = "versioner_filters"
+
+_templates = Environment(
+    loader=FileSystemLoader(str(files("versioner.ingest.ui") / "templates")),
+    autoescape=select_autoescape(["html"]),
+    enable_async=False,
+)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+_templates.filters["when"] = _when
+
+
+class SignInRequired(Exception):  # noqa: N818 - reads as what happened
+    """A signed-out request for a page: answered with a redirect to the sign-in form."""
+
+    def __init__(self, back_to: str) -> None:
+        super().__init__(back_to)
+        self.back_to = back_to
+
+
+class CsrfRefused(Exception):  # noqa: N818 - reads as what happened
+    """A state-changing request without this session's CSRF token."""
+
+
+def codec(request: Request) -> SessionCodec:
+    """The app's session codec (one per process)."""
+    found: SessionCodec | None = getattr(request.app.state, "session_codec", None)
+    if found is None:
+        settings: IngestSettings = request.app.state.settings
+        secret = settings.session_secret.get_secret_value() if settings.session_secret else None
+        found = request.app.state.session_codec = SessionCodec(secret)
+    return found
+
+
+class Viewer:
+    """The signed-in user of a page, with what a page needs to ask policy in their name."""
+
+    def __init__(self, request: Request, session: Session, actor: Actor) -> None:
+        self.request = request
+        self.session = session
+        self.actor = actor
+        self.gateway: PolicyGateway = request.app.state.gateway
+
+    async def ask(self, message: Any, reply: type[Any]) -> Any:
+        """A policy RPC on behalf of this user."""
+        return await self.gateway.ask(message, reply)
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        """A page for this user."""
+        return render(self.request, template, status_code, viewer=self, **context)
+
+
+def _safe_next(target: str | None) -> str:
+    """Where to go after signing in: only a page of this dashboard."""
+    if target and target.startswith("/ui/") and not target.startswith("//"):
+        return target
+    return "/ui/"
+
+
+async def _signed_in(request: Request) -> tuple[Session, Actor] | None:
+    session = codec(request).open(request.cookies.get(COOKIE))
+    if session is None:
+        return None
+    authenticator: Authenticator = request.app.state.authenticator
+    try:
+        actor = await authenticator.actor(session.token)
+    except FailureError as exc:
+        if exc.failure.status_code == 401:
+            return None
+        raise
+    return (session, actor) if actor.kind == "user" else None
+
+
+async def viewer(request: Request) -> Viewer:
+    """A dependency: the signed-in user, else a redirect to the sign-in form and back."""
+    found = await _signed_in(request)
+    if found is None:
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(back)
+    return Viewer(request, *found)
+
+
+async def checked(request: Request, signed_in: Annotated[Viewer, Depends(viewer)]) -> Viewer:
+    """A dependency for state-changing requests: the user, and the session's CSRF token."""
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = str((await request.form()).get("csrf_token") or "") or None
+    if not signed_in.session.csrf_ok(sent):
+        raise CsrfRefused
+    return signed_in
+
+
+ViewerDep = Annotated[Viewer, Depends(viewer)]
+CheckedDep = Annotated[Viewer, Depends(checked)]
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A template rendered into a page."""
+    page = _templates.get_template(template).render(request=request, **context)
+    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/ui/login")
+async def login_form(request: Request, next: str | None = None) -> Response:
+    """The sign-in form: one field, a personal token."""
+    return render(request, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/ui/login")
+async def login(
+    request: Request,
+    token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/ui/",
+) -> Response:
+    """Exchange a personal token for a session cookie."""
+    token = token.strip()
+    error = None
+    if not token.startswith("pat_"):
+        error = "Sign in with your personal token (pat_…); API keys cannot sign in."
+    else:
+        authenticator: Authenticator = request.app.state.authenticator
+        try:
+            actor = await authenticator.actor(token)
+        except FailureError as exc:
+            error = (
+                "That token is not valid."
+                if exc.failure.status_code == 401
+                else "Versioner is not answering right now; try again shortly."
+            )
+        else:
+            if actor.kind != "user":
+                error = "Sign in with your personal token (pat_…); API keys cannot sign in."
+    if error is not None:
+        return render(request, "login.html", 401, next=_safe_next(next), error=error)
+    _session, value = codec(request).new(token)
+    settings: IngestSettings = request.app.state.settings
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=MAX_AGE_S,
+        httponly=True,
+        samesite="lax",
+        secure=settings.base_url.startswith("https://"),
+        path="/",
+    )
+    return response
+
+
+@router.post("/ui/logout")
+async def logout(_viewer: CheckedDep) -> Response:
+    """End the session."""
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _filters(request: Request, products: str | None, environments: str | None) -> dict[str, str]:
+    """The matrix filters: from the query when given, else as the user left them."""
+    if products is None and environments is None:
+        saved = request.cookies.get(FILTERS_COOKIE, "")
+        values = dict(part.split("=", 1) for part in saved.split("&") if "=" in part)
+        return {
+            "products": values.get("products", ""),
+            "environments": values.get("environments", ""),
+        }
+    return {"products": (products or "").strip(), "environments": (environments or "").strip()}
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+async def _home_data(user: Viewer, filters: dict[str, str]) -> dict[str, Any]:
+    actor = user.actor
+    state, active, approved, deployments, blocked = await asyncio.gather(
+        user.ask(
+            GetState(
+                actor=actor,
+                products=_names(filters["products"]),
+                environments=_names(filters["environments"]),
+            ),
+            StateView,
+        ),
+        user.ask(
+            ListRequests(actor=actor, status="in_progress", limit=20), Page[DeploymentRequestPublic]
+        ),
+        user.ask(
+            ListRequests(actor=actor, status="approved", limit=20), Page[DeploymentRequestPublic]
+        ),
+        user.ask(ListDeployments(actor=actor, limit=10), Page[DeploymentPublic]),
+        user.ask(ListViolations(actor=actor, outcome="blocked", limit=30), Page[ViolationPublic]),
+    )
+    attempts: dict[UUID, list[ViolationPublic]] = {}
+    for violation in blocked.items:
+        attempts.setdefault(violation.event_id, []).append(violation)
+    return {
+        "state": state,
+        "requests": [*active.items, *approved.items],
+        "deployments": deployments.items,
+        "blocked": list(attempts.values())[:8],
+        "filters": filters,
+    }
+
+
+@router.get("/ui/")
+async def home(
+    user: ViewerDep, products: str | None = None, environments: str | None = None
+) -> Response:
+    """The state matrix, open Deployment Requests, recent deployments and blocked attempts."""
+    filters = _filters(user.request, products, environments)
+    response = user.render("home.html", **await _home_data(user, filters))
+    response.set_cookie(
+        FILTERS_COOKIE, urlencode(filters), max_age=365 * 24 * 3600, samesite="lax", path="/ui/"
+    )
+    return response
+
+
+@router.get("/ui/live/home")
+async def home_live(
+    user: ViewerDep, products: str | None = None, environments: str | None = None
+) -> Response:
+    """The live part of the home page, polled by the page every few seconds."""
+    filters = _filters(user.request, products, environments)
+    return user.render("_home_live.html", **await _home_data(user, filters))
+
+
+@router.get("/ui/deployments/{deployment_id}")
+async def deployment_page(deployment_id: UUID, user: ViewerDep) -> Response:
+    """One deployment."""
+    deployment = await user.ask(
+        GetDeployment(actor=user.actor, deployment_id=deployment_id), DeploymentPublic
+    )
+    return user.render("deployment.html", deployment=deployment)
+
+
+@router.get("/ui/versions/{version_id}")
+async def version_page(version_id: UUID, user: ViewerDep) -> Response:
+    """One version: its build, where it runs, its sign-offs."""
+    version: VersionPublic = await user.ask(
+        GetVersion(actor=user.actor, version_id=version_id), VersionPublic
+    )
+    deployments, approvals = await asyncio.gather(
+        user.ask(
+            ListDeployments(actor=user.actor, product=version.product_name, limit=200),
+            Page[DeploymentPublic],
+        ),
+        user.ask(
+            ListVersionApprovals(actor=user.actor, version_id=version_id),
+            Page[VersionApprovalPublic],
+        ),
+    )
+    runs = [d for d in deployments.items if d.version_id == version_id]
+    return user.render("version.html", version=version, deployments=runs, approvals=approvals.items)
+
+
+@router.get("/manage/deployments")
+async def manage_deployments(view: str | None = None) -> Response:
+    """Versioner's client link to a deployment."""
+    return RedirectResponse(
+        f"/ui/deployments/{quote(view or '', safe='')}" if view else "/ui/", 303
+    )
+
+
+@router.get("/manage/versions")
+async def manage_versions(view: str | None = None) -> Response:
+    """Versioner's client link to a version."""
+    return RedirectResponse(f"/ui/versions/{quote(view or '', safe='')}" if view else "/ui/", 303)
+
+
+@router.get("/manage/catalog")
+async def manage_catalog(tab: str | None = None, view: str | None = None) -> Response:
+    """Versioner's client link to the catalog (`tab=versions&view=ID`: a version)."""
+    if tab == "versions" and view:
+        return RedirectResponse(f"/ui/versions/{quote(view, safe='')}", 303)
+    return RedirectResponse("/ui/", 303)
+
+
+@router.get("/ui")
+async def ui_root() -> Response:
+    """`/ui` is `/ui/`."""
+    return RedirectResponse("/ui/", 303)
+
+
+async def on_sign_in_required(request: Request, exc: Exception) -> Response:
+    """Signed-out page requests go to the sign-in form, and back after it."""
+    assert isinstance(exc, SignInRequired)
+    if request.method != "GET":
+        return HTMLResponse("Sign in first.", status_code=401)
+    return RedirectResponse(f"/ui/login?{urlencode({'next': exc.back_to})}", status_code=303)
+
+
+async def on_csrf_refused(request: Request, exc: Exception) -> Response:
+    """A form without its CSRF token: refused, nothing changed."""
+    return render(
+        request,
+        "error.html",
+        403,
+        message="This form has expired or was not sent by this page. Reload it and try again.",
+    )
+
+
+_FAILURES = {
+    403: "Your role does not allow this.",
+    404: "There is nothing here.",
+    503: "Versioner is not answering right now; this page will work again shortly.",
+}
+
+
+def failure_page(request: Request, status_code: int) -> Response:
+    """A refusal on a dashboard page, as a page."""
+    message = _FAILURES.get(status_code, "That did not work.")
+    return render(request, "error.html", status_code, message=message)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the dashboard: its pages, its static files, its redirects."""
+    app.add_exception_handler(SignInRequired, on_sign_in_required)
+    app.add_exception_handler(CsrfRefused, on_csrf_refused)
+    app.mount(
+        "/ui/static",
+        StaticFiles(directory=str(files("versioner.ingest.ui") / "static")),
+        name="ui-static",
+    )
+    app.include_router(router)

@@ -1,0 +1,167 @@
+"""The dashboard over HTTP: sign-in, the session cookie, CSRF, redirects, the home page."""
+
+import re
+from uuid import uuid4
+
+from tests.ingest.flows import build_body, deploy_body
+from tests.support.stack import Stack
+
+
+async def signed_in(stack: Stack, role: str = "developer") -> str:
+    """Sign a new user in; the session cookie stays on the stack's client. Their token."""
+    token = await stack.user(role)
+    response = await stack.http.post("/ui/login", data={"token": token, "next": "/ui/"})
+    assert response.status_code == 303, response.text
+    return token
+
+
+def csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+async def test_signed_out_pages_redirect_to_the_sign_in_form_and_back(sqlite_stack: Stack) -> None:
+    response = await sqlite_stack.http.get("/ui/deployments/" + str(uuid4()) + "?x=1")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/ui/login?next=%2Fui%2Fdeployments%2F")
+    form = await sqlite_stack.http.get(response.headers["location"])
+    assert form.status_code == 200
+    assert 'name="token"' in form.text
+    assert "/ui/deployments/" in form.text
+
+
+async def test_a_personal_token_signs_in_with_a_safe_cookie(sqlite_stack: Stack) -> None:
+    token = await sqlite_stack.user("sre")
+    response = await sqlite_stack.http.post(
+        "/ui/login", data={"token": token, "next": "/ui/deployments/x"}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/ui/deployments/x"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert "secure" not in cookie  # http here; https public URLs get Secure
+    assert token not in response.headers["set-cookie"]  # sealed, not just signed
+    home = await sqlite_stack.http.get("/ui/")
+    assert home.status_code == 200
+    assert "sre" in home.text
+
+
+async def test_api_keys_and_bad_tokens_get_the_form_again(sqlite_stack: Stack) -> None:
+    key = await sqlite_stack.api_key()
+    for token in (key, "pat_" + "x" * 40, "nonsense"):
+        response = await sqlite_stack.http.post("/ui/login", data={"token": token})
+        assert response.status_code == 401
+        assert 'role="alert"' in response.text
+        assert "set-cookie" not in response.headers
+    assert (await sqlite_stack.http.get("/ui/")).status_code == 303
+
+
+async def test_sign_in_never_sends_you_elsewhere(sqlite_stack: Stack) -> None:
+    token = await sqlite_stack.user("viewer")
+    for target in ("https://evil.example/", "//evil.example/ui/", "/api-keys/"):
+        response = await sqlite_stack.http.post("/ui/login", data={"token": token, "next": target})
+        assert response.headers["location"] == "/ui/", target
+
+
+async def test_a_forged_cookie_is_no_session(sqlite_stack: Stack) -> None:
+    sqlite_stack.http.cookies.set("versioner_session", "forged-value", domain="ingest.test")
+    assert (await sqlite_stack.http.get("/ui/")).status_code == 303
+
+
+async def test_json_endpoints_never_accept_the_cookie(sqlite_stack: Stack) -> None:
+    await signed_in(sqlite_stack, "admin")
+    assert (await sqlite_stack.http.get("/products/")).status_code == 401
+
+
+async def test_sign_out_needs_the_pages_csrf_token(sqlite_stack: Stack) -> None:
+    await signed_in(sqlite_stack)
+    home = await sqlite_stack.http.get("/ui/")
+    refused = await sqlite_stack.http.post("/ui/logout", data={})
+    assert refused.status_code == 403
+    assert (await sqlite_stack.http.get("/ui/")).status_code == 200
+    wrong = await sqlite_stack.http.post("/ui/logout", headers={"X-CSRF-Token": "guess"})
+    assert wrong.status_code == 403
+    done = await sqlite_stack.http.post("/ui/logout", data={"csrf_token": csrf(home.text)})
+    assert done.status_code == 303
+    assert (await sqlite_stack.http.get("/ui/")).status_code == 303
+
+
+async def test_the_home_matrix_and_its_live_part_show_a_new_deployment(
+    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+) -> None:
+    await signed_in(sqlite_stack)
+    before = await sqlite_stack.http.get("/ui/live/home")
+    assert "2.0.0" not in before.text
+    await sqlite_stack.http.post(
+        "/build-events/", json=build_body(version="2.0.0"), headers=sqlite_ci
+    )
+    for status in ("started", "completed"):
+        sent = await sqlite_stack.http.post(
+            "/deployment-events/",
+            json=deploy_body(version="2.0.0", environment_name="staging", status=status),
+            headers=sqlite_ci,
+        )
+        assert sent.status_code in (200, 201), sent.text
+    after = await sqlite_stack.http.get("/ui/live/home")
+    assert after.status_code == 200
+    assert 'data-product="api" data-environment="staging"' in after.text
+    assert "2.0.0" in after.text
+    home = await sqlite_stack.http.get("/ui/")
+    assert 'data-live="/ui/live/home' in home.text
+    assert "/ui/static/app.js" in home.text
+    assert (await sqlite_stack.http.get("/ui/static/app.js")).status_code == 200
+
+
+async def test_filters_are_kept_across_visits(
+    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+) -> None:
+    await signed_in(sqlite_stack)
+    for product in ("api", "web"):
+        await sqlite_stack.http.post(
+            "/deployment-events/",
+            json=deploy_body(product_name=product, status="completed"),
+            headers=sqlite_ci,
+        )
+    narrowed = await sqlite_stack.http.get("/ui/", params={"products": "web"})
+    assert "<th>web" in narrowed.text
+    assert "<th>api" not in narrowed.text
+    again = await sqlite_stack.http.get("/ui/")
+    assert "<th>web" in again.text
+    assert "<th>api" not in again.text
+    cleared = await sqlite_stack.http.get("/ui/", params={"products": "", "environments": ""})
+    assert "<th>api" in cleared.text
+
+
+async def test_versioners_client_links_redirect_to_the_dashboard(
+    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+) -> None:
+    sent = await sqlite_stack.http.post(
+        "/deployment-events/", json=deploy_body(status="completed"), headers=sqlite_ci
+    )
+    deployment = sent.json()
+    deployment_id, version_id = deployment["id"], deployment["version_id"]
+    cases = {
+        f"/manage/deployments?view={deployment_id}": f"/ui/deployments/{deployment_id}",
+        f"/manage/versions?view={version_id}": f"/ui/versions/{version_id}",
+        f"/manage/catalog?tab=versions&view={version_id}": f"/ui/versions/{version_id}",
+    }
+    for link, target in cases.items():
+        response = await sqlite_stack.http.get(link)
+        assert response.status_code == 303, link
+        assert response.headers["location"] == target
+    await signed_in(sqlite_stack)
+    page = await sqlite_stack.http.get(f"/ui/deployments/{deployment['id']}")
+    assert page.status_code == 200
+    assert "api 1.0.0" in page.text
+    version = await sqlite_stack.http.get(f"/ui/versions/{deployment['version_id']}")
+    assert version.status_code == 200
+    assert "production" in version.text
+
+
+async def test_a_missing_page_is_an_html_404(sqlite_stack: Stack) -> None:
+    await signed_in(sqlite_stack)
+    response = await sqlite_stack.http.get(f"/ui/deployments/{uuid4()}")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
