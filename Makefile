@@ -1,7 +1,7 @@
 # Versioner: `make run` starts everything on this machine, `make test` runs the whole suite.
 UV := ./scripts/uv.sh
 
-.PHONY: install run test lint format typecheck pytest bench clean
+.PHONY: install run demo test lint format typecheck pytest bench clean
 
 install: ## Install uv (if missing) and the workspace's locked dependencies.
 	@$(UV) sync --frozen --quiet
@@ -9,6 +9,9 @@ install: ## Install uv (if missing) and the workspace's locked dependencies.
 run: install ## Start policy, notifier and ingest on SQLite and the local RabbitMQ.
 	@./scripts/ensure-services.sh rabbitmq
 	@$(UV) run --frozen python scripts/run.py
+
+demo: install ## Seed the installation `make run` started with realistic data (run it in another terminal).
+	@$(UV) run --frozen python scripts/demo.py
 
 test: install ## Lint, type-check and run every test (SQLite and PostgreSQL, in memory and on RabbitMQ).
 	@./scripts/ensure-services.sh rabbitmq postgres tools

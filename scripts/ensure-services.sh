@@ -5,7 +5,7 @@
 #               where a Docker engine runs; else one line saying what to do.
 #   postgres  - 127.0.0.1:5432 for the PostgreSQL half of the tests (same order, no Docker).
 #   tools     - what the test suite runs besides Python (Debian's docker-compose, to validate
-#               docker-compose.yml without an engine).
+#               docker-compose.yml without an engine; Debian's chromium for the browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -99,6 +99,17 @@ trust_loopback() { # version: the tests connect as postgres over TCP without a p
 ensure_tools() {
   if ! command -v docker-compose >/dev/null 2>&1 && can_apt; then
     apt_install docker-compose || say "could not install docker-compose"
+  fi
+  # The dashboard's browser tests drive Debian's Chromium through Playwright (browsers cannot be
+  # downloaded here). Without it they fail, never skip: say so and stop.
+  if ! command -v chromium >/dev/null 2>&1; then
+    if can_apt; then
+      apt_install chromium || true
+    fi
+    if ! command -v chromium >/dev/null 2>&1; then
+      say "Chromium is missing and could not be installed: apt-get install chromium (as root)"
+      return 1
+    fi
   fi
   return 0
 }

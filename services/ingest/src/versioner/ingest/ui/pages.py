@@ -9,7 +9,7 @@ import asyncio
 from datetime import datetime
 from importlib.resources import files
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
@@ -17,28 +17,29 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from versioner.common.errors import Failure
 from versioner.common.governance import (
     DeploymentRequestPublic,
-    VersionApprovalPublic,
     ViolationPublic,
 )
 from versioner.common.messages.actor import Actor
 from versioner.common.messages.management import (
     GetDeployment,
     GetState,
-    GetVersion,
     ListDeployments,
     ListRequests,
-    ListVersionApprovals,
     ListViolations,
 )
-from versioner.common.resources import DeploymentPublic, Page, StateView, VersionPublic
+from versioner.common.resources import DeploymentPublic, Page, StateView
+from versioner.common.roles import Permission
 from versioner.ingest.auth import Authenticator
 from versioner.ingest.gateway import FailureError, PolicyGateway
 from versioner.ingest.settings import IngestSettings
 from versioner.ingest.ui.session import COOKIE, MAX_AGE_S, Session, SessionCodec
 
 FILTERS_COOKIE = "versioner_filters"
+# One line saying what the last form did, shown once on the next page.
+FLASH_COOKIE = "versioner_flash"
 
 _templates = Environment(
     loader=FileSystemLoader(str(files("versioner.ingest.ui") / "templates")),
@@ -93,6 +94,23 @@ class Viewer:
         """A page for this user."""
         return render(self.request, template, status_code, viewer=self, **context)
 
+    def may(self, permission: Permission) -> bool:
+        """Whether this user's role allows it: pages offer only what would be allowed."""
+        return self.actor.may(permission)
+
+    async def act(self, message: Any, reply: type[Any], back: str, done: str) -> Response:
+        """Do what a form asks, in this user's name; back to `back` saying `done`, or the
+        refusal as a page (nothing changed)."""
+        try:
+            await self.ask(message, reply)
+        except FailureError as exc:
+            return self.render(
+                "error.html", exc.failure.status_code, message=failure_text(exc.failure)
+            )
+        response = RedirectResponse(back, status_code=303)
+        response.set_cookie(FLASH_COOKIE, quote(done), max_age=60, samesite="lax", path="/ui/")
+        return response
+
 
 def _safe_next(target: str | None) -> str:
     """Where to go after signing in: only a page of this dashboard."""
@@ -141,9 +159,27 @@ CheckedDep = Annotated[Viewer, Depends(checked)]
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A template rendered into a page."""
-    page = _templates.get_template(template).render(request=request, **context)
-    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+    """A template rendered into a page (with the last form's note, shown once)."""
+    flash = unquote(request.cookies.get(FLASH_COOKIE, "")) or None
+    page = _templates.get_template(template).render(request=request, flash=flash, **context)
+    response = HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+    if flash:
+        response.delete_cookie(FLASH_COOKIE, path="/ui/")
+    return response
+
+
+def failure_text(failure: Failure) -> str:
+    """What a refusal says, for a person."""
+    detail: Any = failure.body.detail
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, dict):
+        return str(detail.get("message") or detail)
+    if isinstance(detail, list) and detail:
+        first = detail[0]
+        where = ".".join(str(part) for part in first.get("loc", [])[1:])
+        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    return "That did not work."
 
 
 router = APIRouter(include_in_schema=False)
@@ -283,26 +319,6 @@ async def deployment_page(deployment_id: UUID, user: ViewerDep) -> Response:
     return user.render("deployment.html", deployment=deployment)
 
 
-@router.get("/ui/versions/{version_id}")
-async def version_page(version_id: UUID, user: ViewerDep) -> Response:
-    """One version: its build, where it runs, its sign-offs."""
-    version: VersionPublic = await user.ask(
-        GetVersion(actor=user.actor, version_id=version_id), VersionPublic
-    )
-    deployments, approvals = await asyncio.gather(
-        user.ask(
-            ListDeployments(actor=user.actor, product=version.product_name, limit=200),
-            Page[DeploymentPublic],
-        ),
-        user.ask(
-            ListVersionApprovals(actor=user.actor, version_id=version_id),
-            Page[VersionApprovalPublic],
-        ),
-    )
-    runs = [d for d in deployments.items if d.version_id == version_id]
-    return user.render("version.html", version=version, deployments=runs, approvals=approvals.items)
-
-
 @router.get("/manage/deployments")
 async def manage_deployments(view: str | None = None) -> Response:
     """Versioner's client link to a deployment."""
@@ -371,4 +387,8 @@ def install(app: FastAPI) -> None:
         StaticFiles(directory=str(files("versioner.ingest.ui") / "static")),
         name="ui-static",
     )
-    app.include_router(router)
+    # The sections' pages (imported here: they build on this module).
+    from versioner.ingest.ui import catalog, requests, rules  # noqa: PLC0415
+
+    for section in (router, catalog.router, requests.router, rules.router):
+        app.include_router(section)

@@ -1,0 +1,451 @@
+"""Dashboard section: products, environments and versions, with what may be done to them.
+
+Each page asks policy in the signed-in user's name, so it shows and allows exactly what the
+JSON API would: the edit, approve and fire forms appear only for roles that may use them, and
+every form builds the same message the API builds from its body (same validation, same
+refusals). Deployment buttons are the notifier's; firing one is policy's `AuthorizeFire`.
+"""
+
+import asyncio
+import logging
+import uuid
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Form
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from versioner.common.errors import Failure, forbidden, not_found, unprocessable
+from versioner.common.governance import VersionApprovalPublic
+from versioner.common.messages.management import (
+    MAX_LIMIT,
+    ApproveVersion,
+    AuthorizeFire,
+    GetEnvironment,
+    GetProduct,
+    GetState,
+    GetVersion,
+    ListDeployments,
+    ListEnvironments,
+    ListProducts,
+    ListVersionApprovals,
+    ListVersions,
+    ResolveVariables,
+    UpdateEnvironment,
+    UpdateProduct,
+)
+from versioner.common.messages.notifier import GetButton, ListButtons, PreviewButton
+from versioner.common.notifications import (
+    ButtonPublic,
+    ButtonRequest,
+    FireAccepted,
+    TemplateVariables,
+)
+from versioner.common.resources import (
+    ENVIRONMENT_TYPE_ORDER,
+    DeploymentPublic,
+    EnvironmentPublic,
+    Page,
+    ProductPublic,
+    StateView,
+    VersionPublic,
+)
+from versioner.common.roles import ApprovalType, Permission, role_may_fill
+from versioner.ingest.deps import ident
+from versioner.ingest.gateway import FailureError
+from versioner.ingest.ui.pages import CheckedDep, Viewer, ViewerDep, failure_text
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+
+# Lists show this many rows, newest first, with a link to the next (older) ones.
+PAGE_SIZE = 50
+# Histories on a detail page: enough to see what happened lately, small enough to stay fast.
+HISTORY = 30
+# A notifier that is up answers in milliseconds; one that is down must not hold the version
+# page for the whole RPC deadline, since the buttons are an extra on it.
+BUTTONS_TIMEOUT_S = 1.5
+ENVIRONMENT_TYPES = list(ENVIRONMENT_TYPE_ORDER)
+
+
+def _refused(user: Viewer, failure: Failure) -> Response:
+    """A refusal as a page naming what was wrong (nothing changed)."""
+    return user.render("error.html", failure.status_code, message=failure_text(failure))
+
+
+def _invalid(user: Viewer, exc: ValidationError) -> Response:
+    """A form that would not make a valid request: 422, naming the field, as the API does."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = f"{where}: {first['msg']}" if where else first["msg"]
+    return user.render("error.html", 422, message=message)
+
+
+def _cursor(raw: str | None) -> UUID | None:
+    return ident(raw) if raw else None
+
+
+def _older(page: Page[Any]) -> str | None:
+    """The id to page on from, when older rows may remain (a full page, fewer than all)."""
+    shown = page.items
+    return str(shown[-1].id) if len(shown) == PAGE_SIZE and len(shown) < page.total else None
+
+
+def _running(
+    state: StateView, product: str | None = None, environment: str | None = None
+) -> list[dict[str, Any]]:
+    """What runs now: one product across environments, or one environment across products."""
+    rows = []
+    for row in state.products:
+        if product is not None and row.product != product:
+            continue
+        for name, cell in row.cells.items():
+            if environment is not None and name != environment:
+                continue
+            if cell.version:
+                rows.append(
+                    {
+                        "product": row.product,
+                        "product_id": row.product_id,
+                        "environment": name,
+                        "cell": cell,
+                    }
+                )
+    return rows
+
+
+# Products
+
+
+@router.get("/ui/products")
+async def products_page(user: ViewerDep, before: str | None = None) -> Response:
+    """Every product, newest first."""
+    page = await user.ask(
+        ListProducts(actor=user.actor, limit=PAGE_SIZE, before=_cursor(before)),
+        Page[ProductPublic],
+    )
+    return user.render("products.html", products=page.items, total=page.total, older=_older(page))
+
+
+@router.get("/ui/products/{product_id}")
+async def product_page(product_id: str, user: ViewerDep) -> Response:
+    """One product: its names, its builds, where it runs, its deployments."""
+    product: ProductPublic = await user.ask(
+        GetProduct(actor=user.actor, ref=str(ident(product_id))), ProductPublic
+    )
+    actor = user.actor
+    versions, deployments, state = await asyncio.gather(
+        user.ask(
+            ListVersions(actor=actor, product=product.name, limit=HISTORY), Page[VersionPublic]
+        ),
+        user.ask(
+            ListDeployments(actor=actor, product=product.name, limit=HISTORY),
+            Page[DeploymentPublic],
+        ),
+        user.ask(GetState(actor=actor, products=[product.name]), StateView),
+    )
+    return user.render(
+        "product.html",
+        product=product,
+        earlier_names=[name for name in product.previous_names if name != product.name],
+        versions=versions,
+        deployments=deployments,
+        running=_running(state, product=product.name),
+        may_edit=user.may(Permission.EDIT_PRODUCTS),
+    )
+
+
+@router.post("/ui/products/{product_id}")
+async def update_product(
+    product_id: str,
+    user: CheckedDep,
+    name: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+) -> Response:
+    """Rename or describe a product (admin, release_manager); earlier names keep resolving."""
+    try:
+        message = UpdateProduct.model_validate(
+            {
+                "actor": user.actor,
+                "product_id": ident(product_id),
+                "name": name,
+                "description": description,
+            }
+        )
+    except ValidationError as exc:
+        return _invalid(user, exc)
+    return await user.act(
+        message, ProductPublic, back=f"/ui/products/{message.product_id}", done=f"Saved {name}."
+    )
+
+
+# Environments
+
+
+@router.get("/ui/environments")
+async def environments_page(user: ViewerDep) -> Response:
+    """Every environment, in promotion order (dev, test, staging, production), then by name."""
+    page = await user.ask(
+        ListEnvironments(actor=user.actor, limit=MAX_LIMIT), Page[EnvironmentPublic]
+    )
+    environments = sorted(page.items, key=lambda e: (ENVIRONMENT_TYPE_ORDER[e.type], e.name))
+    return user.render("environments.html", environments=environments, total=page.total)
+
+
+@router.get("/ui/environments/{environment_id}")
+async def environment_page(environment_id: str, user: ViewerDep) -> Response:
+    """One environment: its names, what runs there, its deployments."""
+    environment: EnvironmentPublic = await user.ask(
+        GetEnvironment(actor=user.actor, ref=str(ident(environment_id))), EnvironmentPublic
+    )
+    deployments, state = await asyncio.gather(
+        user.ask(
+            ListDeployments(actor=user.actor, environment=environment.name, limit=HISTORY),
+            Page[DeploymentPublic],
+        ),
+        user.ask(GetState(actor=user.actor, environments=[environment.name]), StateView),
+    )
+    return user.render(
+        "environment.html",
+        environment=environment,
+        earlier_names=[n for n in environment.previous_names if n != environment.name],
+        deployments=deployments,
+        running=_running(state, environment=environment.name),
+        types=ENVIRONMENT_TYPES,
+        may_edit=user.may(Permission.EDIT_ENVIRONMENTS),
+    )
+
+
+@router.post("/ui/environments/{environment_id}")
+async def update_environment(
+    environment_id: str,
+    user: CheckedDep,
+    name: Annotated[str, Form()] = "",
+    type: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+) -> Response:
+    """Rename, retype or describe an environment (admin, release_manager, sre)."""
+    try:
+        message = UpdateEnvironment.model_validate(
+            {
+                "actor": user.actor,
+                "environment_id": ident(environment_id),
+                "name": name,
+                "type": type,
+                "description": description,
+            }
+        )
+    except ValidationError as exc:
+        return _invalid(user, exc)
+    return await user.act(
+        message,
+        EnvironmentPublic,
+        back=f"/ui/environments/{message.environment_id}",
+        done=f"Saved {name}.",
+    )
+
+
+# Versions
+
+
+@router.get("/ui/versions")
+async def versions_page(
+    user: ViewerDep, product: str | None = None, before: str | None = None
+) -> Response:
+    """Every version any event created, newest first; `product` (any of its names) narrows."""
+    wanted = (product or "").strip() or None
+    page, products = await asyncio.gather(
+        user.ask(
+            ListVersions(actor=user.actor, product=wanted, limit=PAGE_SIZE, before=_cursor(before)),
+            Page[VersionPublic],
+        ),
+        user.ask(ListProducts(actor=user.actor, limit=MAX_LIMIT), Page[ProductPublic]),
+    )
+    return user.render(
+        "versions.html",
+        versions=page.items,
+        total=page.total,
+        older=_older(page),
+        product=wanted or "",
+        product_names=sorted(p.name for p in products.items),
+    )
+
+
+async def _buttons(user: Viewer, version: VersionPublic) -> list[ButtonPublic] | None:
+    """The product's deployment buttons this user may use; None when the notifier is away."""
+    try:
+        page = await user.gateway.ask_notifier(
+            ListButtons(actor=user.actor, product_id=version.product_id, limit=MAX_LIMIT),
+            Page[ButtonPublic],
+            timeout=BUTTONS_TIMEOUT_S,
+        )
+    # The buttons are an extra: whatever keeps the notifier from answering (a refusal, silence,
+    # no notifier at all), the version page still shows, saying the buttons are unavailable.
+    except Exception:
+        log.warning("deployment buttons unavailable for %s", version.product_name, exc_info=True)
+        return None
+    may_fire = user.may(Permission.FIRE_BUTTONS)
+    return [b for b in page.items if b.button_kind == "link" or may_fire]
+
+
+@router.get("/ui/versions/{version_id}")
+async def version_page(version_id: str, user: ViewerDep) -> Response:
+    """One version: its build, where it runs, its sign-offs, its deployment buttons."""
+    actor = user.actor
+    version: VersionPublic = await user.ask(
+        GetVersion(actor=actor, version_id=ident(version_id)), VersionPublic
+    )
+    deployments, approvals, environments, buttons = await asyncio.gather(
+        user.ask(
+            ListDeployments(actor=actor, product=version.product_name, limit=200),
+            Page[DeploymentPublic],
+        ),
+        user.ask(
+            ListVersionApprovals(actor=actor, version_id=version.id), Page[VersionApprovalPublic]
+        ),
+        user.ask(ListEnvironments(actor=actor, limit=MAX_LIMIT), Page[EnvironmentPublic]),
+        _buttons(user, version),
+    )
+    fillable = (
+        [t.value for t in ApprovalType if role_may_fill(actor.role, t)]
+        if actor.role is not None and user.may(Permission.APPROVE_VERSIONS)
+        else []
+    )
+    return user.render(
+        "version.html",
+        version=version,
+        deployments=[d for d in deployments.items if d.version_id == version.id],
+        approvals=approvals.items,
+        approval_types=fillable,
+        environment_names=[
+            e.name
+            for e in sorted(
+                environments.items, key=lambda e: (ENVIRONMENT_TYPE_ORDER[e.type], e.name)
+            )
+        ],
+        buttons=buttons,
+        may_fire=user.may(Permission.FIRE_BUTTONS),
+    )
+
+
+@router.post("/ui/versions/{version_id}/approvals")
+async def approve_version(
+    version_id: str,
+    user: CheckedDep,
+    approval_type: Annotated[str, Form()] = "",
+    environment: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    """Sign a version off (a role that may fill the approval type)."""
+    try:
+        message = ApproveVersion.model_validate(
+            {
+                "actor": user.actor,
+                "version_id": ident(version_id),
+                "approval_type": approval_type,
+                "environment": environment.strip() or None,
+                "comment": comment.strip() or None,
+            }
+        )
+    except ValidationError as exc:
+        return _invalid(user, exc)
+    where = f" for {message.environment}" if message.environment else ""
+    return await user.act(
+        message,
+        VersionApprovalPublic,
+        back=f"/ui/versions/{message.version_id}",
+        done=f"Signed off ({message.approval_type}){where}.",
+    )
+
+
+async def _button_for(
+    user: Viewer, version_id: str, button_id: str, environment: str, kind: str
+) -> tuple[VersionPublic, ButtonPublic]:
+    """The version and one of its product's buttons of this kind, deploying to `environment`;
+    raises `FailureError` (404 for a button of another product, 422 for a wrong kind or
+    environment)."""
+    wanted_version, wanted_button = ident(version_id), ident(button_id)
+    version: VersionPublic = await user.ask(
+        GetVersion(actor=user.actor, version_id=wanted_version), VersionPublic
+    )
+    button = await user.gateway.ask_notifier(
+        GetButton(actor=user.actor, button_id=wanted_button), ButtonPublic
+    )
+    if button.product_id != version.product_id:
+        raise FailureError(not_found())
+    if button.button_kind != kind:
+        raise FailureError(
+            unprocessable(
+                "kind",
+                "a link button only navigates: open its URL"
+                if button.button_kind == "link"
+                else "a webhook button is fired, not opened",
+            )
+        )
+    if environment not in button.environments:
+        raise FailureError(
+            unprocessable(
+                "environment",
+                f"this button deploys to {', '.join(button.environments)}, not {environment}",
+            )
+        )
+    return version, button
+
+
+@router.get("/ui/versions/{version_id}/buttons/{button_id}/open")
+async def open_link_button(
+    version_id: str, button_id: str, user: ViewerDep, environment: str = ""
+) -> Response:
+    """Open a link button: its URL rendered for this version and environment."""
+    try:
+        version, button = await _button_for(user, version_id, button_id, environment, "link")
+        variables = await user.ask(
+            ResolveVariables(
+                actor=user.actor,
+                product_id=button.product_id,
+                version=version.version,
+                environment=environment,
+            ),
+            TemplateVariables,
+        )
+        rendered = await user.gateway.ask_notifier(
+            PreviewButton(actor=user.actor, button_id=button.id, variables=variables),
+            ButtonRequest,
+        )
+    except FailureError as exc:
+        return _refused(user, exc.failure)
+    if not rendered.url.startswith(("https://", "http://")):
+        return _refused(user, unprocessable("url_template", "the button's URL is not a web page"))
+    return RedirectResponse(rendered.url, status_code=303)
+
+
+@router.post("/ui/versions/{version_id}/buttons/{button_id}/fire")
+async def fire_button(
+    version_id: str,
+    button_id: str,
+    user: CheckedDep,
+    environment: Annotated[str, Form()] = "",
+) -> Response:
+    """Fire a webhook button (admin, release_manager, developer, sre) for this version."""
+    if not user.may(Permission.FIRE_BUTTONS):
+        return _refused(user, forbidden())
+    try:
+        version, button = await _button_for(user, version_id, button_id, environment, "webhook")
+    except FailureError as exc:
+        return _refused(user, exc.failure)
+    message = AuthorizeFire(
+        actor=user.actor,
+        firing_id=uuid.uuid4(),
+        button_id=button.id,
+        product_id=button.product_id,
+        version=version.version,
+        environment=environment,
+    )
+    return await user.act(
+        message,
+        FireAccepted,
+        back=f"/ui/versions/{version.id}",
+        done=f"Fired {button.label} for {version.product_name} {version.version} → {environment}.",
+    )

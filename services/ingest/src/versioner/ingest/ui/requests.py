@@ -1,0 +1,316 @@
+"""Dashboard section: Deployment Requests and "My tasks".
+
+The pages send the same policy RPCs as the JSON routes of `routes/requests.py`, in the
+signed-in user's name, so they allow and refuse exactly what the API does. What a page offers
+follows the same rules: moves and step ticks for roles that manage requests, in the statuses
+that allow them; a slot's Approve and Reject for a role that fills its type, never the
+request's creator, while the request is decidable.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Literal, get_args
+from urllib.parse import quote, urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Form
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from versioner.common.errors import not_found
+from versioner.common.governance import (
+    DeploymentRequestPublic,
+    ProgressCell,
+    RequestStatus,
+    SlotPublic,
+)
+from versioner.common.messages.management import (
+    CompleteStep,
+    CreateRequest,
+    DecideSlot,
+    GetRequest,
+    ListRequests,
+    MoveRequest,
+)
+from versioner.common.resources import Page
+from versioner.common.roles import ApprovalType, Permission, role_may_fill
+from versioner.ingest.deps import ident
+from versioner.ingest.gateway import FailureError
+from versioner.ingest.ui.pages import FLASH_COOKIE, CheckedDep, Viewer, ViewerDep, failure_text
+
+router = APIRouter(include_in_schema=False)
+
+Move = Literal["submit", "revert", "complete", "cancel"]
+STATUSES: tuple[str, ...] = get_args(RequestStatus)
+# The statuses each move starts from (API.md, Deployment Requests): anything else is 409.
+MOVES_FROM: dict[Move, tuple[str, ...]] = {
+    "submit": ("draft",),
+    "revert": ("in_progress", "approved", "rejected"),
+    "complete": ("approved",),
+    "cancel": ("draft", "in_progress", "approved", "rejected"),
+}
+DECIDABLE = ("in_progress", "approved")
+TICKABLE = ("in_progress", "approved", "rejected")
+PAGE_SIZE = 50
+# Empty item rows the create form offers without JavaScript (its script adds more).
+ITEM_ROWS = 5
+_DONE: dict[Move, str] = {
+    "submit": "Submitted: approvers can decide its slots now.",
+    "revert": "Back to draft: every decision and tick was cleared.",
+    "complete": "Completed.",
+    "cancel": "Cancelled.",
+}
+
+
+@dataclass(frozen=True)
+class Offers:
+    """What the signed-in user may do to one request now (what the page shows)."""
+
+    moves: tuple[Move, ...]
+    decide: frozenset[UUID]
+    tick: bool
+
+
+def offers(user: Viewer, request: DeploymentRequestPublic) -> Offers:
+    """The actions policy would accept from this user on this request, in its status."""
+    manage = user.may(Permission.MANAGE_DRS)
+    moves = tuple(m for m, sources in MOVES_FROM.items() if manage and request.status in sources)
+    return Offers(
+        moves=moves,
+        decide=frozenset(s.id for s in request.approval_slots if may_decide(user, request, s)),
+        tick=manage and request.status in TICKABLE,
+    )
+
+
+def fills(user: Viewer, slot: SlotPublic) -> bool:
+    """A pending slot of a type the user's role fills."""
+    actor = user.actor
+    return (
+        slot.status == "pending"
+        and actor.kind == "user"
+        and actor.role is not None
+        and role_may_fill(actor.role, slot.approval_type)
+    )
+
+
+def may_decide(user: Viewer, request: DeploymentRequestPublic, slot: SlotPublic) -> bool:
+    """A slot the user fills, of a decidable request they did not create."""
+    # The request names its creator, not their id; user names may repeat, so a namesake of
+    # the creator is offered nothing here (never something refused); My tasks, listed by
+    # policy by id, offers them their slots.
+    return (
+        request.status in DECIDABLE and request.created_by != user.actor.name and fills(user, slot)
+    )
+
+
+def progress_grid(
+    request: DeploymentRequestPublic,
+) -> list[tuple[str, str, list[ProgressCell | None]]]:
+    """Rows of (product, version, one cell per environment of the request)."""
+    cells = {(c.product, c.version, c.environment): c for c in request.progress}
+    return [
+        (
+            item.product,
+            item.version,
+            [cells.get((item.product, item.version, env)) for env in request.environments],
+        )
+        for item in request.items
+    ]
+
+
+def _lines(text: str, commas: bool = False) -> list[str]:
+    parts = re.split(r"[\r\n,]+" if commas else r"[\r\n]+", text)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _field(loc: Sequence[int | str]) -> str:
+    return " ".join(f"row {part + 1}" if isinstance(part, int) else part for part in loc)
+
+
+def _invalid(user: Viewer, exc: ValidationError) -> Response:
+    """A form that does not validate: a page naming the field, as the API's 422 does."""
+    first = exc.errors()[0]
+    return user.render("error.html", 422, message=f"{_field(first['loc'])}: {first['msg']}")
+
+
+def _flash(target: str, note: str) -> Response:
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(FLASH_COOKIE, quote(note), max_age=60, samesite="lax", path="/ui/")
+    return response
+
+
+def _page(request_id: UUID | str) -> str:
+    return f"/ui/requests/{request_id}"
+
+
+def _back(back: str, request_id: UUID) -> str:
+    """Where a form returns: My tasks when it came from there, else the request's page."""
+    return "/ui/tasks" if back == "/ui/tasks" else _page(request_id)
+
+
+@router.get("/ui/requests")
+async def requests_page(
+    user: ViewerDep, status: str | None = None, before: str | None = None
+) -> Response:
+    """Deployment Requests, newest first, narrowed by status."""
+    try:
+        message = ListRequests.model_validate(
+            {
+                "actor": user.actor,
+                "status": status or None,
+                "limit": PAGE_SIZE,
+                "before": ident(before) if before else None,
+            }
+        )
+    except ValidationError as exc:
+        return _invalid(user, exc)
+    page: Page[DeploymentRequestPublic] = await user.ask(message, Page[DeploymentRequestPublic])
+    older = None
+    if len(page.items) == PAGE_SIZE:
+        query = {"before": str(page.items[-1].id), **({"status": status} if status else {})}
+        older = f"/ui/requests?{urlencode(query)}"
+    return user.render(
+        "requests.html",
+        requests=page.items,
+        total=page.total,
+        status=status or "",
+        statuses=STATUSES,
+        older=older,
+        may_create=user.may(Permission.MANAGE_DRS),
+    )
+
+
+@router.get("/ui/requests/new")
+async def new_request_form(user: ViewerDep) -> Response:
+    """The form for a new request (roles that manage requests)."""
+    if not user.may(Permission.MANAGE_DRS):
+        return user.render("error.html", 403, message="Your role does not allow this.")
+    return user.render("request_new.html", approval_types=list(ApprovalType), rows=ITEM_ROWS)
+
+
+def _create_message(user: Viewer, form: FormData) -> CreateRequest:
+    """The form as a CreateRequest (raises ValidationError naming the field)."""
+
+    def text(key: str) -> str:
+        value = form.get(key)
+        return value if isinstance(value, str) else ""
+
+    def texts(key: str) -> list[str]:
+        return [value if isinstance(value, str) else "" for value in form.getlist(key)]
+
+    products, versions = texts("product"), texts("version")
+    items = [
+        {"product": product.strip(), "version": version.strip()}
+        for product, version in zip(products, versions, strict=False)
+        if product.strip() or version.strip()
+    ]
+    optional = set(texts("optional"))
+    slots = [{"approval_type": kind, "optional": kind in optional} for kind in texts("slot")]
+    return CreateRequest.model_validate(
+        {
+            "actor": user.actor,
+            "name": text("name").strip(),
+            "description": text("description").strip() or None,
+            "items": items,
+            "environments": _lines(text("environments"), commas=True),
+            "approval_slots": slots,
+            "pre_steps": _lines(text("pre_steps")),
+            "post_steps": _lines(text("post_steps")),
+        }
+    )
+
+
+@router.post("/ui/requests/new")
+async def create_request(user: CheckedDep) -> Response:
+    """Create the request in draft, then show it."""
+    try:
+        message = _create_message(user, await user.request.form())
+    except ValidationError as exc:
+        return _invalid(user, exc)
+    try:
+        created: DeploymentRequestPublic = await user.ask(message, DeploymentRequestPublic)
+    except FailureError as exc:
+        return user.render("error.html", exc.failure.status_code, message=failure_text(exc.failure))
+    return _flash(_page(created.id), f"Deployment Request {created.name} created, in draft.")
+
+
+@router.get("/ui/requests/{request_id}")
+async def request_page(request_id: str, user: ViewerDep) -> Response:
+    """One request: its items, environments, slots, steps, progress and what may be done."""
+    request: DeploymentRequestPublic = await user.ask(
+        GetRequest(actor=user.actor, request_id=ident(request_id)), DeploymentRequestPublic
+    )
+    return user.render(
+        "request.html", r=request, offers=offers(user, request), grid=progress_grid(request)
+    )
+
+
+@router.post("/ui/requests/{request_id}/{action}")
+async def move_request(request_id: str, action: str, user: CheckedDep) -> Response:
+    """Submit, revert, complete or cancel."""
+    found = ident(request_id)
+    move = next((m for m in MOVES_FROM if m == action), None)
+    if move is None:
+        raise FailureError(not_found())
+    return await user.act(
+        MoveRequest(actor=user.actor, request_id=found, action=move),
+        DeploymentRequestPublic,
+        back=_page(found),
+        done=_DONE[move],
+    )
+
+
+@router.post("/ui/requests/{request_id}/slots/{slot_id}/decision")
+async def decide_slot(
+    request_id: str,
+    slot_id: str,
+    user: CheckedDep,
+    decision: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """Approve or reject a slot, with a comment."""
+    found = ident(request_id)
+    try:
+        message = DecideSlot.model_validate(
+            {
+                "actor": user.actor,
+                "request_id": found,
+                "slot_id": ident(slot_id),
+                "decision": decision,
+                "comment": comment.strip() or None,
+            }
+        )
+    except ValidationError as exc:
+        return _invalid(user, exc)
+    done = "Approved." if message.decision == "approve" else "Rejected."
+    return await user.act(message, DeploymentRequestPublic, back=_back(back, found), done=done)
+
+
+@router.post("/ui/requests/{request_id}/steps/{step_id}/complete")
+async def complete_step(request_id: str, step_id: str, user: CheckedDep) -> Response:
+    """Tick a pre- or post-deploy step."""
+    found = ident(request_id)
+    return await user.act(
+        CompleteStep(actor=user.actor, request_id=found, step_id=ident(step_id)),
+        DeploymentRequestPublic,
+        back=_page(found),
+        done="Step ticked.",
+    )
+
+
+@router.get("/ui/tasks")
+async def tasks_page(user: ViewerDep) -> Response:
+    """My tasks: the requests with a slot the signed-in user may decide now."""
+    page: Page[DeploymentRequestPublic] = await user.ask(
+        ListRequests(actor=user.actor, awaiting_me=True, limit=PAGE_SIZE),
+        Page[DeploymentRequestPublic],
+    )
+    tasks: list[tuple[DeploymentRequestPublic, list[SlotPublic]]] = [
+        # Policy lists only decidable requests the user did not create (checked by id).
+        (r, [s for s in r.approval_slots if fills(user, s)])
+        for r in page.items
+    ]
+    return user.render("tasks.html", tasks=[t for t in tasks if t[1]], total=page.total)

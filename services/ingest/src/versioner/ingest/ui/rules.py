@@ -1,0 +1,629 @@
+"""Dashboard section: Deployment Rules and the violations log.
+
+The list with a mode switch per rule, one form per rule type made of plain fields (turned into
+the `config` that type takes, `versioner.common.rules`), a rule's page with its next windows
+and recent violations, and the violations log. Every call is the one `routes/rules.py` makes,
+in the signed-in user's name, so a page allows exactly what the API allows.
+"""
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import zip_longest
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Form, Query, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from versioner.common.errors import Failure, forbidden, not_found
+from versioner.common.governance import ViolationPublic
+from versioner.common.messages.management import (
+    CreateRule,
+    DeleteRule,
+    GetRule,
+    ListRules,
+    ListViolations,
+    PreviewWindows,
+    UpdateRule,
+)
+from versioner.common.resources import Done, Page
+from versioner.common.roles import APPROVERS, ApprovalType, Permission, Role
+from versioner.common.rules import RulePublic, WindowsPreview
+from versioner.ingest.deps import ident
+from versioner.ingest.gateway import FailureError
+from versioner.ingest.ui.pages import FLASH_COOKIE, CheckedDep, Viewer, ViewerDep, failure_text
+
+router = APIRouter(include_in_schema=False)
+
+MODES = {"enabled": "enabled", "report_only": "report-only", "disabled": "disabled"}
+OUTCOMES = ("blocked", "reported", "overridden")
+RULES_SHOWN = 500
+WINDOWS_SHOWN = 8
+RECENT_VIOLATIONS = 20
+VIOLATIONS_PER_PAGE = 50
+# Suggested in the time zone field; any IANA name is accepted.
+COMMON_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "Europe/Madrid",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """A rule type as the pages explain it."""
+
+    title: str
+    summary: str
+
+
+TYPES = {
+    "schedule": RuleKind(
+        "Schedule",
+        "Refuses deployments inside time windows (a freeze), or allows them only inside "
+        "windows (a release window).",
+    ),
+    "dr_required": RuleKind(
+        "Deployment Request required",
+        "A deployment needs a Deployment Request, in progress or approved, that covers it and "
+        "asks for the chosen sign-offs.",
+    ),
+    "flow": RuleKind(
+        "Flow",
+        "A version reaches an environment only after it completed in the environments before "
+        "it, and stayed there long enough.",
+    ),
+    "version_approval": RuleKind(
+        "Version sign-off",
+        "The version itself needs sign-offs (for example security) before it is deployed.",
+    ),
+}
+
+# Who fills each approval type besides admin and release manager (they fill every one).
+_FILLED_BY = {
+    kind.value: ", ".join(
+        sorted(r.value for r in APPROVERS[kind] if r not in {Role.ADMIN, Role.RELEASE_MANAGER})
+    )
+    for kind in ApprovalType
+}
+
+# The form's label for each field a refusal may name (`config.` fields are the rule's config).
+_LABELS = {
+    "name": "Name",
+    "mode": "Mode",
+    "rule_type": "Rule type",
+    "products": "Products",
+    "environments": "Environments",
+    "config": "Configuration",
+    "config.kind": "Deny or allow",
+    "config.timezone": "Time zone",
+    "config.reason": "Reason",
+    "config.windows": "One-time window",
+    "config.rrule": "Recurrence (RRULE)",
+    "config.dtstart": "First occurrence",
+    "config.duration_minutes": "Duration (minutes)",
+    "config.approval_types": "Approval types",
+    "config.prerequisites": "Prerequisites",
+    "config.target": "Target environment",
+    "config.strict_order": "Strict order",
+    "config.min_soak_minutes": "Minimum soak (minutes)",
+    "config.environment": "Environment of the sign-off",
+}
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _number_text(value: Any) -> str:
+    """A stored number as a form shows it: 900.0 is `900`."""
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return ""
+
+
+def _number(text: str) -> float | str:
+    """A number from a field; anything else goes on as typed, for policy to name the field."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _local_input(value: Any) -> str:
+    """A stored local time (`2026-12-23T00:00:00`) as a `datetime-local` field shows it."""
+    text = str(value or "")
+    return text[:16] if len(text) == 19 and text.endswith(":00") else text
+
+
+def _local_text(value: Any) -> str:
+    """A stored local time for reading: `2026-12-23 00:00`."""
+    return _local_input(value).replace("T", " ")
+
+
+def duration(minutes: float) -> str:
+    """Minutes for reading: 900 is `15 h`, 90 is `1 h 30 min`."""
+    if minutes < 1:
+        return f"{_number_text(minutes)} min"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, rest = divmod(rest, 60)
+    parts = [f"{int(days)} d" if days else "", f"{int(hours)} h" if hours else ""]
+    parts.append(f"{_number_text(round(rest, 2))} min" if rest else "")
+    return " ".join(part for part in parts if part)
+
+
+_DAYS = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
+_UNITS = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
+
+
+def describe_rrule(rrule: str, dtstart: str | None = None) -> str | None:
+    """Common recurrences in words (`every week on Friday at 17:00`); None for the others,
+    which the page shows as written. What the rule leaves out comes from `dtstart`."""
+    parts = dict(p.split("=", 1) for p in rrule.upper().split(";") if "=" in p)
+    unit = _UNITS.get(parts.pop("FREQ", ""))
+    interval = parts.pop("INTERVAL", "1")
+    if unit is None or not interval.isdigit():
+        return None
+    words = [f"every {unit}" if interval == "1" else f"every {interval} {unit}s"]
+    if "BYDAY" in parts:
+        days = [_DAYS.get(day) for day in parts.pop("BYDAY").split(",")]
+        if None in days:
+            return None
+        words.append("on " + ", ".join(str(day) for day in days))
+    try:
+        start = datetime.fromisoformat(dtstart) if dtstart else None
+    except ValueError:
+        return None
+    hour = parts.pop("BYHOUR", str(start.hour if start else 0))
+    minute = parts.pop("BYMINUTE", str(start.minute if start else 0))
+    if not hour.isdigit() or not minute.isdigit():
+        return None
+    words.append(f"at {int(hour):02d}:{int(minute):02d}")
+    if "COUNT" in parts:
+        words.append(f"({parts.pop('COUNT')} times)")
+    if parts.keys() - {"WKST"}:
+        return None
+    return " ".join(words)
+
+
+@dataclass
+class RuleForm:
+    """What a rule's form shows and sends: plain fields, the ones of its type used."""
+
+    rule_type: str
+    name: str = ""
+    mode: str = "enabled"
+    products: str = ""
+    environments: str = ""
+    kind: str = "deny"
+    timezone: str = "UTC"
+    reason: str = ""
+    windows: list[tuple[str, str]] = field(default_factory=list)
+    rrule: str = ""
+    dtstart: str = ""
+    duration_minutes: str = ""
+    approval_types: list[str] = field(default_factory=list)
+    environment: str = ""
+    prerequisites: str = ""
+    target: str = ""
+    strict_order: bool = True
+    min_soak_minutes: str = ""
+
+    @classmethod
+    def of(cls, rule: RulePublic) -> "RuleForm":
+        """The form of a saved rule."""
+        config = rule.config
+        return cls(
+            rule_type=rule.rule_type,
+            name=rule.name,
+            mode=rule.mode,
+            products=", ".join(rule.products),
+            environments=", ".join(rule.environments),
+            kind=str(config.get("kind", "deny")),
+            timezone=str(config.get("timezone", "UTC")),
+            reason=str(config.get("reason") or ""),
+            windows=[
+                (_local_input(w.get("start")), _local_input(w.get("end")))
+                for w in config.get("windows", [])
+            ],
+            rrule=str(config.get("rrule") or ""),
+            dtstart=_local_input(config.get("dtstart")),
+            duration_minutes=_number_text(config.get("duration_minutes")),
+            approval_types=[str(t) for t in config.get("approval_types", [])],
+            environment=str(config.get("environment") or ""),
+            prerequisites=", ".join(config.get("prerequisites", [])),
+            target=str(config.get("target") or ""),
+            strict_order=bool(config.get("strict_order", True)),
+            min_soak_minutes=_number_text(config.get("min_soak_minutes")),
+        )
+
+    @classmethod
+    def posted(cls, rule_type: str, data: FormData) -> "RuleForm":
+        """The form as the browser sent it (empty window rows left out)."""
+
+        def text(key: str) -> str:
+            value = data.get(key)
+            return value.strip() if isinstance(value, str) else ""
+
+        def texts(key: str) -> list[str]:
+            return [v.strip() if isinstance(v, str) else "" for v in data.getlist(key)]
+
+        pairs = zip_longest(texts("window_start"), texts("window_end"), fillvalue="")
+        return cls(
+            rule_type=rule_type,
+            name=text("name"),
+            mode=text("mode"),
+            products=text("products"),
+            environments=text("environments"),
+            kind=text("kind") or "deny",
+            timezone=text("timezone"),
+            reason=text("reason"),
+            windows=[(start, end) for start, end in pairs if start or end],
+            rrule=text("rrule"),
+            dtstart=text("dtstart"),
+            duration_minutes=text("duration_minutes"),
+            approval_types=[t for t in texts("approval_types") if t],
+            environment=text("environment"),
+            prerequisites=text("prerequisites"),
+            target=text("target"),
+            strict_order="strict_order" in data,
+            min_soak_minutes=text("min_soak_minutes"),
+        )
+
+    def config(self) -> dict[str, Any]:
+        """The `config` the API takes for this rule type."""
+        if self.rule_type == "schedule":
+            config: dict[str, Any] = {
+                "kind": self.kind,
+                "timezone": self.timezone or "UTC",
+                "windows": [{"start": start, "end": end} for start, end in self.windows],
+            }
+            if self.reason:
+                config["reason"] = self.reason
+            if self.rrule:
+                config["rrule"] = self.rrule
+            # Sent even without an rrule, so that policy says they go with one.
+            if self.dtstart:
+                config["dtstart"] = self.dtstart
+            if self.duration_minutes:
+                config["duration_minutes"] = _number(self.duration_minutes)
+            return config
+        if self.rule_type == "flow":
+            return {
+                "prerequisites": _names(self.prerequisites),
+                "target": self.target,
+                "strict_order": self.strict_order,
+                "min_soak_minutes": _number(self.min_soak_minutes or "0"),
+            }
+        if self.rule_type == "version_approval":
+            return {"approval_types": self.approval_types, "environment": self.environment or None}
+        return {"approval_types": self.approval_types}
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The one-time window rows to show: the rule's, then empty ones to add more."""
+        return [*self.windows, *[("", "")] * max(1, 3 - len(self.windows))]
+
+
+def _problem(loc: Sequence[Any], message: str) -> tuple[str, str]:
+    """(the form field at fault, a sentence naming it by its label) for a refusal's `loc`."""
+    names = [str(part) for part in loc if isinstance(part, str) and part != "body"]
+    head = names[:2] if names[:1] == ["config"] else names[:1]
+    label = _LABELS.get(".".join(head)) or ".".join(head) or "The form"
+    position = next((part for part in loc if isinstance(part, int)), None)
+    if position is not None:
+        label = f"{label} {position + 1}"
+    if tail := names[len(head) :]:
+        label = f"{label}, {' '.join(tail)}"  # One-time window 2, end
+    message = message.removeprefix("Value error, ")
+    return (head[-1] if head else ""), f"{label}: {message}"
+
+
+def _problems(errors: Sequence[Any]) -> list[tuple[str, str]]:
+    """Every problem of a refusal in FastAPI's list form (or of a message's own checks)."""
+    return [
+        _problem(error.get("loc", []), str(error.get("msg", "")))
+        for error in errors
+        if isinstance(error, dict)
+    ]
+
+
+def _refusal_problems(failure: Failure) -> list[tuple[str, str]]:
+    detail: Any = failure.body.detail
+    if isinstance(detail, list) and (listed := _problems(detail)):
+        return listed
+    return [("name" if failure.status_code == 409 else "", failure_text(failure))]
+
+
+def _done(back: str, note: str) -> Response:
+    """Back to a page, which says once what the form did."""
+    response = RedirectResponse(back, status_code=303)
+    response.set_cookie(FLASH_COOKIE, quote(note), max_age=60, samesite="lax", path="/ui/")
+    return response
+
+
+def _managers_only(user: Viewer) -> None:
+    if not user.may(Permission.MANAGE_RULES):
+        raise FailureError(forbidden())
+
+
+def _type_of(raw: str) -> str:
+    if raw not in TYPES:
+        raise FailureError(not_found())
+    return raw
+
+
+async def _rule(user: Viewer, rule_id: str) -> RulePublic:
+    found: RulePublic = await user.ask(
+        GetRule(actor=user.actor, rule_id=ident(rule_id)), RulePublic
+    )
+    return found
+
+
+async def _windows(user: Viewer, rule: RulePublic) -> WindowsPreview | None:
+    if rule.rule_type != "schedule":
+        return None
+    preview: WindowsPreview = await user.ask(
+        PreviewWindows(actor=user.actor, rule_id=rule.id, count=WINDOWS_SHOWN), WindowsPreview
+    )
+    return preview
+
+
+def _form_page(
+    user: Viewer,
+    form: RuleForm,
+    rule: RulePublic | None,
+    *,
+    status_code: int = 200,
+    problems: Sequence[tuple[str, str]] = (),
+    preview: WindowsPreview | None = None,
+) -> Response:
+    return user.render(
+        "rule_form.html",
+        status_code,
+        form=form,
+        rule=rule,
+        rule_type=form.rule_type,
+        kind=TYPES[form.rule_type],
+        types=TYPES,
+        modes=MODES,
+        zones=COMMON_ZONES,
+        approval_types=_FILLED_BY,
+        bad={field_name for field_name, _ in problems},
+        errors=[text for _, text in problems],
+        preview=preview,
+    )
+
+
+async def _save(
+    user: Viewer,
+    form: RuleForm,
+    rule: RulePublic | None,
+    build: Callable[[], CreateRule | UpdateRule],
+) -> RulePublic | Response:
+    """Send the form's message; a refusal of the form's content shows the form again."""
+    try:
+        message = build()
+    except ValidationError as error:
+        problems = _problems(error.errors(include_url=False))
+        return _form_page(user, form, rule, status_code=422, problems=problems)
+    try:
+        saved: RulePublic = await user.ask(message, RulePublic)
+    except FailureError as exc:
+        if exc.failure.status_code not in (409, 422):
+            raise
+        problems = _refusal_problems(exc.failure)
+        return _form_page(user, form, rule, status_code=exc.failure.status_code, problems=problems)
+    return saved
+
+
+@router.get("/ui/rules")
+async def rules_page(user: ViewerDep) -> Response:
+    """Every rule, with a mode switch for those who manage rules."""
+    page = await user.ask(ListRules(actor=user.actor, limit=RULES_SHOWN), Page[RulePublic])
+    return user.render(
+        "rules.html",
+        rules=page.items,
+        total=page.total,
+        types=TYPES,
+        modes=MODES,
+        manage=user.may(Permission.MANAGE_RULES),
+    )
+
+
+@router.get("/ui/rules/new")
+async def new_rule_form(
+    user: ViewerDep, rule_type: Annotated[str, Query(alias="type")] = ""
+) -> Response:
+    """The form for a new rule of a type (without a type: the choice of types)."""
+    _managers_only(user)
+    if not rule_type:
+        return user.render("rule_form.html", rule_type=None, types=TYPES)
+    return _form_page(user, RuleForm(rule_type=_type_of(rule_type)), None)
+
+
+@router.post("/ui/rules/new")
+async def create_rule(user: CheckedDep) -> Response:
+    """Create the rule the form describes."""
+    _managers_only(user)
+    data = await user.request.form()
+    rule_type = _type_of(str(data.get("rule_type") or ""))
+    form = RuleForm.posted(rule_type, data)
+
+    def build() -> CreateRule:
+        return CreateRule(
+            actor=user.actor,
+            name=form.name,
+            rule_type=rule_type,  # type: ignore[arg-type]  # checked by _type_of
+            mode=form.mode,  # type: ignore[arg-type]  # validated by the message
+            products=_names(form.products),
+            environments=[] if rule_type == "flow" else _names(form.environments),
+            config=form.config(),
+        )
+
+    saved = await _save(user, form, None, build)
+    if isinstance(saved, Response):
+        return saved
+    return _done(f"/ui/rules/{saved.id}", f"Rule {saved.name} created.")
+
+
+@router.get("/ui/rules/{rule_id}")
+async def rule_page(rule_id: str, user: ViewerDep) -> Response:
+    """One rule: its configuration, its next windows (schedules), its recent violations."""
+    rule = await _rule(user, rule_id)
+    preview, log = await asyncio.gather(
+        _windows(user, rule),
+        user.ask(
+            ListViolations(actor=user.actor, rule=str(rule.id), limit=RECENT_VIOLATIONS),
+            Page[ViolationPublic],
+        ),
+    )
+    return user.render(
+        "rule.html",
+        rule=rule,
+        kind=TYPES[rule.rule_type],
+        modes=MODES,
+        preview=preview,
+        violations=log.items,
+        total_violations=log.total,
+        manage=user.may(Permission.MANAGE_RULES),
+        local=_local_text,
+        duration=duration,
+        describe_rrule=describe_rrule,
+    )
+
+
+@router.get("/ui/rules/{rule_id}/edit")
+async def edit_rule_form(rule_id: str, user: ViewerDep) -> Response:
+    """The form of a saved rule, with its next windows as saved."""
+    _managers_only(user)
+    rule = await _rule(user, rule_id)
+    return _form_page(user, RuleForm.of(rule), rule, preview=await _windows(user, rule))
+
+
+@router.post("/ui/rules/{rule_id}/edit")
+async def update_rule(rule_id: str, user: CheckedDep) -> Response:
+    """Save the form's changes to a rule (its type stays)."""
+    _managers_only(user)
+    rule = await _rule(user, rule_id)
+    form = RuleForm.posted(rule.rule_type, await user.request.form())
+
+    def build() -> UpdateRule:
+        return UpdateRule(
+            actor=user.actor,
+            rule_id=rule.id,
+            name=form.name,
+            mode=form.mode,  # type: ignore[arg-type]  # validated by the message
+            products=_names(form.products),
+            # A flow rule applies to its target; its stored scope stays as it is.
+            environments=None if rule.rule_type == "flow" else _names(form.environments),
+            config=form.config(),
+        )
+
+    saved = await _save(user, form, rule, build)
+    if isinstance(saved, Response):
+        return saved
+    return _done(f"/ui/rules/{saved.id}", f"Rule {saved.name} saved.")
+
+
+@router.post("/ui/rules/{rule_id}/mode")
+async def switch_mode(
+    rule_id: str,
+    user: CheckedDep,
+    mode: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """Enable a rule, make it report-only or disable it."""
+    _managers_only(user)
+    target = ident(rule_id)
+    if mode not in MODES:
+        return user.render(
+            "error.html", 422, message="Mode: choose enabled, report-only or disabled."
+        )
+    page = f"/ui/rules/{target}" if back == f"/ui/rules/{target}" else "/ui/rules"
+    request = UpdateRule(actor=user.actor, rule_id=target, mode=mode)  # type: ignore[arg-type]
+    return await user.act(request, RulePublic, back=page, done=f"Rule now {MODES[mode]}.")
+
+
+@router.post("/ui/rules/{rule_id}/delete")
+async def delete_rule(rule_id: str, user: CheckedDep) -> Response:
+    """Delete a rule (its violations stay in the log)."""
+    _managers_only(user)
+    request = DeleteRule(actor=user.actor, rule_id=ident(rule_id))
+    return await user.act(request, Done, back="/ui/rules", done="Rule deleted.")
+
+
+@router.get("/ui/violations")
+async def violations_page(
+    user: ViewerDep,
+    rule: str = "",
+    product: str = "",
+    environment: str = "",
+    outcome: str = "",
+    before: str = "",
+) -> Response:
+    """The violations log: what rules blocked, reported, or saw overridden, newest first."""
+    filters = {
+        "rule": rule.strip(),
+        "product": product.strip(),
+        "environment": environment.strip(),
+        "outcome": outcome.strip(),
+    }
+    if filters["outcome"] and filters["outcome"] not in OUTCOMES:
+        return user.render(
+            "error.html", 422, message="Outcome: choose blocked, reported or overridden."
+        )
+    older = int(before) if before.isdigit() and int(before) > 0 else None
+    log, rules = await asyncio.gather(
+        user.ask(
+            ListViolations(
+                actor=user.actor,
+                rule=filters["rule"] or None,
+                product=filters["product"] or None,
+                environment=filters["environment"] or None,
+                outcome=filters["outcome"] or None,  # type: ignore[arg-type]  # checked above
+                limit=VIOLATIONS_PER_PAGE,
+                before=older,
+            ),
+            Page[ViolationPublic],
+        ),
+        user.ask(ListRules(actor=user.actor, limit=RULES_SHOWN), Page[RulePublic]),
+    )
+    items: list[ViolationPublic] = log.items
+    next_page = (
+        "/ui/violations?" + urlencode({**filters, "before": items[-1].id})
+        if len(items) == VIOLATIONS_PER_PAGE
+        else None
+    )
+    return user.render(
+        "violations.html",
+        violations=items,
+        total=log.total,
+        filters=filters,
+        filtered=any(filters.values()),
+        rule_names=sorted({r.name for r in rules.items}),
+        outcomes=OUTCOMES,
+        next_page=next_page,
+        paged=older is not None,
+    )
