@@ -16,6 +16,7 @@ REQUEST_FIELDS = {
     "description",
     "status",
     "created_by",
+    "created_by_id",
     "items",
     "environments",
     "approval_slots",

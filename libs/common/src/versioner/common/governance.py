@@ -76,6 +76,7 @@ class DeploymentRequestPublic(BaseModel):
     description: str | None = None
     status: RequestStatus
     created_by: str
+    created_by_id: UUID | None = None
     items: list[RequestItemPublic]
     environments: list[str]
     approval_slots: list[SlotPublic]

@@ -189,6 +189,7 @@ async def _public(
             description=r.description,
             status=r.status,  # type: ignore[arg-type]
             created_by=r.created_by,
+            created_by_id=r.created_by_id,
             items=[RequestItemPublic(product=i.product, version=i.version) for i in items[r.id]],
             environments=environments[r.id],
             approval_slots=[_slot(s) for s in slots[r.id]],

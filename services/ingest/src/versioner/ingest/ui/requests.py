@@ -97,11 +97,8 @@ def fills(user: Viewer, slot: SlotPublic) -> bool:
 
 def may_decide(user: Viewer, request: DeploymentRequestPublic, slot: SlotPublic) -> bool:
     """A slot the user fills, of a decidable request they did not create."""
-    # The request names its creator, not their id; user names may repeat, so a namesake of
-    # the creator is offered nothing here (never something refused); My tasks, listed by
-    # policy by id, offers them their slots.
     return (
-        request.status in DECIDABLE and request.created_by != user.actor.name and fills(user, slot)
+        request.status in DECIDABLE and request.created_by_id != user.actor.id and fills(user, slot)
     )
 
 
