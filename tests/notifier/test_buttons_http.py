@@ -261,3 +261,25 @@ async def test_ready_to_deploy_carries_the_buttons_and_a_fire_reports_in_its_thr
     outcome = fake_slack.posted("C0DEPLOYS")[-1]
     assert outcome.args["thread_ts"] == ready.response["ts"]
     assert "production" in outcome.args["text"]
+
+
+async def test_a_patch_changes_only_what_it_names(notified: Stack, receiver: Receiver) -> None:
+    await built(notified)
+    button = (await create(notified, webhook_button(receiver))).json()
+    patched = await notified.http.patch(
+        f"/deployment-buttons/{button['id']}", json={"label": "Ship"}, headers=notified.admin
+    )
+    assert patched.status_code == 200, patched.text
+    after = patched.json()
+    assert after["label"] == "Ship"
+    assert after["secret"] == button["secret"]
+    assert after["body_template"] == button["body_template"]
+    assert after["url_template"] == button["url_template"]
+    removed = await notified.http.patch(
+        f"/deployment-buttons/{button['id']}",
+        json={"secret": None, "body_template": None},
+        headers=notified.admin,
+    )
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["secret"] is None
+    assert removed.json()["body_template"] is None

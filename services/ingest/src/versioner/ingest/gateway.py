@@ -1,5 +1,6 @@
 """Typed calls to policy: each request becomes a message, each reply a model or a `Failure`."""
 
+import json
 import logging
 from typing import Annotated, Any, TypeVar
 
@@ -109,9 +110,12 @@ class PolicyGateway:
         if not request.actor.may(request.permission):
             raise FailureError(forbidden())
         try:
+            # Only what the caller set: a patch tells "leave it" (absent) from "remove it"
+            # (null), and the notifier reads it with `exclude_unset`.
+            body = {**request.model_dump(mode="json", exclude_unset=True), "kind": request.kind}
             raw = await self.client.call(
                 self.names.notifier_key,
-                request.model_dump_json().encode(),
+                json.dumps(body).encode(),
                 timeout=timeout or self.timeout_s,
                 expires=True,
             )

@@ -192,7 +192,7 @@ async def update_button(deliverer: Deliverer, request: UpdateButton) -> ButtonPu
                 return not_found()
             product = button.product
             fields = request.model_dump(exclude_unset=True)
-            url = fields.get("url_template", button.url_template)
+            url = fields.get("url_template") or button.url_template
             body = fields.get("body_template", button.body_template)
             method = fields.get("method") or button.method
             if problem := _problem(button.kind, url, body, method):

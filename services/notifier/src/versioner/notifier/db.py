@@ -40,11 +40,12 @@ class Database:
             def _connect(dbapi_connection: Any, _record: Any) -> None:
                 dbapi_connection.isolation_level = None
                 cursor = dbapi_connection.cursor()
+                # The busy timeout first: switching to WAL waits for a replica's migration.
                 for pragma in (
+                    "busy_timeout=30000",
                     "journal_mode=WAL",
                     "synchronous=NORMAL",
                     "foreign_keys=ON",
-                    "busy_timeout=30000",
                 ):
                     cursor.execute(f"PRAGMA {pragma}")
                 cursor.close()

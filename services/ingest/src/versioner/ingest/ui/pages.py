@@ -388,7 +388,7 @@ def install(app: FastAPI) -> None:
         name="ui-static",
     )
     # The sections' pages (imported here: they build on this module).
-    from versioner.ingest.ui import catalog, requests, rules  # noqa: PLC0415
+    from versioner.ingest.ui import catalog, requests, rules, settings  # noqa: PLC0415
 
-    for section in (router, catalog.router, requests.router, rules.router):
+    for section in (router, catalog.router, requests.router, rules.router, settings.router):
         app.include_router(section)
