@@ -1,5 +1,8 @@
 # Versioner: `make run` starts everything on this machine, `make test` runs the whole suite.
 UV := ./scripts/uv.sh
+# Tests run in this many processes (pytest-xdist): each test has its own broker prefix,
+# database and ports, so they do not meet.
+TEST_WORKERS ?= 2
 
 .PHONY: install run demo test lint format typecheck pytest bench clean
 
@@ -18,7 +21,7 @@ test: install ## Lint, type-check and run every test (SQLite and PostgreSQL, in 
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy libs services tests bench scripts
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(UV) run --frozen ruff check .

@@ -19,6 +19,7 @@ from versioner.common.messages.management import (
     GetDeployment,
     GetEnvironment,
     GetEvent,
+    GetHome,
     GetProduct,
     GetRequest,
     GetRule,
@@ -26,6 +27,7 @@ from versioner.common.messages.management import (
     GetUser,
     GetVersion,
     HandleSlackAction,
+    HomeView,
     ListApiKeys,
     ListAudit,
     ListDeployments,
@@ -83,6 +85,37 @@ async def note_event_queued(ctx: PolicyContext, request: NoteEventQueued) -> Don
             session, request.event_id, request.event_kind, request.actor.id, request.received_at
         )
     return Done()
+
+
+async def home(ctx: PolicyContext, request: GetHome) -> HomeView | Failure:
+    """The dashboard's home page, read with the caller's rights as the five lists would be."""
+    actor = request.actor
+    wanted = GetState(actor=actor, products=request.products, environments=request.environments)
+    state = await queries.get_state(ctx, wanted)
+    active = await requests.list_requests(
+        ctx, ListRequests(actor=actor, status="in_progress", limit=20)
+    )
+    approved = await requests.list_requests(
+        ctx, ListRequests(actor=actor, status="approved", limit=20)
+    )
+    deployments = await queries.list_deployments(ctx, ListDeployments(actor=actor, limit=10))
+    blocked = await logs.list_violations(
+        ctx, ListViolations(actor=actor, outcome="blocked", limit=30)
+    )
+    for part in (state, active, approved, deployments, blocked):
+        if isinstance(part, Failure):
+            return part
+    assert not isinstance(state, Failure)
+    assert not isinstance(active, Failure)
+    assert not isinstance(approved, Failure)
+    assert not isinstance(deployments, Failure)
+    assert not isinstance(blocked, Failure)
+    return HomeView(
+        state=state,
+        requests=[*active.items, *approved.items],
+        deployments=deployments.items,
+        blocked=blocked.items,
+    )
 
 
 async def handle(ctx: PolicyContext, request: ManagementRequest) -> BaseModel:
@@ -180,6 +213,8 @@ async def handle(ctx: PolicyContext, request: ManagementRequest) -> BaseModel:
             result = await buttons.handle_slack_action(ctx, request)
         case ResolveVariables():
             result = await buttons.resolve_variables(ctx, request)
+        case GetHome():
+            result = await home(ctx, request)
         case RevokeVersionApproval():
             result = await approvals.revoke_approval(ctx, request)
         case ListVersionApprovals():

@@ -517,6 +517,26 @@ class ListAudit(_Request):
     before: int | None = None
 
 
+class HomeView(BaseModel):
+    """Everything the dashboard's home page shows, in one answer."""
+
+    kind: Literal["home_view"] = "home_view"
+    state: StateView
+    requests: list[DeploymentRequestPublic]
+    deployments: list[DeploymentPublic]
+    blocked: list[ViolationPublic]
+
+
+class GetHome(_Request):
+    """The home page: the state matrix (narrowed), open requests, recent deployments, the
+    violations of recent blocked attempts. One round trip instead of five."""
+
+    Reply = HomeView
+    kind: Literal["get_home"] = "get_home"
+    products: list[str] = Field(default_factory=list)
+    environments: list[str] = Field(default_factory=list)
+
+
 class ResolveVariables(_Request):
     """The `{vi_*}` values of a product's version in an environment (to preview a button)."""
 
@@ -557,6 +577,7 @@ ManagementRequest = Annotated[
     Ping
     | AuthorizeFire
     | ResolveVariables
+    | GetHome
     | HandleSlackAction
     | Authenticate
     | NoteEventQueued

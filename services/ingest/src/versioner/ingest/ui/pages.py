@@ -5,7 +5,6 @@ what the API would let that user see and do. State-changing requests carry the s
 CSRF token (a `csrf_token` form field or an `X-CSRF-Token` header); without it: 403.
 """
 
-import asyncio
 from datetime import datetime
 from importlib.resources import files
 from typing import Annotated, Any
@@ -19,18 +18,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from versioner.common.errors import Failure
 from versioner.common.governance import (
-    DeploymentRequestPublic,
     ViolationPublic,
 )
 from versioner.common.messages.actor import Actor
-from versioner.common.messages.management import (
-    GetDeployment,
-    GetState,
-    ListDeployments,
-    ListRequests,
-    ListViolations,
-)
-from versioner.common.resources import DeploymentPublic, Page, StateView
+from versioner.common.messages.management import GetDeployment, GetHome, HomeView
+from versioner.common.resources import DeploymentPublic
 from versioner.common.roles import Permission
 from versioner.ingest.auth import Authenticator
 from versioner.ingest.gateway import FailureError, PolicyGateway
@@ -257,32 +249,21 @@ def _names(text: str) -> list[str]:
 
 
 async def _home_data(user: Viewer, filters: dict[str, str]) -> dict[str, Any]:
-    actor = user.actor
-    state, active, approved, deployments, blocked = await asyncio.gather(
-        user.ask(
-            GetState(
-                actor=actor,
-                products=_names(filters["products"]),
-                environments=_names(filters["environments"]),
-            ),
-            StateView,
+    view: HomeView = await user.ask(
+        GetHome(
+            actor=user.actor,
+            products=_names(filters["products"]),
+            environments=_names(filters["environments"]),
         ),
-        user.ask(
-            ListRequests(actor=actor, status="in_progress", limit=20), Page[DeploymentRequestPublic]
-        ),
-        user.ask(
-            ListRequests(actor=actor, status="approved", limit=20), Page[DeploymentRequestPublic]
-        ),
-        user.ask(ListDeployments(actor=actor, limit=10), Page[DeploymentPublic]),
-        user.ask(ListViolations(actor=actor, outcome="blocked", limit=30), Page[ViolationPublic]),
+        HomeView,
     )
     attempts: dict[UUID, list[ViolationPublic]] = {}
-    for violation in blocked.items:
+    for violation in view.blocked:
         attempts.setdefault(violation.event_id, []).append(violation)
     return {
-        "state": state,
-        "requests": [*active.items, *approved.items],
-        "deployments": deployments.items,
+        "state": view.state,
+        "requests": view.requests,
+        "deployments": view.deployments,
         "blocked": list(attempts.values())[:8],
         "filters": filters,
     }
