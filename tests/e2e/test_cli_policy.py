@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -69,7 +70,8 @@ class Served:
             "LANG": "C.UTF-8",
             "VERSIONER_API_URL": self.url,
             "VERSIONER_API_KEY": token or self.api_key,
-            "VERSIONER_RETRY_DELAYS": "0,0,0",
+            # A transient slow answer (a loaded machine) is retried as users get it, not failed.
+            "VERSIONER_RETRY_DELAYS": "1,2",
         }
         process = await asyncio.create_subprocess_exec(
             binary,
@@ -111,9 +113,18 @@ async def served(tmp_path: Path, amqp_url: str) -> AsyncIterator[Served]:
                 return server.started
 
             await stack.wait_for(started, timeout=20)
+            url = f"http://127.0.0.1:{port}"
+
+            async def healthy() -> bool:
+                # Until its first ping is answered this gateway refuses unknown credentials
+                # (503 at once): the CLI, retrying without delay here, would meet only that.
+                async with httpx.AsyncClient(base_url=url, trust_env=False) as http:
+                    return (await http.get("/health")).status_code == 200
+
+            await stack.wait_for(healthy, timeout=20)
             home = tmp_path / "home"
             home.mkdir()
-            yield Served(stack, f"http://127.0.0.1:{port}", home, await stack.api_key())
+            yield Served(stack, url, home, await stack.api_key())
         finally:
             server.should_exit = True
             await asyncio.to_thread(thread.join, 20)

@@ -504,3 +504,30 @@ async def test_the_violations_log_and_a_rules_recent_violations(
     assert text_of(page.text).count("blocked") == 2
     assert "reported web" not in text_of(page.text)
     assert "/ui/violations?rule=staging%20before%20production" in page.text
+
+
+async def test_a_schedule_is_previewed_before_it_is_saved(sqlite_stack: Stack) -> None:
+    await signed_in(sqlite_stack, "sre")
+    fields = {
+        "name": "friday evenings",
+        "kind": "deny",
+        "timezone": "Europe/Berlin",
+        "rrule": "FREQ=WEEKLY;BYDAY=FR;BYHOUR=18;BYMINUTE=0",
+        "dtstart": "2026-01-02T18:00",
+        "duration_minutes": "120",
+        "window_start": "",
+        "window_end": "",
+    }
+    preview = await post_new(sqlite_stack, "schedule", action="preview", **fields)
+    assert preview.status_code == 200, preview.text
+    words = text_of(preview.text)
+    assert "Next windows, as written" in words
+    assert "Fri" in words
+    assert "18:00 until" in words
+    assert 'value="friday evenings"' in preview.text  # the form keeps what was typed
+    assert await all_rules(sqlite_stack) == []
+    wrong = await post_new(
+        sqlite_stack, "schedule", action="preview", **{**fields, "rrule": "FREQ=SOMETIMES"}
+    )
+    assert wrong.status_code == 422
+    assert await all_rules(sqlite_stack) == []

@@ -154,6 +154,7 @@ class WindowsPreview(BaseModel):
     """`GET /deployment-rules/{id}/windows`: the next windows of a schedule rule."""
 
     kind: Literal["windows"] = "windows"
-    rule_id: UUID
+    # None for a schedule previewed before it is saved.
+    rule_id: UUID | None
     kind_of_windows: Literal["deny", "allow"]
     windows: list[WindowPublic]

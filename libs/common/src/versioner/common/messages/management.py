@@ -356,11 +356,13 @@ class DeleteRule(_Request):
 
 
 class PreviewWindows(_Request):
-    """The next windows of a schedule rule."""
+    """The next windows of a schedule rule, or of a schedule `config` not saved yet (a form
+    being filled in)."""
 
     Reply = WindowsPreview
     kind: Literal["preview_windows"] = "preview_windows"
-    rule_id: UUID
+    rule_id: UUID | None = None
+    config: dict[str, Any] | None = None
     count: int = Field(default=10, ge=1, le=1000)
 
 

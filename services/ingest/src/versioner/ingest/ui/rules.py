@@ -438,6 +438,23 @@ async def _save(
     return saved
 
 
+async def _preview(user: Viewer, form: RuleForm, rule: RulePublic | None) -> Response:
+    """The form again, with the next windows of the schedule as written (nothing saved)."""
+    if form.rule_type != "schedule":
+        return _form_page(user, form, rule)
+    try:
+        preview: WindowsPreview = await user.ask(
+            PreviewWindows(actor=user.actor, config=form.config(), count=WINDOWS_SHOWN),
+            WindowsPreview,
+        )
+    except FailureError as exc:
+        if exc.failure.status_code != 422:
+            raise
+        problems = _refusal_problems(exc.failure)
+        return _form_page(user, form, rule, status_code=422, problems=problems)
+    return _form_page(user, form, rule, preview=preview)
+
+
 @router.get("/ui/rules")
 async def rules_page(user: ViewerDep) -> Response:
     """Every rule, with a mode switch for those who manage rules."""
@@ -470,6 +487,8 @@ async def create_rule(user: CheckedDep) -> Response:
     data = await user.request.form()
     rule_type = _type_of(str(data.get("rule_type") or ""))
     form = RuleForm.posted(rule_type, data)
+    if data.get("action") == "preview":
+        return await _preview(user, form, None)
 
     def build() -> CreateRule:
         return CreateRule(
@@ -527,7 +546,10 @@ async def update_rule(rule_id: str, user: CheckedDep) -> Response:
     """Save the form's changes to a rule (its type stays)."""
     _managers_only(user)
     rule = await _rule(user, rule_id)
-    form = RuleForm.posted(rule.rule_type, await user.request.form())
+    data = await user.request.form()
+    form = RuleForm.posted(rule.rule_type, data)
+    if data.get("action") == "preview":
+        return await _preview(user, form, rule)
 
     def build() -> UpdateRule:
         return UpdateRule(

@@ -230,21 +230,30 @@ async def delete_rule(ctx: PolicyContext, request: DeleteRule) -> Done | Failure
 
 
 async def preview_windows(ctx: PolicyContext, request: PreviewWindows) -> WindowsPreview | Failure:
-    """The next windows of a schedule rule, in UTC and in its own time zone."""
-    async with ctx.db.read() as session:
-        rule = await session.get(Rule, request.rule_id)
-    if rule is None:
-        return not_found()
-    if rule.rule_type != "schedule":
-        return unprocessable("rule_id", "only schedule rules have windows")
-    config = parse_config("schedule", rule.config)
+    """The next windows of a schedule rule (or of an unsaved schedule), in UTC and in its own
+    time zone."""
+    now = ctx.clock.now()
+    if request.rule_id is None:
+        if request.config is None:
+            return unprocessable("rule_id", "name a schedule rule, or give a schedule config")
+        checked = _configure("schedule", request.config, [])
+        if isinstance(checked, Failure):
+            return checked
+        config, rule_id, created = checked, None, now
+    else:
+        async with ctx.db.read() as session:
+            rule = await session.get(Rule, request.rule_id)
+        if rule is None:
+            return not_found()
+        if rule.rule_type != "schedule":
+            return unprocessable("rule_id", "only schedule rules have windows")
+        config = parse_config("schedule", rule.config)
+        rule_id, created = rule.id, rule.created_at
     assert isinstance(config, ScheduleConfig)
     zone = ZoneInfo(config.timezone)
-    spans = schedule.next_windows(
-        config, created=rule.created_at, now=ctx.clock.now(), count=request.count
-    )
+    spans = schedule.next_windows(config, created=created, now=now, count=request.count)
     return WindowsPreview(
-        rule_id=rule.id,
+        rule_id=rule_id,
         kind_of_windows=config.kind,
         windows=[
             WindowPublic(
