@@ -165,3 +165,12 @@ async def test_a_missing_page_is_an_html_404(sqlite_stack: Stack) -> None:
     response = await sqlite_stack.http.get(f"/ui/deployments/{uuid4()}")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_an_unknown_dashboard_path_is_an_html_404(sqlite_stack: Stack) -> None:
+    response = await sqlite_stack.http.get("/ui/no-such-page")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    api = await sqlite_stack.http.get("/no-such-endpoint")
+    assert api.status_code == 404
+    assert api.headers["content-type"].startswith("application/json")

@@ -162,8 +162,12 @@ async def _on_validation(_request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": jsonable_encoder(cleaned)}, status_code=422)
 
 
-async def _on_http(_request: Request, exc: Exception) -> Response:
+async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if request.url.path.startswith("/ui/") and exc.status_code in (404, 405):
+        from versioner.ingest.ui.pages import failure_page  # noqa: PLC0415 - pages import this module
+
+        return failure_page(request, 404)
     detail = NOT_FOUND if exc.status_code == 404 else exc.detail
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
