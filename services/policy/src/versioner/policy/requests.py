@@ -7,7 +7,7 @@ revision, since open requests are part of every verdict they cover.
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from sqlalchemy import delete, func, select
@@ -65,6 +65,23 @@ _TICKABLE = ("in_progress", "approved", "rejected")
 _PROGRESS = {"completed": "deployed", "failed": "failed", "started": "in_progress"}
 
 
+Part = TypeVar("Part", RequestItem, RequestEnvironment, RequestSlot, RequestStep)
+
+
+async def _by_request(
+    session: AsyncSession, model: type[Part], ids: list[UUID]
+) -> dict[UUID, list[Part]]:
+    """Rows of one part table for these requests, grouped by request, in their positions."""
+    grouped: dict[UUID, list[Part]] = defaultdict(list)
+    if ids:
+        rows = await session.execute(
+            select(model).where(col(model.request_id).in_(ids)).order_by(col(model.position))
+        )
+        for row in rows.scalars():
+            grouped[row.request_id].append(row)
+    return grouped
+
+
 async def _parts(
     session: AsyncSession, ids: list[UUID]
 ) -> tuple[
@@ -73,45 +90,13 @@ async def _parts(
     dict[UUID, list[RequestSlot]],
     dict[UUID, list[RequestStep]],
 ]:
-    items: dict[UUID, list[RequestItem]] = defaultdict(list)
-    environments: dict[UUID, list[str]] = defaultdict(list)
-    slots: dict[UUID, list[RequestSlot]] = defaultdict(list)
-    steps: dict[UUID, list[RequestStep]] = defaultdict(list)
-    if not ids:
-        return items, environments, slots, steps
-    for item in (
-        await session.execute(
-            select(RequestItem)
-            .where(col(RequestItem.request_id).in_(ids))
-            .order_by(col(RequestItem.position))
-        )
-    ).scalars():
-        items[item.request_id].append(item)
-    for env in (
-        await session.execute(
-            select(RequestEnvironment)
-            .where(col(RequestEnvironment.request_id).in_(ids))
-            .order_by(col(RequestEnvironment.position))
-        )
-    ).scalars():
-        environments[env.request_id].append(env.environment)
-    for slot in (
-        await session.execute(
-            select(RequestSlot)
-            .where(col(RequestSlot.request_id).in_(ids))
-            .order_by(col(RequestSlot.position))
-        )
-    ).scalars():
-        slots[slot.request_id].append(slot)
-    for step in (
-        await session.execute(
-            select(RequestStep)
-            .where(col(RequestStep.request_id).in_(ids))
-            .order_by(col(RequestStep.position))
-        )
-    ).scalars():
-        steps[step.request_id].append(step)
-    return items, environments, slots, steps
+    environments = await _by_request(session, RequestEnvironment, ids)
+    return (
+        await _by_request(session, RequestItem, ids),
+        defaultdict(list, {k: [e.environment for e in v] for k, v in environments.items()}),
+        await _by_request(session, RequestSlot, ids),
+        await _by_request(session, RequestStep, ids),
+    )
 
 
 def _slot(slot: RequestSlot) -> SlotPublic:
