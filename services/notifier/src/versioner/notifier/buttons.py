@@ -34,7 +34,7 @@ from versioner.common.notifications import (
     mask,
 )
 from versioner.common.resources import Done, Page
-from versioner.notifier import templates
+from versioner.notifier import logs, templates
 from versioner.notifier.crypto import SecretUnreadable
 from versioner.notifier.deliveries import Deliverer
 from versioner.notifier.tables import Button, ButtonEnvironment, Firing
@@ -260,45 +260,22 @@ async def preview_button(deliverer: Deliverer, request: PreviewButton) -> Button
 
 def firing_public(row: Firing) -> FiringPublic:
     """The API's view of a firing."""
-    return FiringPublic(
-        id=row.id,
-        button_id=row.button_id,
-        product=row.product,
-        version=row.version,
-        environment=row.environment,
-        status=row.status,  # type: ignore[arg-type]
-        status_code=row.status_code,
-        error=row.error,
-        fired_by=row.fired_by,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-    )
+    return FiringPublic.model_validate(row, from_attributes=True)
 
 
 async def list_firings(deliverer: Deliverer, request: ListFirings) -> Page[FiringPublic] | Failure:
     """A button's firings, newest first."""
-    where = [col(Firing.button_id) == request.button_id]
     async with deliverer.db.session() as session:
         if await session.get(Button, request.button_id) is None:
             return not_found()
-        total = (
-            await session.execute(select(func.count()).select_from(Firing).where(*where))
-        ).scalar_one()
-        if request.before is not None:
-            cursor = (
-                await session.execute(
-                    select(col(Firing.seq)).where(col(Firing.id) == request.before)
-                )
-            ).scalar_one_or_none()
-            if cursor is None:
-                return not_found()
-            where.append(col(Firing.seq) < cursor)
-        rows = (
-            await session.execute(
-                select(Firing).where(*where).order_by(col(Firing.seq).desc()).limit(request.limit)
-            )
-        ).scalars()
-        return Page[FiringPublic](items=[firing_public(r) for r in rows], total=total)
+        return await logs.page(
+            session,
+            Firing,
+            [col(Firing.button_id) == request.button_id],
+            before=request.before,
+            limit=request.limit,
+            view=FiringPublic,
+        )
 
 
 async def _begin_firing(deliverer: Deliverer, event: ButtonFireRequested) -> Firing | None:

@@ -27,7 +27,7 @@ from versioner.common.messages.notifier import (
 )
 from versioner.common.notifications import ChannelPublic, ChannelTested, DeliveryPublic
 from versioner.common.resources import Done, Page
-from versioner.notifier import buttons, channels
+from versioner.notifier import buttons, channels, logs
 from versioner.notifier.deliveries import Deliverer, delivery_public
 from versioner.notifier.tables import Channel, Delivery
 
@@ -147,27 +147,14 @@ async def list_deliveries(deliverer: Deliverer, request: ListDeliveries) -> Base
         where = [col(Delivery.channel_id) == request.channel_id]
         if request.status is not None:
             where.append(col(Delivery.status) == request.status)
-        total = (
-            await session.execute(select(func.count()).select_from(Delivery).where(*where))
-        ).scalar_one()
-        if request.before is not None:
-            cursor = (
-                await session.execute(
-                    select(col(Delivery.seq)).where(col(Delivery.id) == request.before)
-                )
-            ).scalar_one_or_none()
-            if cursor is None:
-                return not_found()
-            where.append(col(Delivery.seq) < cursor)
-        rows = (
-            await session.execute(
-                select(Delivery)
-                .where(*where)
-                .order_by(col(Delivery.seq).desc())
-                .limit(request.limit)
-            )
-        ).scalars()
-        return Page[DeliveryPublic](items=[delivery_public(r) for r in rows], total=total)
+        return await logs.page(
+            session,
+            Delivery,
+            where,
+            before=request.before,
+            limit=request.limit,
+            view=DeliveryPublic,
+        )
 
 
 async def handle(deliverer: Deliverer, request: NotifierRequest) -> BaseModel:

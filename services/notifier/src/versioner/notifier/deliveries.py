@@ -326,16 +326,4 @@ class Deliverer:
 
 def delivery_public(row: Delivery) -> DeliveryPublic:
     """The API's view of a delivery."""
-    return DeliveryPublic(
-        id=row.id,
-        channel_id=row.channel_id,
-        event_id=row.event_id,
-        event_type=row.event_type,
-        status=row.status,  # type: ignore[arg-type]
-        attempts=row.attempts,
-        status_code=row.status_code,
-        error=row.error,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        sent_at=row.sent_at,
-    )
+    return DeliveryPublic.model_validate(row, from_attributes=True)
