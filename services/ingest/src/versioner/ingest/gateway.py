@@ -85,6 +85,12 @@ class PolicyGateway:
             self._adapters[reply] = TypeAdapter(either)
         return self._adapters[reply]
 
+    def _answer(self, raw: bytes, reply: type[R]) -> R:
+        result = self._adapter(reply).validate_json(raw)
+        if isinstance(result, Failure):
+            raise FailureError(result)
+        return result
+
     async def ask(self, request: Any, reply: type[R], *, timeout: float | None = None) -> R:
         """A management request's result; raises `FailureError` for a refusal or no answer."""
         if request.permission is not None and not request.actor.may(request.permission):
@@ -97,10 +103,7 @@ class PolicyGateway:
             # a ping gets through, unknown credentials are refused here instead of queued.
             self.health.silent()
             raise FailureError(policy_unavailable())
-        result = self._adapter(reply).validate_json(raw)
-        if isinstance(result, Failure):
-            raise FailureError(result)
-        return result
+        return self._answer(raw, reply)
 
     async def ask_notifier(
         self, request: Any, reply: type[R], *, timeout: float | None = None
@@ -109,10 +112,10 @@ class PolicyGateway:
         raises `FailureError` for a refusal, or 503 when the notifier does not answer."""
         if not request.actor.may(request.permission):
             raise FailureError(forbidden())
+        # Only what the caller set: a patch tells "leave it" (absent) from "remove it" (null),
+        # and the notifier reads it with `exclude_unset`.
+        body = {**request.model_dump(mode="json", exclude_unset=True), "kind": request.kind}
         try:
-            # Only what the caller set: a patch tells "leave it" (absent) from "remove it"
-            # (null), and the notifier reads it with `exclude_unset`.
-            body = {**request.model_dump(mode="json", exclude_unset=True), "kind": request.kind}
             raw = await self.client.call(
                 self.names.notifier_key,
                 json.dumps(body).encode(),
@@ -124,10 +127,7 @@ class PolicyGateway:
             raise FailureError(notifier_unavailable()) from exc
         if raw is None:
             raise FailureError(notifier_unavailable())
-        result = self._adapter(reply).validate_json(raw)
-        if isinstance(result, Failure):
-            raise FailureError(result)
-        return result
+        return self._answer(raw, reply)
 
     async def decide(self, message: EvaluateDeployment) -> DeploymentReply | None:
         """The verdict on a `deployment started`; None when none came before the deadline."""
