@@ -1,6 +1,7 @@
 """The notifier on the real RabbitMQ: its RPCs through ingest's client, events from the outbox."""
 
 import aio_pika
+from faststream.rabbit.subscriber.usecase import RabbitSubscriber
 
 from tests.ingest.flows import build_body
 from tests.notifier.test_slack_interactions_http import CHANNEL, buttons, click, post
@@ -142,3 +143,60 @@ async def test_a_delivery_that_fails_is_dead_lettered(
             return str(failed.channel_id) == channel_id and failed.status_code == 404
 
         await stack.wait_for(dead, timeout=10)
+
+
+async def _routed(stack: Stack, routing_key: str) -> int:
+    """Publish a probe to the events exchange; how many copies reached the notifier's queue
+    (its consumer is stopped by the test, so the queue keeps what was routed to it)."""
+    names = stack.policy.settings.names
+    connection = await aio_pika.connect(str(stack.policy.settings.amqp_url))
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(names.events_exchange)
+        await exchange.publish(aio_pika.Message(b"{}"), routing_key=routing_key)
+        queue = await channel.declare_queue(names.notifier_queue, passive=True)
+        await queue.purge()
+        return queue.declaration_result.message_count or 0
+
+
+async def _channel(stack: Stack, receiver: Receiver, events: list[str]) -> str:
+    body = {
+        "name": "hook",
+        "kind": "webhook",
+        "config": {"url": receiver.url("/hook"), "secret": SECRET},
+        "events": events,
+    }
+    created = await stack.http.post("/notification-channels/", json=body, headers=stack.admin)
+    assert created.status_code == 201, created.text
+    channel_id: str = created.json()["id"]
+    return channel_id
+
+
+async def test_the_queue_hears_only_events_some_channel_wants(
+    notified_rabbit: Stack, receiver: Receiver
+) -> None:
+    stack = notified_rabbit
+    assert stack.notifier is not None
+    queue = stack.policy.settings.names.notifier_queue
+    [events] = [
+        s
+        for s in stack.notifier.broker.subscribers
+        if isinstance(s, RabbitSubscriber) and s.queue.name == queue
+    ]
+    await events.stop()  # its RPCs still answer; routed events stay in the queue to be counted
+    assert await _routed(stack, "deployment.completed") == 0
+    assert await _routed(stack, "deployment.started") == 0
+    assert await _routed(stack, "button.fire_requested") == 1
+    assert await _routed(stack, "slack.action_handled") == 1
+
+    channel_id = await _channel(stack, receiver, ["deployment.completed", "deployment.blocked"])
+    assert await _routed(stack, "deployment.completed") == 1
+    assert await _routed(stack, "deployment.preflight_failed") == 1
+    assert await _routed(stack, "deployment.started") == 0
+
+    disabled = await stack.http.patch(
+        f"/notification-channels/{channel_id}", json={"enabled": False}, headers=stack.admin
+    )
+    assert disabled.status_code == 200, disabled.text
+    assert await _routed(stack, "deployment.completed") == 0
+    assert await _routed(stack, "button.fire_requested") == 1

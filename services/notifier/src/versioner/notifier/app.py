@@ -1,5 +1,7 @@
 """The notifier service: a FastStream app delivering domain events to its channels."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -13,8 +15,9 @@ from versioner.notifier.crypto import Sealer
 from versioner.notifier.db import Database
 from versioner.notifier.deliveries import Deliverer
 from versioner.notifier.egress import AllowList, Egress, Resolver, SystemResolver
-from versioner.notifier.handlers import register
+from versioner.notifier.handlers import events_queue, register
 from versioner.notifier.settings import NotifierSettings
+from versioner.notifier.subscriptions import Bindings
 from versioner.notifier.tables import Delivery
 from versioner.notifier.transport import Sleep
 
@@ -70,6 +73,8 @@ class NotifierService:
             settings.names.dead_letter_exchange, type=ExchangeType.HEADERS, durable=True
         )
         register(self.broker, settings.names, self.deliverer)
+        self.bindings: Bindings | None = None
+        self._reconcile: asyncio.Task[None] | None = None
 
     async def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         message = DeliveryFailed(
@@ -97,12 +102,28 @@ class NotifierService:
         await self.db.migrate()
 
     async def started(self) -> None:
-        """After the broker started: declare the dead-letter exchange it publishes to."""
+        """After the broker started: declare the dead-letter exchange it publishes to, and bind
+        the events queue to just the events some channel wants."""
         await self.broker.declare_exchange(self._dead)
+        names = self.settings.names
+        self.bindings = Bindings(
+            self.db,
+            await self.broker.declare_queue(events_queue(names)),
+            await self.broker.declare_exchange(
+                RabbitExchange(names.events_exchange, type=ExchangeType.TOPIC, durable=True)
+            ),
+        )
+        await self.bindings.sync()
+        self.deliverer.channels_changed = self.bindings.sync
+        self._reconcile = asyncio.create_task(self.bindings.run(), name="notifier-bindings")
         log.info("notifier ready, listening on %s", self.settings.names.notifier_queue)
 
     async def close(self) -> None:
         """Close the ways out and the database."""
+        if self._reconcile is not None:
+            self._reconcile.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconcile
         await self.egress.aclose()
         await self.db.dispose()
 

@@ -59,6 +59,7 @@ async def create_channel(deliverer: Deliverer, request: CreateChannel) -> BaseMo
             session.add(channel)
     except IntegrityError:
         return _taken(request.name)
+    await deliverer.channels_changed()
     return channels.public(channel)
 
 
@@ -117,6 +118,7 @@ async def update_channel(deliverer: Deliverer, request: UpdateChannel) -> BaseMo
             channel.updated_at = deliverer.now()
     except IntegrityError:
         return _taken(request.name or "")
+    await deliverer.channels_changed()
     return channels.public(channel)
 
 
@@ -127,6 +129,7 @@ async def delete_channel(deliverer: Deliverer, request: DeleteChannel) -> BaseMo
         if channel is None:
             return not_found()
         await session.delete(channel)
+    await deliverer.channels_changed()
     return Done()
 
 

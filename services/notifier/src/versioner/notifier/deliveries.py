@@ -35,6 +35,10 @@ log = logging.getLogger("versioner.notifier")
 DeadLetter = Callable[[Delivery, str], Awaitable[None]]
 
 
+async def _nothing() -> object:
+    return None
+
+
 @dataclass
 class Deliverer:
     """Everything a delivery needs: the database, the keys, the ways out."""
@@ -48,6 +52,8 @@ class Deliverer:
     sleep: Sleep = asyncio.sleep
     dead_letter: DeadLetter | None = None
     concurrency: int = 8
+    # Called after a channel change commits (the service binds the events it now wants).
+    channels_changed: Callable[[], Awaitable[object]] = _nothing
     _limit: asyncio.Semaphore = field(init=False)
     # One first message per thread: later ones wait for its anchor (in this process; across
     # replicas the unique anchor row decides, and a loser posts outside the thread).
