@@ -1,4 +1,5 @@
-"""Policy's handlers answer over the broker, in memory (faststream's `TestRabbitBroker`)."""
+"""Policy's handlers answer in memory: lane messages through `lanes.handle` (consumed with
+aio-pika on the real broker), management requests through faststream's `TestRabbitBroker`."""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,8 +32,10 @@ from versioner.common.messages.lanes import (
 from versioner.common.messages.management import CreateUser, GetState, Ping
 from versioner.common.names import DEADLINE_HEADER, BrokerNames
 from versioner.common.roles import Role
+from versioner.policy import lanes
 from versioner.policy.app import PolicyService
 from versioner.policy.clock import FrozenClock
+from versioner.policy.deadline import Deadline
 from versioner.policy.tables import Deployment, EnvironmentState
 
 _BUILD_REPLY: TypeAdapter[BuildReply] = TypeAdapter(BuildReply)
@@ -47,7 +50,7 @@ class _Wire:
         self.broker = broker
         self.service = service
         self.names: BrokerNames = service.settings.names
-        self.client = MemoryPolicyClient(broker, self.names)
+        self.client = MemoryPolicyClient(broker, self.names, service.ctx)
 
     def lane(self, product: str) -> str:
         return self.names.lane_key(self.names.lane_for(product))
@@ -117,15 +120,9 @@ async def test_a_start_request_past_its_deadline_header_is_503(
     wire: _Wire, clock: FrozenClock
 ) -> None:
     msg = started("api", "1.0.0", "production", at=clock.now())
-    reply = await wire.broker.request(
-        msg.model_dump_json().encode(),
-        exchange=wire.names.policy_exchange,
-        routing_key=wire.lane("api"),
-        headers={DEADLINE_HEADER: 1_000},
-        content_type="application/json",
-        timeout=_TIMEOUT,
-    )
-    failure = refused(_DEPLOYMENT_REPLY.validate_json(reply.body), 503)
+    reply = await lanes.handle(wire.service.ctx, msg.model_dump_json().encode(), Deadline(1_000))
+    assert reply is not None
+    failure = refused(_DEPLOYMENT_REPLY.validate_json(lanes.encode(reply)), 503)
     assert detail_of(failure).code == "POLICY_UNAVAILABLE"
     assert await rows(wire.service.ctx, Deployment) == []
 

@@ -28,8 +28,11 @@ from versioner.ingest.rpc import PolicyClient
 from versioner.ingest.settings import IngestSettings
 from versioner.notifier.app import NotifierService
 from versioner.notifier.settings import NotifierSettings
+from versioner.policy import lanes
 from versioner.policy.app import PolicyService
 from versioner.policy.clock import Clock
+from versioner.policy.context import PolicyContext
+from versioner.policy.deadline import Deadline
 from versioner.policy.settings import PolicySettings
 from versioner.policy.topology import credentials_exchange, events_exchange
 
@@ -89,17 +92,24 @@ def settings_pair(
 
 
 class MemoryPolicyClient:
-    """`PolicyClient` bound to policy's handlers through `TestRabbitBroker`."""
+    """`PolicyClient` bound to policy's handlers: the lanes called directly (policy consumes
+    them with aio-pika, not faststream), everything else through `TestRabbitBroker`."""
 
-    def __init__(self, broker: RabbitBroker, names: BrokerNames) -> None:
+    def __init__(self, broker: RabbitBroker, names: BrokerNames, ctx: PolicyContext) -> None:
         self.broker = broker
         self.names = names
+        self.ctx = ctx
         self.connected = True
+        self._lanes = {names.lane_key(lane) for lane in range(names.lanes)}
 
     async def call(
         self, routing_key: str, body: bytes, *, timeout: float, expires: bool
     ) -> bytes | None:
         """Run the handler and return its reply."""
+        if routing_key in self._lanes:
+            deadline = Deadline(int((time.time() + timeout) * 1000))
+            answer = await lanes.handle(self.ctx, body, deadline)
+            return None if answer is None else lanes.encode(answer)
         reply = await self.broker.request(
             body,
             exchange=self.names.policy_exchange,
@@ -113,6 +123,9 @@ class MemoryPolicyClient:
 
     async def send(self, routing_key: str, body: bytes) -> None:
         """Run the handler, no reply wanted."""
+        if routing_key in self._lanes:
+            await lanes.handle(self.ctx, body, Deadline())
+            return
         await self.broker.publish(
             body,
             exchange=self.names.policy_exchange,
@@ -249,7 +262,7 @@ async def memory_stack(
         async def close() -> None:
             return None
 
-        return MemoryPolicyClient(broker, settings.names), close
+        return MemoryPolicyClient(broker, settings.names, service.ctx), close
 
     async with TestRabbitBroker(service.broker) as broker:
         task = asyncio.create_task(service.relay.run())

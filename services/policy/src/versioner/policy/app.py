@@ -17,6 +17,7 @@ from versioner.policy.context import PolicyContext
 from versioner.policy.db import Database
 from versioner.policy.deployments import sweep_timeouts
 from versioner.policy.handlers import register
+from versioner.policy.lanes import LaneConsumer
 from versioner.policy.migrate import migrate
 from versioner.policy.outbox import Exchange, OutboxRelay
 from versioner.policy.settings import PolicySettings
@@ -69,6 +70,7 @@ class PolicyService:
             settings=settings, db=Database(settings.database_url), clock=clock or SystemClock()
         )
         register(self.broker, self.ctx)
+        self.lanes = LaneConsumer(self.ctx, str(settings.amqp_url), settings.names)
         self.relay = OutboxRelay(
             self.ctx.db, self._publish, self.ctx.clock, poll_s=settings.relay_poll_s
         )
@@ -105,8 +107,10 @@ class PolicyService:
         return await ensure_bootstrap_token(self.ctx)
 
     async def started(self) -> None:
-        """After the broker started: declare what policy publishes to, start the relay."""
+        """After the broker started: declare what policy publishes to, consume the lanes,
+        start the relay."""
         await declare(self.broker, self.settings.names)
+        await self.lanes.start()
         self._tasks = [
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self._sweep(), name="timeout-sweep"),
@@ -116,7 +120,8 @@ class PolicyService:
         )
 
     async def close(self) -> None:
-        """Stop the relay and close the database."""
+        """Stop the lanes and the relay, and close the database."""
+        await self.lanes.close()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,4 +1,4 @@
-"""FastStream subscribers: thin adapters from messages to policy's operations."""
+"""FastStream subscribers: thin adapters from management messages to policy's operations."""
 
 from typing import cast
 
@@ -16,21 +16,9 @@ from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 from versioner.common.errors import policy_unavailable
-from versioner.common.messages.lanes import (
-    BuildEventReceived,
-    DeploymentEventReceived,
-    DeploymentStartAbandoned,
-    EvaluateDeployment,
-    LaneMessage,
-)
 from versioner.common.messages.management import ManagementRequest
-from versioner.common.names import (
-    DEADLINE_HEADER,
-    BrokerNames,
-    lane_queue_arguments,
-    work_queue_arguments,
-)
-from versioner.policy import builds, commands, deployments
+from versioner.common.names import DEADLINE_HEADER, BrokerNames, work_queue_arguments
+from versioner.policy import commands
 from versioner.policy.context import PolicyContext
 from versioner.policy.deadline import Deadline
 
@@ -38,16 +26,6 @@ from versioner.policy.deadline import Deadline
 def policy_exchange(names: BrokerNames) -> RabbitExchange:
     """The direct exchange in front of policy's queues."""
     return RabbitExchange(names.policy_exchange, type=ExchangeType.DIRECT, durable=True)
-
-
-def lane_queue(names: BrokerNames, lane: int) -> RabbitQueue:
-    """One ordered lane."""
-    return RabbitQueue(
-        names.lane_queue(lane),
-        queue_type=QueueType.QUORUM,
-        routing_key=names.lane_key(lane),
-        arguments=cast("QuorumQueueArgs", lane_queue_arguments(names)),
-    )
 
 
 def management_queue(names: BrokerNames) -> RabbitQueue:
@@ -66,33 +44,9 @@ def _reply(body: object) -> RabbitResponse:
 
 
 def register(broker: RabbitBroker, ctx: PolicyContext) -> None:
-    """Subscribe policy's handlers: one per lane, one for management RPCs."""
+    """Subscribe policy's management RPCs (the lanes are consumed by `lanes.LaneConsumer`)."""
     names = ctx.settings.names
     exchange = policy_exchange(names)
-
-    async def on_lane(body: LaneMessage, message: RabbitMessage) -> RabbitResponse | None:
-        """Record a fact, answer a start request, or close an abandoned start: in lane order."""
-        match body:
-            case EvaluateDeployment():
-                deadline = Deadline.from_header(message.headers.get(DEADLINE_HEADER))
-                return _reply(await deployments.handle_start(ctx, body, deadline))
-            case BuildEventReceived():
-                deadline = Deadline.from_header(message.headers.get(DEADLINE_HEADER))
-                return _reply(await builds.handle_build_event(ctx, body, deadline))
-            case DeploymentEventReceived():
-                return _reply(await deployments.handle_deployment_event(ctx, body))
-            case DeploymentStartAbandoned():
-                await deployments.handle_abandoned(ctx, body)
-        return None
-
-    for lane in range(names.lanes):
-        broker.subscriber(
-            lane_queue(names, lane),
-            exchange,
-            channel=Channel(prefetch_count=1),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            title=f"policy lane {lane}",
-        )(on_lane)
 
     @broker.subscriber(
         management_queue(names),
