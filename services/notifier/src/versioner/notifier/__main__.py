@@ -6,6 +6,7 @@ import os
 import sys
 
 import aio_pika
+import uvloop
 
 from versioner.notifier.app import create_app
 from versioner.notifier.settings import NotifierSettings
@@ -37,7 +38,8 @@ def main() -> None:
         sys.exit(0 if asyncio.run(_health(settings)) else 1)
     if sys.argv[1:]:
         sys.exit("usage: versioner-notifier [health]")
-    asyncio.run(create_app(settings).run())
+    # uvloop: a cheaper event loop for a process that mostly moves messages (issue 8).
+    uvloop.run(create_app(settings).run())
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from versioner.common.messages.actor import Actor
-from versioner.policy.sql import Executor, table
+from versioner.policy.sql import Executor, Prepared, table
 from versioner.policy.tables import AuditEntry
 
 _INSERT = insert(table(AuditEntry))
+_PREPARED = Prepared(_INSERT)
 
 
 def _entry(
@@ -38,4 +39,4 @@ async def audit(executor: Executor, **entry: Any) -> None:
 
 def audit_in(conn: Connection, **entry: Any) -> None:
     """Add a line to the audit log, in the caller's (sync) transaction."""
-    conn.execute(_INSERT, _entry(**entry))
+    _PREPARED.run(conn, _entry(**entry))

@@ -8,7 +8,7 @@ transaction is rolled back, and the stored answer is given again.
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter
@@ -20,7 +20,7 @@ from versioner.common.errors import Failure
 from versioner.common.messages.lanes import BuildReply, DeploymentReply
 from versioner.common.resources import EventStatus
 from versioner.policy.db import Database
-from versioner.policy.sql import Executor, dialect_of, from_row, table, upsert_insert
+from versioner.policy.sql import Executor, Prepared, dialect_of, from_row, table, upsert_insert
 from versioner.policy.tables import EventRecord
 
 log = logging.getLogger(__name__)
@@ -108,17 +108,19 @@ _OUTCOME = (
     "record_id",
     "updated_at",
 )
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[str, Prepared] = {}
 
 
-def _upsert(dialect: str) -> Any:
+def _upsert(dialect: str) -> Prepared:
     """Insert an event's record, replacing only a `queued` one (built once per engine)."""
     if dialect not in _UPSERTS:
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(EVENTS)
-        _UPSERTS[dialect] = insert.on_conflict_do_update(
-            index_elements=[EVENTS.c.event_id],
-            set_={name: insert.excluded[name] for name in _OUTCOME},
-            where=EVENTS.c.status == "queued",
+        _UPSERTS[dialect] = Prepared(
+            insert.on_conflict_do_update(
+                index_elements=[EVENTS.c.event_id],
+                set_={name: insert.excluded[name] for name in _OUTCOME},
+                where=EVENTS.c.status == "queued",
+            )
         )
     return _UPSERTS[dialect]
 
@@ -137,8 +139,8 @@ def remember(
     record_id: UUID | None = None,
 ) -> None:
     """Keep what an event became; raises `AlreadyRecorded` if it was recorded before."""
-    result = conn.execute(
-        _upsert(dialect_of(conn)),
+    written = _upsert(dialect_of(conn)).run(
+        conn,
         {
             "event_id": event_id,
             "event_kind": kind,
@@ -154,7 +156,7 @@ def remember(
             "updated_at": now,
         },
     )
-    if not getattr(result, "rowcount", 0):
+    if not written:
         raise AlreadyRecorded
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from versioner.common.types import utcnow
 from versioner.policy.clock import Clock
 from versioner.policy.db import Database
-from versioner.policy.sql import Executor, table, upsert_insert
+from versioner.policy.sql import Executor, Prepared, table, upsert_insert
 from versioner.policy.tables import Lease, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ _MARK_SENT = (
     .values(sent_at=bindparam("at"))
 )
 _INSERT = insert(_OUTBOX)
+_PREPARED_INSERT = Prepared(_INSERT)
 _BATCH = 200
 
 
@@ -86,7 +87,7 @@ def enqueue_in(
     at: datetime | None = None,
 ) -> None:
     """Queue a domain event in the caller's (sync) transaction."""
-    conn.execute(_INSERT, _row(message, routing_key, exchange, at))
+    _PREPARED_INSERT.run(conn, _row(message, routing_key, exchange, at))
 
 
 def _mark_sent(conn: Connection, marked: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from versioner.policy.naming import infer_environment_type
-from versioner.policy.sql import from_row, is_postgres, row_values, table
+from versioner.policy.sql import Prepared, is_postgres, row_values, table
 from versioner.policy.tables import (
     Deployment,
     Environment,
@@ -63,8 +63,8 @@ class Ref:
     cached: bool = False
 
 
-def _named_lookup(names: Any, records: Any, key: str) -> Any:
-    return (
+def _named_lookup(names: Any, records: Any, key: str) -> Prepared:
+    return Prepared(
         select(records.c.id, records.c.name)
         .select_from(names.join(records, records.c.id == names.c[key]))
         .where(names.c.name == bindparam("name"))
@@ -76,7 +76,7 @@ def _named_lookup(names: Any, records: Any, key: str) -> Any:
 _FIND_PRODUCT = _named_lookup(PRODUCT_NAMES, PRODUCTS, "product_id")
 _FIND_ENVIRONMENT = _named_lookup(ENVIRONMENT_NAMES, ENVIRONMENTS, "environment_id")
 _INSERT = {
-    model: insert(model)
+    model: Prepared(insert(model))
     for model in (
         PRODUCT_NAMES,
         PRODUCTS,
@@ -87,7 +87,7 @@ _INSERT = {
         STATES,
     )
 }
-_FIND_VERSION = (
+_FIND_VERSION = Prepared(
     select(VERSIONS.c.id, VERSIONS.c.scm_sha, VERSIONS.c.registered, PRODUCTS.c.name)
     .select_from(VERSIONS.join(PRODUCTS, PRODUCTS.c.id == VERSIONS.c.product_id))
     .where(
@@ -115,8 +115,9 @@ _LOCK_STATE = (
         STATES.c.environment_id == bindparam("environment_id"),
     )
 )
-_LOCK_STATE_FOR_UPDATE = _LOCK_STATE.with_for_update(of=STATES)
-_UPDATE_STATE = (
+_LOCK_STATE_FOR_UPDATE = Prepared(_LOCK_STATE.with_for_update(of=STATES))
+_LOCK_STATE_SQLITE = Prepared(_LOCK_STATE)
+_UPDATE_STATE = Prepared(
     update(STATES)
     .where(
         STATES.c.product_id == bindparam("pk_product_id"),
@@ -130,8 +131,10 @@ _UPDATE_STATE = (
         updated_at=bindparam("updated_at"),
     )
 )
-_PRODUCT_NAME = select(PRODUCTS.c.name).where(PRODUCTS.c.id == bindparam("id"))
-_ENVIRONMENT_NAME = select(ENVIRONMENTS.c.name).where(ENVIRONMENTS.c.id == bindparam("id"))
+_PRODUCT_NAME = Prepared(select(PRODUCTS.c.name).where(PRODUCTS.c.id == bindparam("id")))
+_ENVIRONMENT_NAME = Prepared(
+    select(ENVIRONMENTS.c.name).where(ENVIRONMENTS.c.id == bindparam("id"))
+)
 _NAMES_OF = select(
     select(PRODUCTS.c.name).where(PRODUCTS.c.id == bindparam("product")).scalar_subquery(),
     select(VERSIONS.c.version).where(VERSIONS.c.id == bindparam("version")).scalar_subquery(),
@@ -139,7 +142,19 @@ _NAMES_OF = select(
     .where(ENVIRONMENTS.c.id == bindparam("environment"))
     .scalar_subquery(),
 )
-_GET_DEPLOYMENT = select(DEPLOYMENTS).where(DEPLOYMENTS.c.id == bindparam("id"))
+_GET_DEPLOYMENT = Prepared(select(DEPLOYMENTS).where(DEPLOYMENTS.c.id == bindparam("id")))
+# The columns to change are the parameters besides `pk_id` (compiled once per set).
+_UPDATE_DEPLOYMENT = Prepared(update(DEPLOYMENTS).where(DEPLOYMENTS.c.id == bindparam("pk_id")))
+_UPDATE_VERSION = Prepared(update(VERSIONS).where(VERSIONS.c.id == bindparam("pk_id")))
+_LAST_COMPLETED = Prepared(
+    select(func.max(DEPLOYMENTS.c.finished_at)).where(
+        and_(
+            DEPLOYMENTS.c.version_id == bindparam("version_id"),
+            DEPLOYMENTS.c.environment_id == bindparam("environment_id"),
+            DEPLOYMENTS.c.status == "completed",
+        )
+    )
+)
 _STALE = (
     select(DEPLOYMENTS.c.id)
     .where(DEPLOYMENTS.c.status == "started", DEPLOYMENTS.c.deployed_at < bindparam("cutoff"))
@@ -148,8 +163,8 @@ _STALE = (
 )
 
 
-def _find_named(conn: Connection, stmt: Any, name: str) -> Ref | None:
-    row: Any = (conn.execute(stmt, {"name": name})).first()
+def _find_named(conn: Connection, stmt: Prepared, name: str) -> Ref | None:
+    row = stmt.first(conn, {"name": name})
     return Ref(row[0], row[1]) if row else None
 
 
@@ -160,9 +175,9 @@ def product(conn: Connection, cache: NameCache, name: str, now: datetime) -> Ref
     if found := _find_named(conn, _FIND_PRODUCT, name):
         return found
     ident = uuid4()
-    conn.execute(_INSERT[PRODUCT_NAMES], {"name": name, "product_id": ident, "created_at": now})
-    conn.execute(
-        _INSERT[PRODUCTS],
+    _INSERT[PRODUCT_NAMES].run(conn, {"name": name, "product_id": ident, "created_at": now})
+    _INSERT[PRODUCTS].run(
+        conn,
         {
             "id": ident,
             "name": name,
@@ -182,11 +197,9 @@ def environment(conn: Connection, cache: NameCache, name: str, now: datetime) ->
     if found := _find_named(conn, _FIND_ENVIRONMENT, name):
         return found
     ident = uuid4()
-    conn.execute(
-        _INSERT[ENVIRONMENT_NAMES], {"name": name, "environment_id": ident, "created_at": now}
-    )
-    conn.execute(
-        _INSERT[ENVIRONMENTS],
+    _INSERT[ENVIRONMENT_NAMES].run(conn, {"name": name, "environment_id": ident, "created_at": now})
+    _INSERT[ENVIRONMENTS].run(
+        conn,
         {
             "id": ident,
             "name": name,
@@ -236,16 +249,14 @@ def version(
     Also refreshes `product.name` to the product's current name (it may have been renamed).
     """
     if not product.new:
-        row: Any = (
-            conn.execute(_FIND_VERSION, {"product_id": product.id, "version": name})
-        ).first()
+        row = _FIND_VERSION.first(conn, {"product_id": product.id, "version": name})
         if row is not None:
             product.name = row[3]
             return VersionRef(row[0], product.id, name, row[1], row[2])
     if product.cached:
-        product.name = conn.execute(_PRODUCT_NAME, {"id": product.id}).scalar_one()
+        product.name = _PRODUCT_NAME.scalar(conn, {"id": product.id})
     ident = uuid4()
-    row = {
+    values = {
         **_VERSION_DEFAULTS,
         "id": ident,
         "product_id": product.id,
@@ -254,13 +265,13 @@ def version(
         "created_at": now,
         **(values or {}),
     }
-    conn.execute(_INSERT[VERSIONS], row)
-    return VersionRef(ident, product.id, name, sha, registered=bool(row["registered"]), new=True)
+    _INSERT[VERSIONS].run(conn, values)
+    return VersionRef(ident, product.id, name, sha, registered=bool(values["registered"]), new=True)
 
 
 def update_version(conn: Connection, version_id: UUID, **values: Any) -> None:
     """Change a version's columns."""
-    conn.execute(update(VERSIONS).where(VERSIONS.c.id == version_id).values(**values))
+    _UPDATE_VERSION.run(conn, {"pk_id": version_id, **values})
 
 
 @dataclass(slots=True)
@@ -294,10 +305,8 @@ def lock_state(conn: Connection, product: Ref, environment: Ref) -> StateRef:
     product_id = product.id
     if product.new or environment.new:
         return _new_state(conn, product_id, environment)
-    stmt = _LOCK_STATE_FOR_UPDATE if is_postgres(conn) else _LOCK_STATE
-    row: Any = (
-        conn.execute(stmt, {"product_id": product_id, "environment_id": environment.id})
-    ).first()
+    stmt = _LOCK_STATE_FOR_UPDATE if is_postgres(conn) else _LOCK_STATE_SQLITE
+    row = stmt.first(conn, {"product_id": product_id, "environment_id": environment.id})
     if row is None:
         return _new_state(conn, product_id, environment)
     environment.name = row[4]
@@ -316,7 +325,7 @@ def lock_state(conn: Connection, product: Ref, environment: Ref) -> StateRef:
 
 def _new_state(conn: Connection, product_id: UUID, environment: Ref) -> StateRef:
     if environment.cached:
-        environment.name = conn.execute(_ENVIRONMENT_NAME, {"id": environment.id}).scalar_one()
+        environment.name = _ENVIRONMENT_NAME.scalar(conn, {"id": environment.id})
     return StateRef(product_id, environment.id, environment.name, new=True)
 
 
@@ -332,14 +341,14 @@ def save_state(conn: Connection, state: StateRef, now: datetime) -> None:
         "updated_at": now,
     }
     if state.new:
-        conn.execute(
-            _INSERT[STATES],
+        _INSERT[STATES].run(
+            conn,
             {"product_id": state.product_id, "environment_id": state.environment_id, **columns},
         )
         state.new = False
     else:
-        conn.execute(
-            _UPDATE_STATE,
+        _UPDATE_STATE.run(
+            conn,
             {
                 "pk_product_id": state.product_id,
                 "pk_environment_id": state.environment_id,
@@ -353,38 +362,28 @@ def deployment(conn: Connection, deployment_id: UUID | None) -> Deployment | Non
     """A deployment row, as a data holder."""
     if deployment_id is None:
         return None
-    row = (conn.execute(select(DEPLOYMENTS).where(DEPLOYMENTS.c.id == deployment_id))).first()
-    return from_row(Deployment, row) if row else None
+    row = _GET_DEPLOYMENT.record(conn, {"id": deployment_id})
+    return Deployment(**row) if row else None
 
 
 def insert_deployment(conn: Connection, record: Deployment) -> None:
     """Insert a new deployment."""
-    conn.execute(_INSERT[DEPLOYMENTS], row_values(record))
+    _INSERT[DEPLOYMENTS].run(conn, row_values(record))
 
 
 def update_deployment(conn: Connection, record: Deployment, *names: str) -> None:
     """Write some columns of a deployment."""
-    conn.execute(
-        update(DEPLOYMENTS)
-        .where(DEPLOYMENTS.c.id == record.id)
-        .values(**{name: getattr(record, name) for name in names})
+    _UPDATE_DEPLOYMENT.run(
+        conn, {"pk_id": record.id, **{name: getattr(record, name) for name in names}}
     )
 
 
 def last_completed_at(conn: Connection, version_id: UUID, environment_id: UUID) -> datetime | None:
     """When this version last completed a deployment to this environment."""
-    row: Any = (
-        conn.execute(
-            select(func.max(DEPLOYMENTS.c.finished_at)).where(
-                and_(
-                    DEPLOYMENTS.c.version_id == version_id,
-                    DEPLOYMENTS.c.environment_id == environment_id,
-                    DEPLOYMENTS.c.status == "completed",
-                )
-            )
-        )
-    ).first()
-    return row[0] if row else None
+    at: datetime | None = _LAST_COMPLETED.scalar(
+        conn, {"version_id": version_id, "environment_id": environment_id}
+    )
+    return at
 
 
 def names_of(conn: Connection, record: Deployment) -> tuple[str, str, str]:

@@ -9,17 +9,18 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from versioner.policy.sql import Executor, is_postgres, table
+from versioner.policy.sql import Executor, Prepared, is_postgres, table
 from versioner.policy.tables import PolicyRevision
 
 _REVISION = table(PolicyRevision)
-_READ = select(_REVISION.c.revision).where(_REVISION.c.id == 1)
-_READ_SHARED = _READ.with_for_update(read=True)
+_SELECT = select(_REVISION.c.revision).where(_REVISION.c.id == 1)
+_READ = Prepared(_SELECT)
+_READ_SHARED = Prepared(_SELECT.with_for_update(read=True))
 
 
 def read(conn: Connection) -> int:
     """The current revision, held for this transaction."""
-    return int(conn.execute(_READ_SHARED if is_postgres(conn) else _READ).scalar_one())
+    return int((_READ_SHARED if is_postgres(conn) else _READ).scalar(conn))
 
 
 async def bump(executor: Executor, now: datetime) -> None:
