@@ -9,6 +9,8 @@ KNOWN_VARIABLES = frozenset(
         "VERSIONER_AMQP_URL",
         "VERSIONER_BROKER_PREFIX",
         "VERSIONER_POLICY_LANES",
+        # Named by issue 8 (the queue type of the lanes), beside the API document's table.
+        "VERSIONER_LANE_QUEUE_TYPE",
         "VERSIONER_DATABASE_URL",
         "VERSIONER_NOTIFIER_DATABASE_URL",
         "VERSIONER_HTTP_HOST",

@@ -4,6 +4,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aio_pika
 import pytest
@@ -13,6 +14,7 @@ from tests.support.stack import Stack, _http, delete_installation, real_stack
 from versioner.common.names import BrokerNames
 from versioner.ingest.app import create_app
 from versioner.ingest.rpc import AmqpPolicyClient
+from versioner.policy import lanes
 
 START = {"version": "1.0.0", "environment_name": "production", "status": "started"}
 
@@ -214,3 +216,71 @@ async def test_poison_message_is_dead_lettered_and_expired_requests_are_not(
         await rabbit_stack.wait_for(lane_empty, timeout=5)
         queue = await channel.declare_queue(names.dead_letter_queue, passive=True)
         assert queue.declaration_result.message_count == 1
+
+
+async def test_a_lane_created_as_quorum_is_kept_with_the_classic_default(amqp_url: str) -> None:
+    names = BrokerNames(prefix=f"vt-type-{uuid.uuid4().hex[:8]}", lanes=2)
+    assert names.lane_type == "classic"
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        quorum = {"x-queue-type": "quorum", "x-single-active-consumer": True}
+        await channel.declare_queue(names.lane_queue(0), durable=True, arguments=quorum)
+    client = AmqpPolicyClient(amqp_url, names)
+    try:
+        await client.connect()  # declares both lanes: lane 0 as it is, lane 1 as classic
+        await client.send(names.lane_key(0), b"{}")
+        await client.send(names.lane_key(1), b"{}")
+        channel = await client.connection.channel()
+        for lane in range(2):
+            queue = await channel.declare_queue(names.lane_queue(lane), passive=True)
+            assert queue.declaration_result.message_count == 1
+    finally:
+        await client.close()
+        await delete_installation(amqp_url, names)
+
+
+async def test_a_lane_message_that_fails_is_tried_again_after_a_pause(
+    rabbit_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handle = lanes.handle
+    failures = [RuntimeError("the database is busy")]
+
+    async def flaky(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await handle(*args)
+
+    monkeypatch.setattr(lanes, "handle", flaky)
+    ci = rabbit_stack.auth(await rabbit_stack.api_key())
+    started_at = time.monotonic()
+    response = await rabbit_stack.http.post(
+        "/deployment-events/", json=started("retried"), headers=ci
+    )
+    assert response.status_code == 200, response.text
+    assert not failures
+    assert time.monotonic() - started_at >= 0.1  # the pause before the second try
+
+
+async def test_a_lane_message_that_keeps_failing_is_dead_lettered(
+    rabbit_stack: Stack, amqp_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: Any) -> Any:
+        raise RuntimeError("always")
+
+    monkeypatch.setattr(lanes, "handle", broken)
+    names = rabbit_stack.policy.settings.names
+    ci = rabbit_stack.auth(await rabbit_stack.api_key())
+    build = {"product_name": "poison", "version": "1.0.0", "status": "completed"}
+    response = await rabbit_stack.http.post("/build-events/", json=build, headers=ci)
+    assert response.status_code == 202, response.text  # safe in the broker, not recorded
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+
+        async def dead_lettered() -> bool:
+            queue = await channel.declare_queue(names.dead_letter_queue, passive=True)
+            return (queue.declaration_result.message_count or 0) >= 1
+
+        # Five tries, 0.1 + 0.2 + 0.4 + 0.8 s apart.
+        await rabbit_stack.wait_for(dead_lettered, timeout=15)

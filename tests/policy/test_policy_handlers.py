@@ -120,7 +120,7 @@ async def test_a_start_request_past_its_deadline_header_is_503(
     wire: _Wire, clock: FrozenClock
 ) -> None:
     msg = started("api", "1.0.0", "production", at=clock.now())
-    reply = await lanes.handle(wire.service.ctx, msg.model_dump_json().encode(), Deadline(1_000))
+    reply = await lanes.handle(wire.service.ctx, msg, Deadline(1_000))
     assert reply is not None
     failure = refused(_DEPLOYMENT_REPLY.validate_json(lanes.encode(reply)), 503)
     assert detail_of(failure).code == "POLICY_UNAVAILABLE"

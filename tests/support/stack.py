@@ -108,7 +108,7 @@ class MemoryPolicyClient:
         """Run the handler and return its reply."""
         if routing_key in self._lanes:
             deadline = Deadline(int((time.time() + timeout) * 1000))
-            answer = await lanes.handle(self.ctx, body, deadline)
+            answer = await lanes.handle(self.ctx, lanes.decode(body), deadline)
             return None if answer is None else lanes.encode(answer)
         reply = await self.broker.request(
             body,
@@ -124,7 +124,7 @@ class MemoryPolicyClient:
     async def send(self, routing_key: str, body: bytes) -> None:
         """Run the handler, no reply wanted."""
         if routing_key in self._lanes:
-            await lanes.handle(self.ctx, body, Deadline())
+            await lanes.handle(self.ctx, lanes.decode(body), Deadline())
             return
         await self.broker.publish(
             body,

@@ -20,13 +20,14 @@ from typing import Protocol, cast
 import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
+    AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
     DeliveryMode,
 )
-from aio_pika.exceptions import AMQPError, DeliveryError
+from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity, DeliveryError
 from pamqp.common import FieldTable
 
 from versioner.common.names import (
@@ -101,7 +102,9 @@ class AmqpPolicyClient:
             await replies.consume(self._on_reply, no_ack=True)
             self._channels.append(channel)
             self._exchanges[expires] = exchange
-        await declare_policy_queues(self._channels[0], self._exchanges[False], self.names)
+        await declare_policy_queues(
+            self._connection, self._channels[0], self._exchanges[False], self.names
+        )
 
     async def close(self) -> None:
         """Fail every waiting call and close the connection."""
@@ -197,8 +200,26 @@ class AmqpPolicyClient:
         await queue.consume(handle, no_ack=True)
 
 
+async def declare_lane(
+    connection: AbstractConnection, channel: AbstractChannel, name: str, names: BrokerNames
+) -> AbstractQueue:
+    """A lane as `VERSIONER_LANE_QUEUE_TYPE` says, or as it already is: a lane created with the
+    other type keeps it (RabbitMQ cannot change a queue's type; delete the empty lanes to)."""
+    probe = await connection.channel()
+    try:
+        await probe.declare_queue(name, passive=True)
+    except ChannelNotFoundEntity:
+        arguments = cast("FieldTable", lane_queue_arguments(names))
+        return await channel.declare_queue(name, durable=True, arguments=arguments)
+    await probe.close()
+    return await channel.declare_queue(name, passive=True)
+
+
 async def declare_policy_queues(
-    channel: AbstractChannel, exchange: AbstractExchange, names: BrokerNames
+    connection: AbstractConnection,
+    channel: AbstractChannel,
+    exchange: AbstractExchange,
+    names: BrokerNames,
 ) -> list[AbstractQueue]:
     """Declare policy's lanes, management queue and dead-letter queue, exactly as policy does."""
     dead = await channel.declare_exchange(
@@ -211,11 +232,7 @@ async def declare_policy_queues(
         await dead_queue.bind(dead, routing_key="", arguments=binding)  # type: ignore[arg-type]
     queues = []
     for lane in range(names.lanes):
-        queue = await channel.declare_queue(
-            names.lane_queue(lane),
-            durable=True,
-            arguments=cast("FieldTable", lane_queue_arguments(names)),
-        )
+        queue = await declare_lane(connection, channel, names.lane_queue(lane), names)
         await queue.bind(exchange, routing_key=names.lane_key(lane))
         queues.append(queue)
     management = await channel.declare_queue(

@@ -11,23 +11,29 @@ time (`prefetch_count=1` per consumer): a product's messages are handled in orde
 by side, and what they commit meanwhile goes to SQLite in one batch (`Database.run`).
 
 A message is acked once its transaction committed, even when its reply could not be sent (the
-caller then answers by its deadline, and a redelivery would find the event recorded anyway);
-a handler that fails is nacked and redelivered, and the lane queue dead-letters it after
-`DELIVERY_LIMIT` tries.
+caller then answers by its deadline, and a redelivery would find the event recorded anyway).
+A body that is not a lane message is dead-lettered at once. A handler that fails (the
+database busy, say) is tried again after a pause that doubles each time, holding its lane
+meanwhile, and dead-lettered after `DELIVERY_LIMIT` tries: classic queues keep no count of
+deliveries, so the consumer keeps it, by event id (a quorum lane also enforces the limit).
 """
 
+import asyncio
 import logging
 from typing import cast
+from uuid import UUID
 
 import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
     AbstractIncomingMessage,
+    AbstractQueue,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import ChannelNotFoundEntity
 from pamqp.common import FieldTable
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from versioner.common.messages.lanes import (
     BuildEventReceived,
@@ -36,7 +42,12 @@ from versioner.common.messages.lanes import (
     EvaluateDeployment,
     LaneMessage,
 )
-from versioner.common.names import DEADLINE_HEADER, BrokerNames, lane_queue_arguments
+from versioner.common.names import (
+    DEADLINE_HEADER,
+    DELIVERY_LIMIT,
+    BrokerNames,
+    lane_queue_arguments,
+)
 from versioner.policy import builds, deployments
 from versioner.policy.context import PolicyContext
 from versioner.policy.deadline import Deadline
@@ -44,11 +55,19 @@ from versioner.policy.deadline import Deadline
 log = logging.getLogger(__name__)
 
 _LANE_MESSAGE: TypeAdapter[LaneMessage] = TypeAdapter(LaneMessage)
+# A failed message waits this long before its next try, doubling up to the maximum.
+_BACKOFF_S = 0.1
+_BACKOFF_MAX_S = 2.0
 
 
-async def handle(ctx: PolicyContext, body: bytes, deadline: Deadline) -> BaseModel | None:
+def decode(body: bytes) -> LaneMessage:
+    """A lane message from its body (raises `ValidationError`)."""
+    return _LANE_MESSAGE.validate_json(body)
+
+
+async def handle(ctx: PolicyContext, message: LaneMessage, deadline: Deadline) -> BaseModel | None:
     """Record a fact, answer a start request, or close an abandoned start; the reply, if any."""
-    match _LANE_MESSAGE.validate_json(body):
+    match message:
         case EvaluateDeployment() as start:
             return await deployments.handle_start(ctx, start, deadline)
         case BuildEventReceived() as build:
@@ -74,6 +93,8 @@ class LaneConsumer:
         self.names = names
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
+        # Failed tries per event id, while it is being retried (see the module's docstring).
+        self._tries: dict[UUID, int] = {}
 
     async def start(self) -> None:
         """Connect, declare the lanes (as ingest does) and consume each of them."""
@@ -86,14 +107,39 @@ class LaneConsumer:
         exchange = await channel.declare_exchange(
             self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
         )
-        arguments = cast("FieldTable", lane_queue_arguments(self.names))
         for lane in range(self.names.lanes):
-            queue = await channel.declare_queue(
-                self.names.lane_queue(lane), durable=True, arguments=arguments
-            )
+            queue = await self._declare(channel, self.names.lane_queue(lane))
             await queue.bind(exchange, routing_key=self.names.lane_key(lane))
             await queue.consume(self._on_message)
         self._channel = channel
+
+    async def _declare(self, channel: AbstractChannel, name: str) -> AbstractQueue:
+        """A lane as `VERSIONER_LANE_QUEUE_TYPE` says, or as it already is (a queue's type
+        cannot change; a lane created with the other type keeps it)."""
+        assert self._connection is not None
+        probe = await self._connection.channel()
+        try:
+            await probe.declare_queue(name, passive=True)
+        except ChannelNotFoundEntity:
+            arguments = cast("FieldTable", lane_queue_arguments(self.names))
+            return await channel.declare_queue(name, durable=True, arguments=arguments)
+        await probe.close()
+        return await channel.declare_queue(name, passive=True)
+
+    async def _failed(
+        self, message: AbstractIncomingMessage, event_id: UUID, exc: Exception
+    ) -> None:
+        tries = self._tries[event_id] = self._tries.get(event_id, 0) + 1
+        if tries >= DELIVERY_LIMIT:
+            log.error(
+                "lane message %s failed %d times: dead-lettered", event_id, tries, exc_info=exc
+            )
+            self._tries.pop(event_id, None)
+            await message.reject(requeue=False)
+            return
+        log.error("lane message %s failed (try %d); trying again", event_id, tries, exc_info=exc)
+        await asyncio.sleep(min(_BACKOFF_S * 2 ** (tries - 1), _BACKOFF_MAX_S))
+        await message.nack(requeue=True)
 
     async def close(self) -> None:
         """Stop consuming and close the connection (unacked messages go back to their lane)."""
@@ -109,11 +155,17 @@ class LaneConsumer:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         deadline = Deadline.from_header((message.headers or {}).get(DEADLINE_HEADER))
         try:
-            reply = await handle(self.ctx, message.body, deadline)
-        except Exception:
-            log.exception("lane message %s failed; it will be redelivered", message.message_id)
-            await message.nack(requeue=True)
+            decoded = decode(message.body)
+        except ValidationError:
+            log.error("a lane message that is none (dead-lettered): %.200r", message.body)
+            await message.reject(requeue=False)
             return
+        try:
+            reply = await handle(self.ctx, decoded, deadline)
+        except Exception as exc:
+            await self._failed(message, decoded.event_id, exc)
+            return
+        self._tries.pop(decoded.event_id, None)
         if reply is not None and message.reply_to:
             try:
                 # Direct reply-to on RabbitMQ 3.10 returns mandatory replies it also delivers.
