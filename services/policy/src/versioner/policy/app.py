@@ -82,6 +82,10 @@ class PolicyService:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _publish(self, exchange: Exchange, routing_key: str, body: str) -> None:
+        if self.lanes.started:
+            await self.lanes.announce(exchange, routing_key, body.encode())
+            return
+        # Not connected to a real broker (faststream's TestRabbitBroker in tests).
         await self.broker.publish(
             body.encode(),
             exchange=self._exchanges[exchange],
