@@ -9,6 +9,7 @@ from typing import Any
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
+from pamqp.common import FieldTable
 
 from tests.support.stack import Stack, _http, delete_installation, real_stack
 from versioner.common.names import BrokerNames
@@ -224,7 +225,7 @@ async def test_a_lane_created_as_quorum_is_kept_with_the_classic_default(amqp_ur
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        quorum = {"x-queue-type": "quorum", "x-single-active-consumer": True}
+        quorum: FieldTable = {"x-queue-type": "quorum", "x-single-active-consumer": True}
         await channel.declare_queue(names.lane_queue(0), durable=True, arguments=quorum)
     client = AmqpPolicyClient(amqp_url, names)
     try:

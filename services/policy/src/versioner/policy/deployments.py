@@ -45,12 +45,12 @@ from versioner.policy.audit import audit_in
 from versioner.policy.context import PolicyContext
 from versioner.policy.deadline import Deadline, DeadlineExceeded
 from versioner.policy.outbox import enqueue_in
-from versioner.policy.repository import Ref, StateRef, VersionRef
+from versioner.policy.repository import DeploymentRecord, Ref, StateRef, VersionRef
 from versioner.policy.rules import engine
 from versioner.policy.rules.engine import Subject
 from versioner.policy.rules.snapshot import Snapshot
 from versioner.policy.sql import table
-from versioner.policy.tables import BlockedAttempt, Deployment, ViolationRecord
+from versioner.policy.tables import BlockedAttempt, ViolationRecord
 from versioner.policy.verdict import blocked, ordered, preflight_status
 from versioner.policy.views import deployment_public, hours_since
 
@@ -137,7 +137,7 @@ def _soak(conn: Connection, target: Target, now: datetime) -> float | None:
     return hours_since(at, now)
 
 
-def _public(target: Target, d: Deployment, soak: float | None) -> DeploymentPublic:
+def _public(target: Target, d: DeploymentRecord, soak: float | None) -> DeploymentPublic:
     return deployment_public(
         d, target.product.name, target.version.version, target.environment.name, soak
     )
@@ -172,7 +172,7 @@ def _announce(
 
 
 def _close(
-    d: Deployment,
+    d: DeploymentRecord,
     status: Status,
     state: StateRef,
     now: datetime,
@@ -204,7 +204,7 @@ def _close(
         state.set(latest_deployment_id=d.id)
 
 
-def _save_closed(conn: Connection, d: Deployment) -> None:
+def _save_closed(conn: Connection, d: DeploymentRecord) -> None:
     repository.update_deployment(
         conn,
         d,
@@ -218,7 +218,7 @@ def _save_closed(conn: Connection, d: Deployment) -> None:
     )
 
 
-def _apply_event(d: Deployment, event: DeploymentEventIn) -> None:
+def _apply_event(d: DeploymentRecord, event: DeploymentEventIn) -> None:
     for name in _EVENT_FIELDS:
         if (value := getattr(event, name)) is not None:
             setattr(d, name, value)
@@ -228,8 +228,8 @@ def _apply_event(d: Deployment, event: DeploymentEventIn) -> None:
 
 def _new_deployment(
     target: Target, event_id: UUID, event: DeploymentEventIn, status: Status, at: datetime
-) -> Deployment:
-    d = Deployment(
+) -> DeploymentRecord:
+    d = DeploymentRecord(
         id=event_id,
         product_id=target.product.id,
         version_id=target.version.id,
@@ -244,7 +244,7 @@ def _new_deployment(
     return d
 
 
-def _running(ctx: PolicyContext, conn: Connection, target: Target) -> Deployment | None:
+def _running(ctx: PolicyContext, conn: Connection, target: Target) -> DeploymentRecord | None:
     """The deployment in progress on this pair; one older than the timeout is closed first."""
     running = repository.deployment(conn, target.state.in_progress_deployment_id)
     if running is None or running.status != Status.STARTED:
@@ -257,7 +257,12 @@ def _running(ctx: PolicyContext, conn: Connection, target: Target) -> Deployment
 
 
 def _abort(
-    conn: Connection, target: Target, d: Deployment, at: datetime, reason: str, actor: Actor | str
+    conn: Connection,
+    target: Target,
+    d: DeploymentRecord,
+    at: datetime,
+    reason: str,
+    actor: Actor | str,
 ) -> DeploymentPublic:
     """Close a deployment as aborted: recorded, audited, announced (state saved by the caller)."""
     _close(d, Status.ABORTED, target.state, at, reason=reason)
@@ -276,7 +281,7 @@ def _abort(
     return public
 
 
-def _concurrency(running: Deployment, environment: str) -> Violation:
+def _concurrency(running: DeploymentRecord, environment: str) -> Violation:
     return Violation(
         code="DEPLOYMENT_IN_PROGRESS",
         rule_name=CONCURRENCY_RULE,
@@ -309,7 +314,7 @@ def _sha_conflict(target: Target, sent: str) -> Violation:
     )
 
 
-def _same_run(d: Deployment, version_id: UUID, event: DeploymentEventIn) -> bool:
+def _same_run(d: DeploymentRecord, version_id: UUID, event: DeploymentEventIn) -> bool:
     """Whether an event belongs to this deployment: same version, and `invoke_id` if both set."""
     if d.version_id != version_id:
         return False
@@ -563,7 +568,7 @@ def _block(
 
 def _open_deployment(
     conn: Connection, target: Target, event: DeploymentEventIn
-) -> Deployment | None:
+) -> DeploymentRecord | None:
     """What a terminal event closes: the running deployment of this version, or a pending one."""
     for deployment_id in (
         target.state.in_progress_deployment_id,
@@ -644,7 +649,7 @@ def _gate_skipped(
     conn: Connection,
     msg: DeploymentEventReceived,
     target: Target,
-    d: Deployment,
+    d: DeploymentRecord,
     public: DeploymentPublic,
     evaluation: engine.Evaluation,
 ) -> None:
@@ -785,7 +790,7 @@ async def handle_deployment_event(
     return reply
 
 
-def _target_of(conn: Connection, d: Deployment) -> Target:
+def _target_of(conn: Connection, d: DeploymentRecord) -> Target:
     """The target of a recorded deployment, its state row locked."""
     product_name, version, environment_name = repository.names_of(conn, d)
     product = Ref(d.product_id, product_name)

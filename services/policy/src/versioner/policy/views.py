@@ -9,11 +9,16 @@ from sqlmodel import col, select
 
 from versioner.common.resources import DeploymentPublic
 from versioner.common.status import Status
+from versioner.policy.repository import DeploymentRecord
 from versioner.policy.tables import Deployment, Environment, Product, Version
 
 
 def deployment_public(
-    d: Deployment, product: str, version: str, environment: str, soak_hours: float | None
+    d: Deployment | DeploymentRecord,
+    product: str,
+    version: str,
+    environment: str,
+    soak_hours: float | None,
 ) -> DeploymentPublic:
     """A deployment with its names and soak time."""
     return DeploymentPublic(
