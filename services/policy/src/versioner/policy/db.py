@@ -2,8 +2,9 @@
 
 Two kinds of transaction:
 
-- `run(work)`: a plain function over a SQLAlchemy `Connection` (Core statements), the ordered
-  lanes' hot path. On PostgreSQL it runs through `run_sync` over asyncpg, lanes in parallel.
+- `run(work)`: a plain function over a SQLAlchemy `Connection` (Core statements, `Prepared`
+  ones on the driver), the ordered lanes' hot path. On PostgreSQL it runs through
+  `run_sync` over asyncpg, lanes in parallel.
   On SQLite it runs in one dedicated writer thread on its own connection: the aiosqlite
   adapter costs three or four thread hand-offs per statement (cursor, execute, fetch,
   close), which made a verdict of ten statements cost some sixty hand-offs; in the writer
@@ -60,7 +61,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _sqlite_listeners(engine: Engine, begin: str) -> None:
+def _sqlite_listeners(engine: Engine, begin: str | None) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN, so we choose IMMEDIATE or DEFERRED.
@@ -74,19 +75,26 @@ def _sqlite_listeners(engine: Engine, begin: str) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    if begin is None:  # the caller begins and ends its transactions on the driver
+        return
+
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql(begin)
 
 
 def _sqlite_writer_thread_engine(url: URL) -> Engine:
-    """pysqlite on the same file, for the writer thread (one connection, that thread only)."""
+    """pysqlite on the same file, for the writer thread (one connection, that thread only).
+
+    The thread begins, commits and rolls back on the driver itself (`Database._in_thread`):
+    SQLAlchemy's transaction objects cost as much as a small verdict's statements (issue 8).
+    """
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite"),
         poolclass=StaticPool,
         connect_args={"check_same_thread": False},
     )
-    _sqlite_listeners(engine, "BEGIN IMMEDIATE")
+    _sqlite_listeners(engine, None)
     return engine
 
 
@@ -101,6 +109,7 @@ class Database:
         self._writing: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._thread_engine: Engine | None = None
+        self._thread_connection: Connection | None = None
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -138,18 +147,19 @@ class Database:
 
     def _in_thread(self, works: list[Callable[[Connection], Any]]) -> list[tuple[bool, Any]]:
         """Run a batch in one transaction, each piece of work in a savepoint of its own."""
-        assert self._thread_engine is not None
+        if self._thread_connection is None:
+            assert self._thread_engine is not None
+            self._thread_connection = self._thread_engine.connect()
+        connection = self._thread_connection
+        driver = connection.connection.dbapi_connection
+        assert driver is not None
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with self._thread_engine.begin() as connection:
-                if len(works) == 1:
-                    # Alone in its batch: the transaction is its own; no savepoint needed.
-                    outcomes.append((True, works[0](connection)))
-                    return outcomes
-                # Savepoints on the driver itself: SQLAlchemy's nested transactions cost about
-                # as much as the statements of a small piece of work (issue 8).
-                driver = connection.connection.dbapi_connection
-                assert driver is not None
+            driver.execute("BEGIN IMMEDIATE")
+            if len(works) == 1:
+                # Alone in its batch: the transaction is its own; no savepoint needed.
+                outcomes.append((True, works[0](connection)))
+            else:
                 for work in works:
                     driver.execute("SAVEPOINT work")
                     try:
@@ -161,8 +171,16 @@ class Database:
                     else:
                         driver.execute("RELEASE work")
                         outcomes.append((True, value))
-        except Exception as exc:  # the COMMIT failed: nothing was written
+            driver.execute("COMMIT")
+        except Exception as exc:  # nothing was written
+            if driver.in_transaction:
+                driver.execute("ROLLBACK")
             return [(False, exc)] * len(works)
+        finally:
+            # Statements run through SQLAlchemy opened its idea of a transaction; the driver's
+            # is over, so this only resets SQLAlchemy's (pysqlite has nothing to roll back).
+            if connection.in_transaction():
+                connection.rollback()
         return outcomes
 
     async def _write_queued(self) -> None:
@@ -212,13 +230,18 @@ class Database:
         async with AsyncSession(self.reader, expire_on_commit=False) as session:
             yield session
 
+    def _close_thread(self) -> None:
+        if self._thread_connection is not None:
+            self._thread_connection.close()
+            self._thread_connection = None
+        if self._thread_engine is not None:
+            self._thread_engine.dispose()
+
     async def dispose(self) -> None:
         """Close every connection."""
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
         if self._thread is not None and self._thread_engine is not None:
-            await asyncio.get_running_loop().run_in_executor(
-                self._thread, self._thread_engine.dispose
-            )
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._close_thread)
             self._thread.shutdown(wait=True)
