@@ -38,7 +38,7 @@ _RENEW = (
     .where((_LEASES.c.holder == bindparam("me")) | (_LEASES.c.expires_at < bindparam("now")))
     .values(holder=bindparam("me"), expires_at=bindparam("until"))
 )
-_UNSENT = (
+_UNSENT = Prepared(
     select(_OUTBOX.c.id, _OUTBOX.c.exchange, _OUTBOX.c.routing_key, _OUTBOX.c.body)
     .where(_OUTBOX.c.sent_at.is_(None))
     .order_by(_OUTBOX.c.id)
@@ -171,7 +171,7 @@ class OutboxRelay:
         """Publish every unsent row, oldest first; how many were published."""
         published = 0
         while True:
-            rows = await self.db.run(lambda conn: list(conn.execute(_UNSENT, {"limit": _BATCH})))
+            rows = await self.db.run(lambda conn: _UNSENT.rows(conn, {"limit": _BATCH}))
             if not rows:
                 return published
             # One batch in flight together: the channel keeps their order, confirms come back
