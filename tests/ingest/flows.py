@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from faststream.rabbit.subscriber import RabbitSubscriber
 
 from tests.support.stack import Stack
 from versioner.ingest.auth import CredentialCache
@@ -123,21 +122,11 @@ def count_policy_calls(stack: Stack) -> CountingClient:
 @asynccontextmanager
 async def lanes_paused(stack: Stack) -> AsyncIterator[None]:
     """Policy stops consuming its ordered lanes (management still answers); resumed on exit."""
-    names = stack.policy.settings.names
-    lane_queues = {names.lane_queue(lane) for lane in range(names.lanes)}
-    lanes = [
-        s
-        for s in stack.policy.broker.subscribers
-        if isinstance(s, RabbitSubscriber) and s.queue.name in lane_queues
-    ]
-    assert len(lanes) == names.lanes
-    for lane in lanes:
-        await lane.stop()
+    await stack.policy.lanes.pause()
     try:
         yield
     finally:
-        for lane in lanes:
-            await lane.start()
+        await stack.policy.lanes.resume()
 
 
 async def event_status(stack: Stack, headers: dict[str, str], event_id: str) -> str | None:

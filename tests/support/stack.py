@@ -105,19 +105,23 @@ class MemoryPolicyClient:
     async def call(
         self, routing_key: str, body: bytes, *, timeout: float, expires: bool
     ) -> bytes | None:
-        """Run the handler and return its reply."""
+        """Run the handler and return its reply; None when it took longer than `timeout`
+        (as the real client: a ping from ingest's watcher on a loaded machine, say)."""
         if routing_key in self._lanes:
             deadline = Deadline(int((time.time() + timeout) * 1000))
             answer = await lanes.handle(self.ctx, lanes.decode(body), deadline)
             return None if answer is None else lanes.encode(answer)
-        reply = await self.broker.request(
-            body,
-            exchange=self.names.policy_exchange,
-            routing_key=routing_key,
-            headers={DEADLINE_HEADER: int((time.time() + timeout) * 1000)},
-            content_type="application/json",
-            timeout=timeout,
-        )
+        try:
+            reply = await self.broker.request(
+                body,
+                exchange=self.names.policy_exchange,
+                routing_key=routing_key,
+                headers={DEADLINE_HEADER: int((time.time() + timeout) * 1000)},
+                content_type="application/json",
+                timeout=timeout,
+            )
+        except TimeoutError:
+            return None
         result: bytes = reply.body
         return result
 

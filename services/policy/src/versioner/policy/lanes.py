@@ -95,6 +95,8 @@ class LaneConsumer:
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._announce_to: dict[str, AbstractExchange] = {}
+        self._consumers: list[tuple[AbstractQueue, str]] = []
+        self._paused: list[AbstractQueue] = []
         # Failed tries per event id, while it is being retried (see the module's docstring).
         self._tries: dict[UUID, int] = {}
 
@@ -112,7 +114,7 @@ class LaneConsumer:
         for lane in range(self.names.lanes):
             queue = await self._declare(channel, self.names.lane_queue(lane))
             await queue.bind(exchange, routing_key=self.names.lane_key(lane))
-            await queue.consume(self._on_message)
+            self._consumers.append((queue, await queue.consume(self._on_message)))
         self._channel = channel
         # The outbox relay's announcements: persistent, each confirmed before its row is marked.
         confirmed = await self._connection.channel(publisher_confirms=True)
@@ -122,6 +124,20 @@ class LaneConsumer:
                 self.names.credentials_exchange, ensure=False
             ),
         }
+
+    async def pause(self) -> None:
+        """Stop taking lane messages (they wait in their lanes) until `resume`."""
+        paused = [(queue, tag) for queue, tag in self._consumers]
+        self._consumers = []
+        for queue, tag in paused:
+            await queue.cancel(tag)
+        self._paused = [queue for queue, _ in paused]
+
+    async def resume(self) -> None:
+        """Take lane messages again after `pause`."""
+        for queue in self._paused:
+            self._consumers.append((queue, await queue.consume(self._on_message)))
+        self._paused = []
 
     @property
     def started(self) -> bool:

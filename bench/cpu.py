@@ -1,0 +1,235 @@
+"""CPU of each process per deployment (`started` + `completed`), the way issue 8 measures it.
+
+    uv run python bench/cpu.py [--seconds 15] [--connections 32] [--mode deploy|completed]
+                               [--database-url URL] [--spy policy,ingest]
+
+Starts the product with its own `make run` (fresh SQLite files, a fresh broker prefix, no
+notification channel), deploys once to each of 256 products x 4 environments, then drives it
+with wrk and `../shared/bench/gate_blackbox.lua` (the gate benchmark's load: each connection
+sends `started`, then the same deployment's `completed`) and prints requests/s, latencies and
+the CPU milliseconds each process spent per deployment: ingest, policy, the notifier,
+`make run`'s own process and the RabbitMQ server. `--spy` records py-spy profiles of those
+services (raw collapsed stacks under `var/cpu/`). The gate's verdict is
+`../shared/bench/gate`; this is the tool to see where the CPU goes between two of its runs.
+Needs wrk (`apt-get install wrk`) and, for `--spy`, py-spy.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+
+from versioner.common.names import BrokerNames
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT.parent / "shared" / "bench" / "gate_blackbox.lua"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+ROLES = ("ingest", "policy", "notifier")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _post(url: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+
+def _cpu(group: int) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of the product's processes (by role) and of the RabbitMQ server."""
+    found: dict[int, tuple[str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        role = None
+        if stat[2] == str(group):
+            role = next((r for r in ROLES if f"versioner-{r}" in command), None)
+            role = role or ("make-run" if "scripts/run.py" in command else None)
+        elif "beam.smp" in command and "rabbit boot" in command:
+            role = "rabbitmq"
+        if role:
+            found[int(entry)] = (role, (int(stat[11]) + int(stat[12])) / CLOCK_TICKS)
+    return found
+
+
+def _wrk(url: str, key: str, mode: str, connections: int, seconds: float, work: Path) -> Any:
+    out, done = work / f"{mode}.json", work / f"done-{mode}"
+    done.mkdir()
+    env = {
+        **os.environ,
+        "GBB_MODE": mode,
+        "GBB_THREADS": str(connections),
+        "GBB_QUOTA": "0",
+        "GBB_DURATION_S": str(seconds),
+        "GBB_PHASE": str(len(list(work.glob("done-*")))),
+        "GBB_PRODUCTS": "256",
+        "GBB_ENVS": "dev,test,staging,production",
+        "GBB_KEY": key,
+        "GBB_PATH": "/deployment-events/",
+        "GBB_OUT": str(out),
+        "GBB_DONE_DIR": str(done),
+    }
+    command = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{int(seconds) + 200}s"]
+    wrk = subprocess.Popen(
+        [*command, "--timeout", "30s", "-s", str(LUA), url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + seconds + 120
+    while len(os.listdir(done)) < connections and wrk.poll() is None:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    wrk.send_signal(signal.SIGINT)
+    wrk.wait()
+    return json.loads(out.read_text())
+
+
+def _report(data: Any, mode: str, wall: float, spent: dict[str, float]) -> None:
+    latencies: dict[str, list[float]] = {"started": [], "completed": []}
+    units = 0
+    for thread in data["threads"]:
+        units += thread["units"]
+        for kind, values in latencies.items():
+            values.extend(thread["lat_ms"][kind])
+    requests = sum(len(v) for v in latencies.values())
+    print(f"{mode}: {requests / wall:.0f} requests/s over {wall:.1f} s")
+    for kind, values in latencies.items():
+        if values:
+            values.sort()
+            p50, p99 = values[len(values) // 2], values[int(len(values) * 0.99)]
+            print(f"  {kind}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, n={len(values)}")
+    per = units if mode == "deploy" else len(latencies["completed"])
+    shares = " ".join(f"{role}={1000 * cpu / per:.2f}" for role, cpu in sorted(spent.items()))
+    total = 1000 * sum(spent.values()) / per
+    unit = "deployment" if mode == "deploy" else "fact"
+    print(f"  CPU ms per {unit}: {shares} total={total:.2f}")
+
+
+def main() -> None:
+    """Start, load, measure, stop."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--mode", choices=("deploy", "completed"), default="deploy")
+    parser.add_argument("--database-url", help="policy's database (default: a fresh SQLite file)")
+    parser.add_argument("--spy", default="", help="services to profile with py-spy, e.g. policy")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="versioner-cpu-"))
+    port, token = _free_port(), f"pat_cpu_{secrets.token_hex(16)}"
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERSIONER_", "MAKE"))}
+    env.update(
+        VERSIONER_HTTP_PORT=str(port),
+        VERSIONER_BROKER_PREFIX=f"cpu{secrets.token_hex(4)}",
+        VERSIONER_DATABASE_URL=args.database_url or f"sqlite+aiosqlite:///{work}/policy.db",
+        VERSIONER_NOTIFIER_DATABASE_URL=f"sqlite+aiosqlite:///{work}/notifier.db",
+        VERSIONER_BOOTSTRAP_TOKEN=token,
+        VERSIONER_SLACK_API_URL="http://127.0.0.1:9/api/",
+    )
+    with open(work / "product.log", "w") as log:
+        product = subprocess.Popen(
+            ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+        )
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        key = _post(f"{url}/api-keys/", {"name": "cpu"}, token)["key"]
+        _wrk(url, key, "prime", args.connections, 0, work)
+        time.sleep(3)
+        (ROOT / "var" / "cpu").mkdir(parents=True, exist_ok=True)
+        before, started = _cpu(product.pid), time.monotonic()
+        record = ["py-spy", "record", "--nonblocking", "-d", str(int(args.seconds)), "-r", "200"]
+        spies = [
+            subprocess.Popen(
+                [
+                    *record,
+                    "-f",
+                    "raw",
+                    "-p",
+                    str(pid),
+                    "-o",
+                    str(ROOT / "var" / "cpu" / f"{role}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for pid, (role, _) in before.items()
+            if role in args.spy.split(",")
+        ]
+        data = _wrk(url, key, args.mode, args.connections, args.seconds, work)
+        wall, after = time.monotonic() - started, _cpu(product.pid)
+        for spy in spies:
+            spy.wait()
+        spent: dict[str, float] = {}
+        for pid, (role, cpu) in after.items():
+            spent[role] = spent.get(role, 0.0) + cpu - before.get(pid, (role, 0.0))[1]
+        _report(data, args.mode, wall, spent)
+    finally:
+        os.killpg(product.pid, signal.SIGINT)
+        try:
+            product.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(product.pid, signal.SIGKILL)
+        asyncio.run(_forget(env["VERSIONER_BROKER_PREFIX"]))
+
+
+async def _forget(prefix: str) -> None:
+    """Delete the run's queues and exchanges from the broker."""
+    names = BrokerNames(prefix=prefix)
+    connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
+    async with connection:
+        channel = await connection.channel()
+        for queue in (
+            *(names.lane_queue(lane) for lane in range(names.lanes)),
+            names.management_queue,
+            names.dead_letter_queue,
+            names.notifier_queue,
+            names.notifier_rpc_queue,
+        ):
+            await channel.queue_delete(queue)
+        for exchange in (
+            names.policy_exchange,
+            names.events_exchange,
+            names.credentials_exchange,
+            names.dead_letter_exchange,
+        ):
+            await channel.exchange_delete(exchange)
+
+
+if __name__ == "__main__":
+    main()
