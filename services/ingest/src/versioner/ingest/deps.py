@@ -70,4 +70,15 @@ def allowed(permission: Permission) -> object:
     return Depends(check)
 
 
-EventSenderDep = Annotated[Actor, allowed(Permission.SEND_EVENTS)]
+async def _event_sender(request: Request) -> Actor:
+    """The caller, if it may send events: the same checks as `allowed(SEND_EVENTS)` in one
+    dependency instead of three, on the path every pipeline takes (FastAPI's dependency
+    solving was a tenth of the gateway's CPU there; issue 8)."""
+    authenticator: Authenticator = request.app.state.authenticator
+    actor = await authenticator.actor(await bearer_token(request))
+    if not actor.may(Permission.SEND_EVENTS):
+        raise FailureError(forbidden())
+    return actor
+
+
+EventSenderDep = Annotated[Actor, Depends(_event_sender)]
