@@ -25,10 +25,10 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
-    DeliveryMode,
 )
 from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity, DeliveryError
 from aiormq.abc import DeliveredMessage
+from pamqp.commands import Basic
 from pamqp.common import FieldTable
 
 from versioner.common.names import (
@@ -41,6 +41,9 @@ from versioner.common.names import (
 )
 
 log = logging.getLogger(__name__)
+
+# AMQP delivery mode 2: the broker writes the message to disk.
+PERSISTENT = 2
 
 
 class BrokerUnavailable(Exception):  # noqa: N818 - reads as what happened
@@ -137,12 +140,24 @@ class AmqpPolicyClient:
         if future is not None and not future.done():
             future.set_result(message.body)
 
-    async def _publish(self, message: aio_pika.Message, routing_key: str, *, fact: bool) -> None:
-        exchange = self._exchanges.get(not fact)
-        if exchange is None:
+    async def _publish(
+        self, body: bytes, properties: Basic.Properties, routing_key: str, *, fact: bool
+    ) -> None:
+        """On the driver's channel, as the replies are consumed (and without building an
+        aio-pika `Message` per request)."""
+        if not self._channels:
             raise BrokerUnavailable("not connected")
+        # Facts on the first channel (confirmed, returned when unroutable), requests on the other.
+        channel = self._channels[0 if fact else 1]
         try:
-            await exchange.publish(message, routing_key=routing_key, mandatory=fact)
+            underlay = await channel.get_underlay_channel()
+            await underlay.basic_publish(
+                body,
+                exchange=self.names.policy_exchange,
+                routing_key=routing_key,
+                properties=properties,
+                mandatory=fact,
+            )
         except DeliveryError as exc:
             raise BrokerUnavailable(f"the broker refused the message: {exc}") from exc
         except (AMQPError, ConnectionError, RuntimeError) as exc:
@@ -157,19 +172,16 @@ class AmqpPolicyClient:
         self._pending[correlation_id] = future
         started = time.monotonic()
         try:
-            await self._publish(
-                aio_pika.Message(
-                    body,
-                    content_type="application/json",
-                    delivery_mode=DeliveryMode.PERSISTENT,
-                    correlation_id=correlation_id,
-                    reply_to=DIRECT_REPLY_TO,
-                    expiration=timeout if expires else None,
-                    headers={DEADLINE_HEADER: int((time.time() + timeout) * 1000)},
-                ),
-                routing_key,
-                fact=not expires,
+            properties = Basic.Properties(
+                content_type="application/json",
+                delivery_mode=PERSISTENT,
+                correlation_id=correlation_id,
+                reply_to=DIRECT_REPLY_TO,
+                # AMQP's expiration: milliseconds, as a string.
+                expiration=str(int(timeout * 1000)) if expires else None,
+                headers={DEADLINE_HEADER: int((time.time() + timeout) * 1000)},
             )
+            await self._publish(body, properties, routing_key, fact=not expires)
             remaining = timeout - (time.monotonic() - started)
             return await asyncio.wait_for(future, max(remaining, 0.001))
         except TimeoutError:
@@ -179,13 +191,8 @@ class AmqpPolicyClient:
 
     async def send(self, routing_key: str, body: bytes) -> None:
         """Publish a durable message that needs no reply."""
-        await self._publish(
-            aio_pika.Message(
-                body, content_type="application/json", delivery_mode=DeliveryMode.PERSISTENT
-            ),
-            routing_key,
-            fact=True,
-        )
+        properties = Basic.Properties(content_type="application/json", delivery_mode=PERSISTENT)
+        await self._publish(body, properties, routing_key, fact=True)
 
     async def listen_for_credentials(self, on_message: CredentialsListener) -> None:
         """Hear policy's credential broadcasts on a queue of this replica's own."""
