@@ -26,13 +26,12 @@ from uuid import UUID
 import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
-    DeliveryMode,
 )
 from aio_pika.exceptions import ChannelNotFoundEntity
+from pamqp.commands import Basic
 from pamqp.common import FieldTable
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -56,6 +55,8 @@ from versioner.policy.deadline import Deadline
 log = logging.getLogger(__name__)
 
 _LANE_MESSAGE: TypeAdapter[LaneMessage] = TypeAdapter(LaneMessage)
+# Announcements: JSON, persistent (delivery mode 2).
+_ANNOUNCED = Basic.Properties(content_type="application/json", delivery_mode=2)
 # A failed message waits this long before its next try, doubling up to the maximum.
 _BACKOFF_S = 0.1
 _BACKOFF_MAX_S = 2.0
@@ -94,7 +95,8 @@ class LaneConsumer:
         self.names = names
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
-        self._announce_to: dict[str, AbstractExchange] = {}
+        self._confirmed: AbstractChannel | None = None
+        self._announce_to: dict[str, str] = {}
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._paused: list[AbstractQueue] = []
         # Failed tries per event id, while it is being retried (see the module's docstring).
@@ -117,12 +119,10 @@ class LaneConsumer:
             self._consumers.append((queue, await queue.consume(self._on_message)))
         self._channel = channel
         # The outbox relay's announcements: persistent, each confirmed before its row is marked.
-        confirmed = await self._connection.channel(publisher_confirms=True)
+        self._confirmed = await self._connection.channel(publisher_confirms=True)
         self._announce_to = {
-            "events": await confirmed.get_exchange(self.names.events_exchange, ensure=False),
-            "credentials": await confirmed.get_exchange(
-                self.names.credentials_exchange, ensure=False
-            ),
+            "events": self.names.events_exchange,
+            "credentials": self.names.credentials_exchange,
         }
 
     async def pause(self) -> None:
@@ -147,11 +147,13 @@ class LaneConsumer:
     async def announce(self, exchange: str, routing_key: str, body: bytes) -> None:
         """Publish a domain event or broadcast from the outbox, confirmed (on this connection:
         one publish here costs a fraction of one through faststream)."""
-        await self._announce_to[exchange].publish(
-            aio_pika.Message(
-                body, content_type="application/json", delivery_mode=DeliveryMode.PERSISTENT
-            ),
+        assert self._confirmed is not None
+        underlay = await self._confirmed.get_underlay_channel()
+        await underlay.basic_publish(
+            body,
+            exchange=self._announce_to[exchange],
             routing_key=routing_key,
+            properties=_ANNOUNCED,
             mandatory=False,
         )
 
@@ -190,10 +192,18 @@ class LaneConsumer:
             self._connection = None
             self._channel = None
 
-    @property
-    def _replies(self) -> AbstractExchange:
+    async def _reply(self, message: AbstractIncomingMessage, body: bytes) -> None:
+        """On the driver's channel: an aio-pika `Message` per reply cost more than the publish.
+        Direct reply-to on RabbitMQ 3.10 returns mandatory replies it also delivers."""
         assert self._channel is not None
-        return self._channel.default_exchange
+        assert message.reply_to
+        underlay = await self._channel.get_underlay_channel()
+        properties = Basic.Properties(
+            content_type="application/json", correlation_id=message.correlation_id
+        )
+        await underlay.basic_publish(
+            body, routing_key=message.reply_to, properties=properties, mandatory=False
+        )
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         deadline = Deadline.from_header((message.headers or {}).get(DEADLINE_HEADER))
@@ -211,16 +221,7 @@ class LaneConsumer:
         self._tries.pop(decoded.event_id, None)
         if reply is not None and message.reply_to:
             try:
-                # Direct reply-to on RabbitMQ 3.10 returns mandatory replies it also delivers.
-                await self._replies.publish(
-                    aio_pika.Message(
-                        encode(reply),
-                        content_type="application/json",
-                        correlation_id=message.correlation_id,
-                    ),
-                    routing_key=message.reply_to,
-                    mandatory=False,
-                )
+                await self._reply(message, encode(reply))
             except Exception:  # committed: the caller answers by its deadline
                 log.warning("could not send the reply to %s", message.correlation_id)
         await message.ack()
