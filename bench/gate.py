@@ -1,7 +1,7 @@
 """Benchmark: `deployment started` through the real stack beside the floor, in one run.
 
 The gate is the whole path: HTTP → ingest (auth from its cache, validation) → aio-pika RPC on
-the product's lane → policy (FastStream) → one database transaction (state row locked,
+the product's lane → policy (its lanes on aio-pika) → one database transaction (state row locked,
 deployment, event, audit and outbox rows) → verdict → HTTP. The floor is a bare FastAPI
 endpoint doing one raw aio-pika RPC to an echo responder (`bench/floor.py`). Both run as
 separate processes on the local RabbitMQ and are driven by the same aiohttp clients, at 1
