@@ -6,22 +6,26 @@ publish and one ack. faststream's subscriber added 0.25–0.6 ms of CPU per mess
 (its middlewares, and fast_depends resolving a `RabbitMessage` parameter in a worker thread);
 faststream keeps the management RPCs, which are not hot (issue 8).
 
-Each lane is a queue with a single active consumer, and each consumer takes one message at a
-time (`prefetch_count=1` per consumer): a product's messages are handled in order, lanes side
-by side, and what they commit meanwhile goes to SQLite in one batch (`Database.run`).
+Each lane is a queue with a single active consumer, so one process sees a lane's messages in
+the order they were published. It takes up to `IN_FLIGHT` of them at once and keeps the order
+where it matters: one product's messages run one after the other (a chain per product name,
+joined in delivery order), different products' side by side. With one message at a time per
+lane, eight lanes left the machine a third idle at 32 connections (each message waiting for
+its batch's commit); now what many products commit meanwhile goes to SQLite in one batch
+(`Database.run`).
 
 A message is acked once its transaction committed, even when its reply could not be sent (the
 caller then answers by its deadline, and a redelivery would find the event recorded anyway).
 A body that is not a lane message is dead-lettered at once. A handler that fails (the
-database busy, say) is tried again after a pause that doubles each time, holding its lane
-meanwhile, and dead-lettered after `DELIVERY_LIMIT` tries: classic queues keep no count of
-deliveries, so the consumer keeps it, by event id (a quorum lane also enforces the limit).
+database busy, say) is tried again here after a pause that doubles each time, holding its
+product's chain so that nothing of that product overtakes it, and dead-lettered after
+`DELIVERY_LIMIT` tries (a quorum lane's own delivery limit is a backstop). A process that
+dies meanwhile leaves its messages unacked: the broker gives them, in order, to the next.
 """
 
 import asyncio
 import logging
 from typing import cast
-from uuid import UUID
 
 import aio_pika
 from aio_pika.abc import (
@@ -55,6 +59,8 @@ from versioner.policy.deadline import Deadline
 log = logging.getLogger(__name__)
 
 _LANE_MESSAGE: TypeAdapter[LaneMessage] = TypeAdapter(LaneMessage)
+# Messages of one lane taken at once (different products in parallel, each product in order).
+IN_FLIGHT = 32
 # Announcements: JSON, persistent (delivery mode 2).
 _ANNOUNCED = Basic.Properties(content_type="application/json", delivery_mode=2)
 # A failed message waits this long before its next try, doubling up to the maximum.
@@ -81,6 +87,12 @@ async def handle(ctx: PolicyContext, message: LaneMessage, deadline: Deadline) -
     return None
 
 
+def _product_of(message: LaneMessage) -> str:
+    if isinstance(message, DeploymentStartAbandoned):
+        return message.product_name
+    return message.event.product_name
+
+
 def encode(reply: BaseModel) -> bytes:
     """A reply as it travels: compact JSON, every field."""
     return reply.model_dump_json().encode()
@@ -99,8 +111,8 @@ class LaneConsumer:
         self._announce_to: dict[str, str] = {}
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._paused: list[AbstractQueue] = []
-        # Failed tries per event id, while it is being retried (see the module's docstring).
-        self._tries: dict[UUID, int] = {}
+        # The last message of each product in progress: the next one waits for it.
+        self._chains: dict[str, asyncio.Future[None]] = {}
 
     async def start(self) -> None:
         """Connect, declare the lanes (as ingest does) and consume each of them."""
@@ -108,8 +120,8 @@ class LaneConsumer:
             self.url, client_properties={"connection_name": "versioner-policy-lanes"}
         )
         channel = await self._connection.channel(publisher_confirms=False)
-        # Per consumer (not per channel): one message at a time in each lane.
-        await channel.set_qos(prefetch_count=1)
+        # Per consumer (not per channel): so many messages of each lane at once.
+        await channel.set_qos(prefetch_count=IN_FLIGHT)
         exchange = await channel.declare_exchange(
             self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
         )
@@ -170,21 +182,6 @@ class LaneConsumer:
         await probe.close()
         return await channel.declare_queue(name, passive=True)
 
-    async def _failed(
-        self, message: AbstractIncomingMessage, event_id: UUID, exc: Exception
-    ) -> None:
-        tries = self._tries[event_id] = self._tries.get(event_id, 0) + 1
-        if tries >= DELIVERY_LIMIT:
-            log.error(
-                "lane message %s failed %d times: dead-lettered", event_id, tries, exc_info=exc
-            )
-            self._tries.pop(event_id, None)
-            await message.reject(requeue=False)
-            return
-        log.error("lane message %s failed (try %d); trying again", event_id, tries, exc_info=exc)
-        await asyncio.sleep(min(_BACKOFF_S * 2 ** (tries - 1), _BACKOFF_MAX_S))
-        await message.nack(requeue=True)
-
     async def close(self) -> None:
         """Stop consuming and close the connection (unacked messages go back to their lane)."""
         if self._connection is not None:
@@ -206,19 +203,49 @@ class LaneConsumer:
         )
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        deadline = Deadline.from_header((message.headers or {}).get(DEADLINE_HEADER))
         try:
             decoded = decode(message.body)
         except ValidationError:
             log.error("a lane message that is none (dead-lettered): %.200r", message.body)
             await message.reject(requeue=False)
             return
+        # Joined before the first await: callbacks start in delivery order.
+        product = _product_of(decoded)
+        before = self._chains.get(product)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._chains[product] = mine
         try:
-            reply = await handle(self.ctx, decoded, deadline)
-        except Exception as exc:
-            await self._failed(message, decoded.event_id, exc)
-            return
-        self._tries.pop(decoded.event_id, None)
+            if before is not None:
+                await before
+            await self._process(message, decoded)
+        finally:
+            mine.set_result(None)
+            if self._chains.get(product) is mine:
+                del self._chains[product]
+
+    async def _process(self, message: AbstractIncomingMessage, decoded: LaneMessage) -> None:
+        deadline = Deadline.from_header((message.headers or {}).get(DEADLINE_HEADER))
+        for tries in range(1, DELIVERY_LIMIT + 1):
+            try:
+                reply = await handle(self.ctx, decoded, deadline)
+                break
+            except Exception as exc:
+                if tries == DELIVERY_LIMIT:
+                    log.error(
+                        "lane message %s failed %d times: dead-lettered",
+                        decoded.event_id,
+                        tries,
+                        exc_info=exc,
+                    )
+                    await message.reject(requeue=False)
+                    return
+                log.error(
+                    "lane message %s failed (try %d); trying again",
+                    decoded.event_id,
+                    tries,
+                    exc_info=exc,
+                )
+                await asyncio.sleep(min(_BACKOFF_S * 2 ** (tries - 1), _BACKOFF_MAX_S))
         if reply is not None and message.reply_to:
             try:
                 await self._reply(message, encode(reply))
