@@ -214,20 +214,9 @@ async def _forget(prefix: str) -> None:
     connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
     async with connection:
         channel = await connection.channel()
-        for queue in (
-            *(names.lane_queue(lane) for lane in range(names.lanes)),
-            names.management_queue,
-            names.dead_letter_queue,
-            names.notifier_queue,
-            names.notifier_rpc_queue,
-        ):
+        for queue in names.queues:
             await channel.queue_delete(queue)
-        for exchange in (
-            names.policy_exchange,
-            names.events_exchange,
-            names.credentials_exchange,
-            names.dead_letter_exchange,
-        ):
+        for exchange in names.exchanges:
             await channel.exchange_delete(exchange)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from versioner.common.names import BrokerNames
+from versioner.common.names import BrokerNames, lane_queue_arguments
 
 PRODUCTS = ["api", "web", "billing-service", "Ünïcødé 🚀", "", "a" * 255, "org/repo"]
 
@@ -44,3 +44,27 @@ def test_every_name_carries_the_prefix() -> None:
     assert all(name.startswith("acme.") for name in owned)
     assert len({names.lane_queue(lane) for lane in range(3)}) == 3
     assert names.lane_key(2) == "lane.2"
+
+
+def test_an_installation_lists_every_queue_and_exchange_under_its_prefix() -> None:
+    names = BrokerNames(prefix="acme", lanes=3)
+    assert len(set(names.queues)) == 3 + 4
+    assert names.lane_queue(2) in names.queues
+    assert names.notifier_queue in names.queues
+    assert set(names.exchanges) == {
+        names.policy_exchange,
+        names.events_exchange,
+        names.credentials_exchange,
+        names.dead_letter_exchange,
+    }
+    # The dead-letter queue and exchange share a name; each list has it once.
+    assert all(name.startswith("acme.") for name in (*names.queues, *names.exchanges))
+
+
+def test_lanes_are_classic_unless_quorum_is_asked_for() -> None:
+    classic = lane_queue_arguments(BrokerNames())
+    assert classic["x-queue-type"] == "classic"
+    assert "x-delivery-limit" not in classic  # classic queues keep no count; policy does
+    quorum = lane_queue_arguments(BrokerNames(lane_type="quorum"))
+    assert quorum["x-queue-type"] == "quorum"
+    assert quorum["x-single-active-consumer"] is True

@@ -294,21 +294,9 @@ async def delete_installation(amqp_url: str, names: BrokerNames) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        queues = [names.lane_queue(lane) for lane in range(names.lanes)]
-        queues += [
-            names.management_queue,
-            names.dead_letter_queue,
-            names.notifier_queue,
-            names.notifier_rpc_queue,
-        ]
-        for queue in queues:
+        for queue in names.queues:
             await channel.queue_delete(queue)
-        for exchange in (
-            names.policy_exchange,
-            names.events_exchange,
-            names.credentials_exchange,
-            names.dead_letter_exchange,
-        ):
+        for exchange in names.exchanges:
             await channel.exchange_delete(exchange)
 
 

@@ -96,6 +96,27 @@ class BrokerNames:
         """Fanout exchange telling every ingest replica to forget cached credentials."""
         return f"{self.prefix}.credentials"
 
+    @property
+    def queues(self) -> tuple[str, ...]:
+        """Every queue of the installation (to remove one: tests, benchmarks)."""
+        return (
+            *(self.lane_queue(lane) for lane in range(self.lanes)),
+            self.management_queue,
+            self.dead_letter_queue,
+            self.notifier_queue,
+            self.notifier_rpc_queue,
+        )
+
+    @property
+    def exchanges(self) -> tuple[str, ...]:
+        """Every exchange of the installation."""
+        return (
+            self.policy_exchange,
+            self.events_exchange,
+            self.credentials_exchange,
+            self.dead_letter_exchange,
+        )
+
 
 # Poison messages (redelivered this often after failing) go to the dead-letter exchange.
 DELIVERY_LIMIT = 5
