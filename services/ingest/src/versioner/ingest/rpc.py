@@ -214,7 +214,7 @@ async def declare_lane(
     connection: AbstractConnection, channel: AbstractChannel, name: str, names: BrokerNames
 ) -> AbstractQueue:
     """A lane as `VERSIONER_LANE_QUEUE_TYPE` says, or as it already is: a lane created with the
-    other type keeps it (RabbitMQ cannot change a queue's type; delete the empty lanes to)."""
+    other type keeps it (RabbitMQ cannot change a queue's type; delete the empty lanes for that)."""
     probe = await connection.channel()
     try:
         await probe.declare_queue(name, passive=True)

@@ -139,8 +139,7 @@ class LaneConsumer:
 
     async def pause(self) -> None:
         """Stop taking lane messages (they wait in their lanes) until `resume`."""
-        paused = [(queue, tag) for queue, tag in self._consumers]
-        self._consumers = []
+        paused, self._consumers = self._consumers, []
         for queue, tag in paused:
             await queue.cancel(tag)
         self._paused = [queue for queue, _ in paused]
@@ -187,7 +186,7 @@ class LaneConsumer:
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
-            self._channel = None
+            self._channel = self._confirmed = None
 
     async def _reply(self, message: AbstractIncomingMessage, body: bytes) -> None:
         """On the driver's channel: an aio-pika `Message` per reply cost more than the publish.
