@@ -84,9 +84,8 @@ class AmqpPolicyClient:
         self.url = url
         self.names = names
         self._connection: AbstractRobustConnection | None = None
+        # [facts: confirmed, requests: unconfirmed]; each consumes its own direct replies.
         self._channels: list[AbstractChannel] = []
-        # Keyed by `expires`: requests (True) unconfirmed, facts (False) confirmed.
-        self._exchanges: dict[bool, AbstractExchange] = {}
         self._pending: dict[str, asyncio.Future[bytes]] = {}
 
     async def connect(self) -> None:
@@ -95,22 +94,20 @@ class AmqpPolicyClient:
         self._connection = await aio_pika.connect_robust(
             self.url, client_properties={"connection_name": "versioner-ingest"}
         )
-        for expires, confirms in ((False, True), (True, False)):
+        # Facts on the first channel (confirmed, returned when unroutable), requests on the other.
+        for confirms in (True, False):
             channel = await self._connection.channel(
                 publisher_confirms=confirms, on_return_raises=confirms
-            )
-            exchange = await channel.declare_exchange(
-                self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
             )
             # On the driver's channel: aio-pika's consumer wraps every reply in an
             # `IncomingMessage` and a task of its own, a tenth of the gateway's CPU (issue 8).
             underlay = await channel.get_underlay_channel()
             await underlay.basic_consume(DIRECT_REPLY_TO, self._on_reply, no_ack=True)
             self._channels.append(channel)
-            self._exchanges[expires] = exchange
-        await declare_policy_queues(
-            self._connection, self._channels[0], self._exchanges[False], self.names
+        exchange = await self._channels[0].declare_exchange(
+            self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
         )
+        await declare_policy_queues(self._connection, self._channels[0], exchange, self.names)
 
     async def close(self) -> None:
         """Fail every waiting call and close the connection."""
@@ -147,7 +144,6 @@ class AmqpPolicyClient:
         aio-pika `Message` per request)."""
         if not self._channels:
             raise BrokerUnavailable("not connected")
-        # Facts on the first channel (confirmed, returned when unroutable), requests on the other.
         channel = self._channels[0 if fact else 1]
         try:
             underlay = await channel.get_underlay_channel()

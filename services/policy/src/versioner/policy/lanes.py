@@ -108,7 +108,11 @@ class LaneConsumer:
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._confirmed: AbstractChannel | None = None
-        self._announce_to: dict[str, str] = {}
+        # The outbox's exchanges by the names its rows carry.
+        self._announce_to = {
+            "events": names.events_exchange,
+            "credentials": names.credentials_exchange,
+        }
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._paused: list[AbstractQueue] = []
         # The last message of each product in progress: the next one waits for it.
@@ -132,10 +136,6 @@ class LaneConsumer:
         self._channel = channel
         # The outbox relay's announcements: persistent, each confirmed before its row is marked.
         self._confirmed = await self._connection.channel(publisher_confirms=True)
-        self._announce_to = {
-            "events": self.names.events_exchange,
-            "credentials": self.names.credentials_exchange,
-        }
 
     async def pause(self) -> None:
         """Stop taking lane messages (they wait in their lanes) until `resume`."""
