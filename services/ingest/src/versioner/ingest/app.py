@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from versioner.ingest.auth import Authenticator, CredentialCache
 from versioner.ingest.gateway import PolicyGateway
+from versioner.ingest.intake import EventIntake
 from versioner.ingest.routes import (
     accounts,
     approvals,
@@ -96,6 +97,8 @@ def create_app(
         # request (2–3 % of the gateway's CPU on the gate's path, issue 8); none is configured.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    # Innermost of the middleware: the event endpoints' short way in, once the body is read.
+    app.add_middleware(EventIntake)
     install(app)
     # Approvals before the catalog: `/versions/{id}/approvals` must not read as a version id.
     for module in (

@@ -66,6 +66,11 @@ async def _accepted(
 )
 async def track_build(event: BuildEventIn, actor: EventSenderDep, gateway: GatewayDep) -> Response:
     """Record a build event; a completed build registers its version (alias `/version-events/`)."""
+    return await build_event(event, actor, gateway)
+
+
+async def build_event(event: BuildEventIn, actor: Actor, gateway: PolicyGateway) -> Response:
+    """`POST /build-events/` once its caller and body are known (here and in `intake`)."""
     message = BuildEventReceived(event_id=uuid4(), received_at=utcnow(), actor=actor, event=event)
     reply = await gateway.record_build(message)
     if reply is None:
@@ -90,6 +95,13 @@ async def track_deployment(
     event: DeploymentEventIn, actor: EventSenderDep, gateway: GatewayDep
 ) -> Response:
     """Ask to start a deployment (`started`: the policy gate) or report how one went."""
+    return await deployment_event(event, actor, gateway)
+
+
+async def deployment_event(
+    event: DeploymentEventIn, actor: Actor, gateway: PolicyGateway
+) -> Response:
+    """`POST /deployment-events/` once its caller and body are known (here and in `intake`)."""
     if event.break_glass_reason and not actor.may(Permission.MANAGE_RULES):
         # Break-glass is for people who may manage rules, never for CI's keys: nothing recorded.
         raise FailureError(forbidden())
