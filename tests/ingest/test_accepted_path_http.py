@@ -4,11 +4,13 @@ Policy's lanes are paused on the real RabbitMQ (its management queue still answe
 fact waits in its lane exactly as it would behind a slow or restarting policy.
 """
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
 from tests.ingest.flows import build_body, deploy_body, event_status, lanes_paused, verified
 from tests.support.stack import Stack
+from versioner.ingest.gateway import FACT_WAITERS
 
 
 async def accepted(stack: Stack, path: str, body: dict[str, Any], headers: dict[str, str]) -> str:
@@ -106,3 +108,40 @@ async def test_an_api_key_sees_only_its_own_events(stack: Stack) -> None:
     other = await stack.http.get(f"/events/{event_id}", headers=theirs)
     assert other.status_code == 404
     assert other.json() == {"detail": "Not found"}
+
+
+async def test_under_load_a_fact_is_answered_202_without_waiting_for_its_record(
+    impatient_rabbit_stack: Stack,
+) -> None:
+    stack = impatient_rabbit_stack
+    ci = stack.auth(await stack.api_key())
+    await verified(stack, ci)
+    async with lanes_paused(stack):
+        waiting = [
+            asyncio.create_task(
+                stack.http.post(
+                    "/build-events/",
+                    json=build_body(product_name=f"p{n}", version="1.0"),
+                    headers=ci,
+                )
+            )
+            for n in range(FACT_WAITERS)
+        ]
+        await stack.wait_for(lambda: _waiting(stack, FACT_WAITERS))
+        # The lanes hold every fact: only the gateway's count can answer this one early.
+        event_id = await accepted(stack, "/build-events/", build_body(version="2.0"), ci)
+        assert not any(task.done() for task in waiting)
+        assert await event_status(stack, ci, event_id) == "queued"
+        held = [await task for task in waiting]
+    assert [response.status_code for response in held] == [202] * FACT_WAITERS
+
+    async def recorded() -> bool:
+        return await event_status(stack, ci, event_id) == "recorded"
+
+    await stack.wait_for(recorded)
+    versions = await stack.http.get("/versions/", params={"product": "api"}, headers=ci)
+    assert [version["version"] for version in versions.json()] == ["2.0"]
+
+
+async def _waiting(stack: Stack, count: int) -> bool:
+    return bool(stack.gateway.facts_waiting == count)

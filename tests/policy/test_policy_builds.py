@@ -20,7 +20,7 @@ from tests.policy.conftest import (
     rows,
 )
 from versioner.common.messages.domain import BuildEventOccurred, EventRejected
-from versioner.common.messages.management import GetVersion, NoteEventQueued
+from versioner.common.messages.management import GetVersion, NoteEventsQueued, QueuedEvent
 from versioner.common.resources import VersionPublic
 from versioner.policy import builds
 from versioner.policy.tables import Build, EventRecord, Version
@@ -264,8 +264,16 @@ async def test_a_refusal_after_a_202_is_kept_as_rejected(policy: Policy) -> None
     recorded_build(await policy.build("api", "1.0.0", "completed", scm_sha="abc"))
     event_id = uuid4()
     await policy.ask(
-        NoteEventQueued(
-            actor=CI, event_id=event_id, event_kind="build", received_at=policy.clock.now()
+        NoteEventsQueued(
+            actor=CI,
+            events=[
+                QueuedEvent(
+                    event_id=event_id,
+                    event_kind="build",
+                    sender_id=CI.id,
+                    received_at=policy.clock.now(),
+                )
+            ],
         )
     )
     msg = build_event(
@@ -281,8 +289,16 @@ async def test_a_refusal_after_a_202_is_announced(policy: Policy) -> None:
     recorded_build(await policy.build("api", "1.0.0", "completed", scm_sha="abc"))
     event_id = uuid4()
     await policy.ask(
-        NoteEventQueued(
-            actor=CI, event_id=event_id, event_kind="build", received_at=policy.clock.now()
+        NoteEventsQueued(
+            actor=CI,
+            events=[
+                QueuedEvent(
+                    event_id=event_id,
+                    event_kind="build",
+                    sender_id=CI.id,
+                    received_at=policy.clock.now(),
+                )
+            ],
         )
     )
     msg = build_event(

@@ -10,9 +10,10 @@ from versioner.common.messages.management import (
     CreateUser,
     GetState,
     ListProducts,
-    NoteEventQueued,
+    NoteEventsQueued,
     Ping,
     Pong,
+    QueuedEvent,
 )
 from versioner.common.resources import Done, Page, ProductPublic, StateView
 from versioner.common.roles import Role
@@ -30,8 +31,16 @@ async def test_an_api_key_may_read_and_send_events_but_nothing_else(policy: Poli
     result(await policy.ask(GetState(actor=CI)), StateView)
     result(
         await policy.ask(
-            NoteEventQueued(
-                actor=CI, event_id=uuid4(), event_kind="build", received_at=policy.clock.now()
+            NoteEventsQueued(
+                actor=CI,
+                events=[
+                    QueuedEvent(
+                        event_id=uuid4(),
+                        event_kind="build",
+                        sender_id=CI.id,
+                        received_at=policy.clock.now(),
+                    )
+                ],
             )
         ),
         Done,
@@ -43,8 +52,16 @@ async def test_a_viewer_may_read_but_not_send_events(policy: Policy) -> None:
     result(await policy.ask(ListProducts(actor=VIEWER)), Page[ProductPublic])
     refused(
         await policy.ask(
-            NoteEventQueued(
-                actor=VIEWER, event_id=uuid4(), event_kind="build", received_at=policy.clock.now()
+            NoteEventsQueued(
+                actor=VIEWER,
+                events=[
+                    QueuedEvent(
+                        event_id=uuid4(),
+                        event_kind="build",
+                        sender_id=VIEWER.id,
+                        received_at=policy.clock.now(),
+                    )
+                ],
             )
         ),
         403,

@@ -12,7 +12,8 @@ from tests.policy.conftest import (
     refused,
     result,
 )
-from versioner.common.messages.management import GetEvent, NoteEventQueued
+from versioner.common.messages.actor import SYSTEM
+from versioner.common.messages.management import GetEvent, NoteEventsQueued, QueuedEvent
 from versioner.common.resources import Done, EventStatus
 from versioner.policy import builds
 
@@ -27,8 +28,16 @@ async def _status(policy: Policy, event_id: object, actor: object = CI) -> Event
 async def test_an_event_answered_202_is_queued_until_its_lane_records_it(policy: Policy) -> None:
     msg = build_event("api", "1.0.0", "completed", at=policy.clock.now())
     done = await policy.ask(
-        NoteEventQueued(
-            actor=CI, event_id=msg.event_id, event_kind="build", received_at=policy.clock.now()
+        NoteEventsQueued(
+            actor=CI,
+            events=[
+                QueuedEvent(
+                    event_id=msg.event_id,
+                    event_kind="build",
+                    sender_id=CI.id,
+                    received_at=policy.clock.now(),
+                )
+            ],
         )
     )
     assert isinstance(done, Done)
@@ -49,8 +58,16 @@ async def test_an_event_recorded_before_its_202_was_noted_stays_recorded(policy:
     msg = build_event("api", "1.0.0", "completed", at=policy.clock.now())
     recorded_build(await builds.handle_build_event(policy.ctx, msg))
     await policy.ask(
-        NoteEventQueued(
-            actor=CI, event_id=msg.event_id, event_kind="build", received_at=policy.clock.now()
+        NoteEventsQueued(
+            actor=CI,
+            events=[
+                QueuedEvent(
+                    event_id=msg.event_id,
+                    event_kind="build",
+                    sender_id=CI.id,
+                    received_at=policy.clock.now(),
+                )
+            ],
         )
     )
     assert (await _status(policy, msg.event_id)).status == "recorded"
@@ -79,8 +96,16 @@ async def test_an_api_key_sees_only_its_own_events(policy: Policy) -> None:
 async def test_a_queued_event_is_shown_only_to_the_api_key_that_sent_it(policy: Policy) -> None:
     event_id = uuid4()
     await policy.ask(
-        NoteEventQueued(
-            actor=CI, event_id=event_id, event_kind="deployment", received_at=policy.clock.now()
+        NoteEventsQueued(
+            actor=CI,
+            events=[
+                QueuedEvent(
+                    event_id=event_id,
+                    event_kind="deployment",
+                    sender_id=CI.id,
+                    received_at=policy.clock.now(),
+                )
+            ],
         )
     )
     refused(await policy.ask(GetEvent(actor=OTHER_CI, event_id=event_id)), 404)
@@ -91,3 +116,25 @@ async def test_a_user_sees_any_event(policy: Policy) -> None:
     msg = build_event("api", "1.0.0", "completed", at=policy.clock.now(), actor=CI)
     recorded_build(await builds.handle_build_event(policy.ctx, msg))
     assert (await _status(policy, msg.event_id, ADMIN)).status == "recorded"
+
+
+async def test_events_answered_202_at_one_moment_are_noted_in_one_message(policy: Policy) -> None:
+    recorded = build_event("api", "1.0.0", "completed", at=policy.clock.now())
+    recorded_build(await builds.handle_build_event(policy.ctx, recorded))
+    waiting = [uuid4(), uuid4()]
+    notes = [
+        QueuedEvent(
+            event_id=event_id,
+            event_kind="deployment",
+            sender_id=CI.id,
+            received_at=policy.clock.now(),
+        )
+        for event_id in [*waiting, recorded.event_id]
+    ]
+
+    done = await policy.ask(NoteEventsQueued(actor=SYSTEM, events=notes))
+
+    assert isinstance(done, Done)
+    assert [(await _status(policy, event_id)).status for event_id in waiting] == ["queued"] * 2
+    assert (await _status(policy, recorded.event_id)).status == "recorded"
+    refused(await policy.ask(GetEvent(actor=OTHER_CI, event_id=waiting[0])), 404)

@@ -41,7 +41,7 @@ from versioner.common.messages.management import (
     ListViolations,
     ManagementRequest,
     MoveRequest,
-    NoteEventQueued,
+    NoteEventsQueued,
     Ping,
     Pong,
     PreviewWindows,
@@ -78,12 +78,9 @@ async def ping(ctx: PolicyContext) -> Pong:
     return Pong(at=ctx.clock.now())
 
 
-async def note_event_queued(ctx: PolicyContext, request: NoteEventQueued) -> Done:
-    """Remember an event answered 202 until its lane records it."""
-    async with ctx.db.write() as session:
-        await eventlog.note_queued(
-            session, request.event_id, request.event_kind, request.actor.id, request.received_at
-        )
+async def note_events_queued(ctx: PolicyContext, request: NoteEventsQueued) -> Done:
+    """Remember events answered 202 until their lanes record them (on the lanes' writer)."""
+    await ctx.db.run(lambda conn: eventlog.note_queued(conn, request.events))
     return Done()
 
 
@@ -128,8 +125,8 @@ async def handle(ctx: PolicyContext, request: ManagementRequest) -> BaseModel:
             result = await ping(ctx)
         case Authenticate():
             result = await accounts.authenticate(ctx, request)
-        case NoteEventQueued():
-            result = await note_event_queued(ctx, request)
+        case NoteEventsQueued():
+            result = await note_events_queued(ctx, request)
         case GetEvent():
             result = await queries.get_event(ctx, request)
         case ListProducts():

@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 
 from versioner.common.errors import Failure
 from versioner.common.messages.lanes import BuildReply, DeploymentReply
+from versioner.common.messages.management import QueuedEvent
 from versioner.common.resources import EventStatus
 from versioner.policy.db import Database
-from versioner.policy.sql import Executor, Prepared, dialect_of, from_row, table, upsert_insert
+from versioner.policy.sql import Executor, Prepared, dialect_of, from_row, table
 from versioner.policy.tables import EventRecord
 
 log = logging.getLogger(__name__)
@@ -160,22 +161,27 @@ def remember(
         raise AlreadyRecorded
 
 
-async def note_queued(
-    executor: Executor, event_id: UUID, kind: EventKind, sender_id: UUID | None, now: datetime
-) -> None:
-    """An event answered 202: queued until its lane records it (unless it already has)."""
-    await executor.execute(
-        upsert_insert(executor, EVENTS)
-        .values(
-            event_id=event_id,
-            event_kind=kind,
-            status="queued",
-            sender_id=sender_id,
-            created_at=now,
-            updated_at=now,
+_NOTES: dict[str, Prepared] = {}
+
+
+def note_queued(conn: Connection, events: list[QueuedEvent]) -> None:
+    """Events answered 202: queued until their lane records them (unless it already has)."""
+    dialect = dialect_of(conn)
+    if dialect not in _NOTES:
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(EVENTS)
+        _NOTES[dialect] = Prepared(insert.on_conflict_do_nothing())
+    for event in events:
+        _NOTES[dialect].run(
+            conn,
+            {
+                "event_id": event.event_id,
+                "event_kind": event.event_kind,
+                "status": "queued",
+                "sender_id": event.sender_id,
+                "created_at": event.received_at,
+                "updated_at": event.received_at,
+            },
         )
-        .on_conflict_do_nothing()
-    )
 
 
 def event_status(record: EventRecord) -> EventStatus:

@@ -92,14 +92,30 @@ class Authenticate(_Request):
     token: str = Field(max_length=512)
 
 
-class NoteEventQueued(_Request):
-    """An event was answered 202: remember it as queued until its lane gets to it."""
+class QueuedEvent(BaseModel):
+    """An event answered 202, and who sent it (ingest checked that they may send events)."""
 
-    permission = Permission.SEND_EVENTS
-    kind: Literal["note_event_queued"] = "note_event_queued"
     event_id: UUID
     event_kind: Literal["build", "deployment"]
+    sender_id: UUID | None
     received_at: UtcDatetime
+
+
+# Events noted in one message at most.
+MAX_QUEUED_NOTES = 500
+
+
+class NoteEventsQueued(_Request):
+    """Events answered 202: remember each as queued until its lane records it.
+
+    Ingest notes every event it answered 202 at about the same moment in one message (one
+    transaction in policy; under load that is most facts, issue 8), as the system: each
+    event's sender is in its note.
+    """
+
+    permission = Permission.SEND_EVENTS
+    kind: Literal["note_events_queued"] = "note_events_queued"
+    events: list[QueuedEvent] = Field(min_length=1, max_length=MAX_QUEUED_NOTES)
 
 
 class GetEvent(_Request):
@@ -582,7 +598,7 @@ ManagementRequest = Annotated[
     | GetHome
     | HandleSlackAction
     | Authenticate
-    | NoteEventQueued
+    | NoteEventsQueued
     | GetEvent
     | ListProducts
     | GetProduct

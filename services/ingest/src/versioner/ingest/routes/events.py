@@ -16,7 +16,7 @@ from versioner.common.messages.lanes import (
     DeploymentStartAbandoned,
     EvaluateDeployment,
 )
-from versioner.common.messages.management import GetEvent, NoteEventQueued
+from versioner.common.messages.management import GetEvent, QueuedEvent
 from versioner.common.resources import BuildPublic, DeploymentPublic, EventStatus
 from versioner.common.roles import Permission
 from versioner.common.status import Status
@@ -53,7 +53,7 @@ async def _accepted(
     gateway: PolicyGateway, event_id: UUID, kind: Literal["build", "deployment"], actor: Actor
 ) -> Response:
     await gateway.note_queued(
-        NoteEventQueued(actor=actor, event_id=event_id, event_kind=kind, received_at=utcnow())
+        QueuedEvent(event_id=event_id, event_kind=kind, sender_id=actor.id, received_at=utcnow())
     )
     return respond(EventAccepted(id=event_id, event_id=event_id), 202)
 
