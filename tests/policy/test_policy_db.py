@@ -86,3 +86,32 @@ async def test_sqlite_commits_what_is_queued_together(database_url: str) -> None
         assert len(batches) < 10, "work queued while a batch ran goes in the next one together"
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sqlite_runs_urgent_work_in_the_next_batch_ahead_of_a_backlog(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    await migrate(db)
+    order: list[str] = []
+
+    def noted(name: str) -> Callable[[Connection], str]:
+        def work(conn: Connection) -> str:
+            order.append(name)
+            return _add(name)(conn)
+
+        return work
+
+    try:
+        first = asyncio.create_task(db.run(noted("first")))
+        await asyncio.sleep(0)  # the writer has taken the first batch
+        backlog = [asyncio.create_task(db.run(noted(f"lane{n}"))) for n in range(100)]
+        urgent = asyncio.create_task(db.run(noted("note"), urgent=True))
+        await asyncio.gather(first, *backlog, urgent)
+
+        assert order[0] == "first"
+        assert order[1] == "note", "ahead of the 100 queued before it"
+        assert order[2:] == [f"lane{n}" for n in range(100)]
+    finally:
+        await db.dispose()

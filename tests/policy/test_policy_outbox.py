@@ -49,13 +49,13 @@ class _CrashesBeforeMarking(Database):
         if not self.crashed:
             self.armed = True
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
+    async def run(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
         """Fail once when armed, then behave."""
         if self.armed:
             self.armed = False
             self.crashed = True
             raise ConnectionError("crashed before marking the rows sent")
-        return await super().run(work)
+        return await super().run(work, urgent=urgent)
 
 
 async def _three_rows(policy: Policy) -> list[Published]:

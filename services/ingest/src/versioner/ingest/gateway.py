@@ -2,6 +2,9 @@
 
 import json
 import logging
+import math
+import time
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -46,18 +49,27 @@ class FailureError(Exception):
 
 
 class PolicyHealth:
-    """Whether policy answered lately: while it does not, unknown credentials get a 503 at once."""
+    """Whether policy answered lately: while it does not, unknown credentials get a 503 at once.
 
-    def __init__(self) -> None:
+    An unanswered request makes policy "down" only if nothing at all came back from it since
+    that request was sent: under load a ping can wait behind a backlog while the lanes go on
+    answering, and a busy policy is not a dead one (issue 8).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.down = False
+        self.clock = clock
+        self._last_answer = -math.inf
 
     def answered(self) -> None:
         """Policy replied to something."""
         self.down = False
+        self._last_answer = self.clock()
 
-    def silent(self) -> None:
-        """A ping went unanswered."""
-        self.down = True
+    def silent(self, since: float) -> None:
+        """A request sent at `since` (this clock) went unanswered."""
+        if self._last_answer < since:
+            self.down = True
 
 
 class PolicyGateway:
@@ -110,13 +122,14 @@ class PolicyGateway:
         """A management request's result; raises `FailureError` for a refusal or no answer."""
         if request.permission is not None and not request.actor.may(request.permission):
             raise FailureError(forbidden())
+        sent = self.health.clock()
         raw = await self._call(
             self.names.management_key, request, timeout=timeout or self.timeout_s, expires=True
         )
         if raw is None:
             # Management requests are short: silence means policy is down (or drowning). Until
             # a ping gets through, unknown credentials are refused here instead of queued.
-            self.health.silent()
+            self.health.silent(sent)
             raise FailureError(policy_unavailable())
         return self._answer(raw, reply)
 
@@ -207,6 +220,7 @@ class PolicyGateway:
 
     async def ping(self, timeout: float) -> bool:
         """Whether policy answers a ping within `timeout` seconds."""
+        sent = self.health.clock()
         try:
             raw = await self._call(
                 self.names.management_key, Ping(actor=SYSTEM), timeout=timeout, expires=True
@@ -214,7 +228,7 @@ class PolicyGateway:
         except FailureError:
             raw = None
         if raw is None:
-            self.health.silent()
+            self.health.silent(sent)
             return False
         try:
             _PONG.validate_json(raw)

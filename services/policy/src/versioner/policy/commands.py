@@ -79,8 +79,9 @@ async def ping(ctx: PolicyContext) -> Pong:
 
 
 async def note_events_queued(ctx: PolicyContext, request: NoteEventsQueued) -> Done:
-    """Remember events answered 202 until their lanes record them (on the lanes' writer)."""
-    await ctx.db.run(lambda conn: eventlog.note_queued(conn, request.events))
+    """Remember events answered 202 until their lanes record them: on the lanes' writer,
+    ahead of their backlog (a note and its event's record may commit in either order)."""
+    await ctx.db.run(lambda conn: eventlog.note_queued(conn, request.events), urgent=True)
     return Done()
 
 

@@ -106,6 +106,7 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._lock: asyncio.Lock | None = None
         self._queue: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
+        self._urgent: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
         self._writing: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._thread_engine: Engine | None = None
@@ -185,8 +186,10 @@ class Database:
 
     async def _write_queued(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._queue:
-            batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+        while self._urgent or self._queue:
+            batch, self._urgent = self._urgent[:_MAX_BATCH], self._urgent[_MAX_BATCH:]
+            room = _MAX_BATCH - len(batch)
+            batch, self._queue = batch + self._queue[:room], self._queue[room:]
             async with self._serialised():
                 outcomes = await loop.run_in_executor(
                     self._thread, self._in_thread, [work for work, _ in batch]
@@ -200,13 +203,19 @@ class Database:
                     future.set_exception(value)
         self._writing = None
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in a write transaction: committed if it returns, rolled back on raise."""
+    async def run(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
+        """Run `work` in a write transaction: committed if it returns, rolled back on raise.
+
+        On SQLite, `urgent` work goes into the next batch ahead of everything waiting: for
+        small writes whose order against the lanes' does not matter, which a backlog on the
+        lanes must not hold up (notes of events answered 202, behind which a management
+        queue's pings would wait).
+        """
         if self._thread is None:
             async with self.writer.begin() as connection:
                 return await connection.run_sync(work)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future))
+        (self._urgent if urgent else self._queue).append((work, future))
         if self._writing is None:
             self._writing = asyncio.create_task(self._write_queued(), name="sqlite-writer")
         return await future
