@@ -83,12 +83,16 @@ async def test_before_pages_through_a_list(stack: Stack, ci: dict[str, str]) -> 
 async def test_the_default_limit_is_100_and_the_most_is_1000(
     sqlite_stack: Stack, sqlite_ci: dict[str, str]
 ) -> None:
-    await asyncio.gather(
+    # A burst: past the first few, facts are answered 202 (recorded at once in memory).
+    answers = await asyncio.gather(
         *(
-            send(sqlite_stack, sqlite_ci, "/build-events/", build_body(version=f"1.0.{n}"))
+            sqlite_stack.http.post(
+                "/build-events/", json=build_body(version=f"1.0.{n}"), headers=sqlite_ci
+            )
             for n in range(101)
         )
     )
+    assert {answer.status_code for answer in answers} <= {200, 202}
     items, total = await listed(sqlite_stack, sqlite_ci, "/versions/")
     assert (len(items), total) == (100, 101)
     created = [datetime.fromisoformat(v["created_at"]) for v in items]

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 # Measured with bench/cpu.py at 32 connections (issue 8): waiting for every record, 265
 # facts/s; 16 waiters, 515/s; 8, 565/s; 4, 697/s and the most deployments/s (2 was no better).
 FACT_WAITERS = 4
+# How long events answered 202 wait for policy to have noted them as queued.
+NOTE_WAIT_S = 1.0
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -213,10 +215,21 @@ class PolicyGateway:
         await self._notes.note(event)
 
     async def _send_notes(self, message: NoteEventsQueued) -> None:
+        """Publish the notes and wait until policy has written them (so a `GET /events/{id}`
+        right after the 202 finds the event queued), at most `NOTE_WAIT_S`: a note not
+        written by then stays in policy's queue, and the 202 needs only the fact's confirm."""
         try:
-            await self.client.send(self.names.management_key, message.model_dump_json().encode())
+            written = await self.client.call(
+                self.names.management_key,
+                message.model_dump_json().encode(),
+                timeout=NOTE_WAIT_S,
+                expires=False,
+            )
         except BrokerUnavailable:
             log.warning("could not note %d events as queued", len(message.events))
+            return
+        if written is None:
+            log.info("policy has not written %d notes yet", len(message.events))
 
     async def ping(self, timeout: float) -> bool:
         """Whether policy answers a ping within `timeout` seconds."""

@@ -1,11 +1,11 @@
 """Events answered 202 are noted to policy together: one message for all of a moment's.
 
 `GET /events/{id}` shows an event answered 202 as `queued` until its lane records it, so
-policy must hear of it before the 202 goes out. Under load most facts are answered 202
-(`gateway.FACT_WAITERS`): a message and a transaction in policy for each would cost more
-than the fact itself (issue 8). Notes made while the previous batch is being published wait
-for it and go out together, as a database's group commit does; each caller returns once its
-own note is with the broker.
+policy must have written that down before the 202 goes out. Under load most facts are
+answered 202 (`gateway.FACT_WAITERS`): a message and a transaction in policy for each would
+cost more than the fact itself (issue 8). Notes made while the previous batch is on its way
+wait for it and go together, as a database's group commit does; each caller returns once
+`send` is done with its batch.
 """
 
 import asyncio
@@ -32,7 +32,7 @@ class QueuedNotes:
         self._publisher: asyncio.Task[None] | None = None
 
     async def note(self, event: QueuedEvent) -> None:
-        """Return once the note is published (or could not be: notes are best effort, the
+        """Return once the note's batch is sent (or could not be: notes are best effort, the
         event itself is safe in its lane either way)."""
         loop = asyncio.get_running_loop()
         self._batch.append(event)
