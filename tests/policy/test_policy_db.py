@@ -73,13 +73,13 @@ async def test_sqlite_commits_what_is_queued_together(database_url: str) -> None
     db = Database(database_url)
     await migrate(db)
     batches: list[int] = []
-    original = db._in_thread
+    original = db._write_batch
 
     def counting(works: list[Callable[[Connection], Any]]) -> list[tuple[bool, Any]]:
         batches.append(len(works))
         return original(works)
 
-    db._in_thread = counting  # type: ignore[method-assign]
+    db._write_batch = counting  # type: ignore[method-assign]
     try:
         await asyncio.gather(*(db.run(_add(f"b{n}")) for n in range(10)))
         assert sum(batches) == 10

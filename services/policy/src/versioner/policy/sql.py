@@ -105,7 +105,7 @@ class Prepared:
     """A Core statement that the lanes run on SQLite's DB-API cursor directly.
 
     SQLAlchemy's execution machinery (an execution context, parameter and result wrapping, a
-    cache lookup) cost 0.15–0.25 ms of CPU per statement on the lanes' writer thread, several
+    cache lookup) cost 0.15–0.25 ms of CPU per statement on the lanes' writer, several
     times what SQLite itself spends, and a verdict runs a dozen statements (issue 8). Here the
     statement is compiled once per parameter set, and its parameters and columns pass through
     the same type processors SQLAlchemy uses, so what is written and read is identical.
