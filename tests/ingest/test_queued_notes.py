@@ -1,11 +1,16 @@
-"""Events answered 202 are noted to policy in as few messages as the moment allows."""
+"""Events answered 202: noted to policy in as few messages as the moment allows, and
+remembered by the gateway until policy surely has them."""
 
 import asyncio
 from uuid import uuid4
 
+from tests.support.stack import Stack
+from versioner.common.messages.actor import Actor
 from versioner.common.messages.management import MAX_QUEUED_NOTES, NoteEventsQueued, QueuedEvent
+from versioner.common.resources import EventStatus
+from versioner.common.roles import Role
 from versioner.common.types import utcnow
-from versioner.ingest.notes import QueuedNotes
+from versioner.ingest.notes import REMEMBERED_S, AcceptedEvents, QueuedNotes
 
 
 def queued() -> QueuedEvent:
@@ -81,3 +86,66 @@ async def test_a_note_that_cannot_be_published_does_not_hold_its_caller() -> Non
     policy.fail = False
     await notes.note(event := queued())
     assert [message.events for message in policy.messages] == [[event]]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+CI = Actor(kind="api_key", id=uuid4(), name="ci")
+OTHER_CI = Actor(kind="api_key", id=uuid4(), name="other")
+PERSON = Actor(kind="user", id=uuid4(), name="ada", role=Role.VIEWER)
+
+
+def sent_by(actor: Actor) -> QueuedEvent:
+    return QueuedEvent(
+        event_id=uuid4(), event_kind="deployment", sender_id=actor.id, received_at=utcnow()
+    )
+
+
+def test_an_event_answered_202_here_is_queued_for_its_sender_and_for_people() -> None:
+    accepted = AcceptedEvents(Clock())
+    event = sent_by(CI)
+    accepted.remember(event)
+
+    status = accepted.queued(event.event_id, CI)
+
+    assert status == EventStatus(event_id=event.event_id, status="queued", event_kind="deployment")
+    assert accepted.queued(event.event_id, PERSON) == status
+    assert accepted.queued(event.event_id, OTHER_CI) is None
+    assert accepted.queued(uuid4(), CI) is None
+
+
+def test_an_accepted_event_is_forgotten_once_policy_surely_has_its_note() -> None:
+    clock = Clock()
+    accepted = AcceptedEvents(clock)
+    old, recent = sent_by(CI), sent_by(CI)
+    accepted.remember(old)
+    clock.now += REMEMBERED_S / 2
+    accepted.remember(recent)
+    clock.now += REMEMBERED_S / 2
+
+    assert accepted.queued(old.event_id, CI) is None
+    assert accepted.queued(recent.event_id, CI) is not None
+
+
+async def test_get_event_finds_an_event_answered_202_before_policy_has_its_note(
+    sqlite_stack: Stack,
+) -> None:
+    mine, theirs = await sqlite_stack.api_key(), await sqlite_stack.api_key("other")
+    sender = await sqlite_stack.app.state.authenticator.actor(mine)
+    event = sent_by(sender)
+    sqlite_stack.gateway.accepted.remember(event)  # its note not written by policy (yet)
+
+    seen = await sqlite_stack.http.get(f"/events/{event.event_id}", headers=sqlite_stack.auth(mine))
+    hidden = await sqlite_stack.http.get(
+        f"/events/{event.event_id}", headers=sqlite_stack.auth(theirs)
+    )
+
+    assert seen.status_code == 200
+    assert (seen.json()["status"], seen.json()["event_kind"]) == ("queued", "deployment")
+    assert hidden.status_code == 404

@@ -21,7 +21,7 @@ from versioner.common.messages.lanes import (
 )
 from versioner.common.messages.management import NoteEventsQueued, Ping, Pong, QueuedEvent
 from versioner.common.names import BrokerNames
-from versioner.ingest.notes import QueuedNotes
+from versioner.ingest.notes import AcceptedEvents, QueuedNotes
 from versioner.ingest.rpc import BrokerUnavailable, PolicyClient
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 # Measured with bench/cpu.py at 32 connections (issue 8): waiting for every record, 265
 # facts/s; 16 waiters, 515/s; 8, 565/s; 4, 697/s and the most deployments/s (2 was no better).
 FACT_WAITERS = 4
-# How long events answered 202 wait for policy to have noted them as queued.
-NOTE_WAIT_S = 1.0
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -85,6 +83,7 @@ class PolicyGateway:
         self._adapters: dict[type[BaseModel], TypeAdapter[Any]] = {}
         self._facts_waiting = 0
         self._notes = QueuedNotes(self._send_notes)
+        self.accepted = AcceptedEvents()
 
     @property
     def facts_waiting(self) -> int:
@@ -211,25 +210,15 @@ class PolicyGateway:
 
     async def note_queued(self, event: QueuedEvent) -> None:
         """Tell policy an event was answered 202 (for `GET /events/{id}`), with the others
-        answered at the same moment."""
+        answered at the same moment, and remember it here until policy surely has."""
+        self.accepted.remember(event)
         await self._notes.note(event)
 
     async def _send_notes(self, message: NoteEventsQueued) -> None:
-        """Publish the notes and wait until policy has written them (so a `GET /events/{id}`
-        right after the 202 finds the event queued), at most `NOTE_WAIT_S`: a note not
-        written by then stays in policy's queue, and the 202 needs only the fact's confirm."""
         try:
-            written = await self.client.call(
-                self.names.management_key,
-                message.model_dump_json().encode(),
-                timeout=NOTE_WAIT_S,
-                expires=False,
-            )
+            await self.client.send(self.names.management_key, message.model_dump_json().encode())
         except BrokerUnavailable:
             log.warning("could not note %d events as queued", len(message.events))
-            return
-        if written is None:
-            log.info("policy has not written %d notes yet", len(message.events))
 
     async def ping(self, timeout: float) -> bool:
         """Whether policy answers a ping within `timeout` seconds."""

@@ -138,4 +138,12 @@ async def deployment_event(
 )
 async def get_event(event_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Queued, recorded or rejected, with the ids of what it created."""
-    return respond(await gateway.ask(GetEvent(actor=actor, event_id=ident(event_id)), EventStatus))
+    wanted = ident(event_id)
+    try:
+        return respond(await gateway.ask(GetEvent(actor=actor, event_id=wanted), EventStatus))
+    except FailureError as error:
+        # Answered 202 here a moment ago, its note not yet written by policy.
+        queued = gateway.accepted.queued(wanted, actor)
+        if error.failure.status_code != 404 or queued is None:
+            raise
+        return respond(queued)
