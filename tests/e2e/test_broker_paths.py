@@ -8,6 +8,7 @@ from typing import Any
 
 import aio_pika
 import pytest
+from aio_pika import DeliveryMode
 from aio_pika.abc import AbstractIncomingMessage
 from pamqp.common import FieldTable
 
@@ -87,6 +88,38 @@ async def test_rpc_client_keeps_many_requests_in_flight(amqp_url: str) -> None:
         await client.close()
         await delete_installation(amqp_url, names)
     assert replies == bodies, "all hundred were in flight at once, and each got its own reply"
+
+
+async def test_requests_are_kept_in_memory_and_facts_on_disk(amqp_url: str) -> None:
+    """A request (a start, a query) outlives neither its deadline nor its caller, so the broker
+    need not write it down; a fact and a message needing no reply must survive a restart."""
+    names = BrokerNames(prefix=f"vt-rpc-{uuid.uuid4().hex[:8]}", lanes=1)
+    client = AmqpPolicyClient(amqp_url, names)
+    await client.connect()
+    connection = await aio_pika.connect(amqp_url)
+    waiting = [
+        asyncio.create_task(client.call(names.lane_key(0), b"request", timeout=5, expires=True)),
+        asyncio.create_task(client.call(names.lane_key(0), b"fact", timeout=5, expires=False)),
+    ]
+    try:
+        await client.send(names.lane_key(0), b"sent")
+        channel = await connection.channel()
+        lane = await channel.get_queue(names.lane_queue(0))
+        persistent: dict[bytes, bool] = {}
+        while len(persistent) < 3:
+            message = await lane.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.01)  # not routed yet: the calls publish in their tasks
+                continue
+            persistent[message.body] = message.delivery_mode == DeliveryMode.PERSISTENT
+            await message.ack()
+    finally:
+        for call in waiting:
+            call.cancel()
+        await connection.close()
+        await client.close()
+        await delete_installation(amqp_url, names)
+    assert persistent == {b"request": False, b"fact": True, b"sent": True}
 
 
 async def test_start_without_a_verdict_in_time_is_503_and_leaves_no_ghost(

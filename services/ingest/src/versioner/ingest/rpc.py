@@ -3,8 +3,10 @@
 Two channels, each consuming replies from RabbitMQ's direct reply-to pseudo-queue (a reply
 comes back on the channel that published the request); replies are matched to waiting
 callers by correlation id. Facts go on a channel with publisher confirms: a 202 promises the
-fact is safe in the broker. Requests (a start, a query) go on one without: a lost request is
-answered by its deadline anyway, and waiting for a confirm would only add latency.
+fact is safe in the broker. Requests (a start, a query) go on one without, and transient: a
+lost request is answered by its deadline anyway, and a confirm or a disk write would only add
+latency (a persistent start cost the broker 0.8 ms more per deployment, issue 8); a start
+that survived a broker restart could only be decided after its caller was told 503.
 faststream's `request` is not used here: it holds a lock per broker and
 opens a consumer per call, which capped the gateway near 400 requests/s (DESIGN.md).
 """
@@ -170,7 +172,8 @@ class AmqpPolicyClient:
         try:
             properties = Basic.Properties(
                 content_type="application/json",
-                delivery_mode=PERSISTENT,
+                # A request outlives neither its deadline nor its caller: kept in memory only.
+                delivery_mode=None if expires else PERSISTENT,
                 correlation_id=correlation_id,
                 reply_to=DIRECT_REPLY_TO,
                 # AMQP's expiration: milliseconds, as a string.
