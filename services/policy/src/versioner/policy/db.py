@@ -128,9 +128,13 @@ class Database:
             _sqlite_listeners(self.reader.sync_engine, "BEGIN")
             self._batch_engine = _sqlite_batch_engine(self.url)
         else:
-            self.writer = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-            )
+            # Connections kept, none opened per burst: an overflow connection closed on return
+            # was opened again (TLS negotiation included) under every burst of lane messages.
+            # No ping per checkout (a round trip per transaction): after a database restart
+            # the first statement on a stale connection fails, SQLAlchemy drops the pool's
+            # connections, and the lane or management message is tried again (issue 8:
+            # PostgreSQL 117 → 151 requests/s at 32 connections with both).
+            self.writer = create_async_engine(self.url, pool_size=2 * pool_size, max_overflow=0)
             self.reader = self.writer
 
     @property
