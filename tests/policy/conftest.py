@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -34,7 +34,11 @@ from versioner.common.messages.lanes import (
     DeploymentStartAbandoned,
     EvaluateDeployment,
 )
-from versioner.common.messages.management import ManagementRequest
+from versioner.common.messages.management import (
+    ManagementRequest,
+    NoteEventsQueued,
+    QueuedEvent,
+)
 from versioner.common.resources import BuildPublic, DeploymentPublic
 from versioner.common.roles import Role
 from versioner.policy import builds, commands, deployments
@@ -136,6 +140,18 @@ def deployment_event(
         received_at=at,
         actor=actor,
         event=_deployment_in(product, version, environment, status, fields),
+    )
+
+
+def noted(
+    actor: Actor, event_id: UUID, kind: Literal["build", "deployment"], at: datetime
+) -> NoteEventsQueued:
+    """Ingest's note that `actor`'s event was answered 202, as `actor` sends it."""
+    return NoteEventsQueued(
+        actor=actor,
+        events=[
+            QueuedEvent(event_id=event_id, event_kind=kind, sender_id=actor.id, received_at=at)
+        ],
     )
 
 

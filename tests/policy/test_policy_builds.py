@@ -13,6 +13,7 @@ from tests.policy.conftest import (
     build_event,
     count,
     detail_of,
+    noted,
     outbox,
     recorded_build,
     refused,
@@ -20,7 +21,7 @@ from tests.policy.conftest import (
     rows,
 )
 from versioner.common.messages.domain import BuildEventOccurred, EventRejected
-from versioner.common.messages.management import GetVersion, NoteEventsQueued, QueuedEvent
+from versioner.common.messages.management import GetVersion
 from versioner.common.resources import VersionPublic
 from versioner.policy import builds
 from versioner.policy.tables import Build, EventRecord, Version
@@ -263,19 +264,7 @@ def test_a_deployment_alias_is_no_build_status() -> None:
 async def test_a_refusal_after_a_202_is_kept_as_rejected(policy: Policy) -> None:
     recorded_build(await policy.build("api", "1.0.0", "completed", scm_sha="abc"))
     event_id = uuid4()
-    await policy.ask(
-        NoteEventsQueued(
-            actor=CI,
-            events=[
-                QueuedEvent(
-                    event_id=event_id,
-                    event_kind="build",
-                    sender_id=CI.id,
-                    received_at=policy.clock.now(),
-                )
-            ],
-        )
-    )
+    await policy.ask(noted(CI, event_id, "build", policy.clock.now()))
     msg = build_event(
         "api", "1.0.0", "completed", scm_sha="def", at=policy.clock.now(), event_id=event_id
     )
@@ -288,19 +277,7 @@ async def test_a_refusal_after_a_202_is_kept_as_rejected(policy: Policy) -> None
 async def test_a_refusal_after_a_202_is_announced(policy: Policy) -> None:
     recorded_build(await policy.build("api", "1.0.0", "completed", scm_sha="abc"))
     event_id = uuid4()
-    await policy.ask(
-        NoteEventsQueued(
-            actor=CI,
-            events=[
-                QueuedEvent(
-                    event_id=event_id,
-                    event_kind="build",
-                    sender_id=CI.id,
-                    received_at=policy.clock.now(),
-                )
-            ],
-        )
-    )
+    await policy.ask(noted(CI, event_id, "build", policy.clock.now()))
     msg = build_event(
         "api", "1.0.0", "completed", scm_sha="def", at=policy.clock.now(), event_id=event_id
     )

@@ -2,7 +2,7 @@
 
 from uuid import uuid4
 
-from tests.policy.conftest import CI, VIEWER, Policy, refused, result, rows
+from tests.policy.conftest import CI, VIEWER, Policy, noted, refused, result, rows
 from versioner.common.errors import FORBIDDEN
 from versioner.common.messages.actor import ANONYMOUS, SYSTEM
 from versioner.common.messages.management import (
@@ -10,10 +10,8 @@ from versioner.common.messages.management import (
     CreateUser,
     GetState,
     ListProducts,
-    NoteEventsQueued,
     Ping,
     Pong,
-    QueuedEvent,
 )
 from versioner.common.resources import Done, Page, ProductPublic, StateView
 from versioner.common.roles import Role
@@ -30,19 +28,7 @@ async def test_an_api_key_may_read_and_send_events_but_nothing_else(policy: Poli
     result(await policy.ask(ListProducts(actor=CI)), Page[ProductPublic])
     result(await policy.ask(GetState(actor=CI)), StateView)
     result(
-        await policy.ask(
-            NoteEventsQueued(
-                actor=CI,
-                events=[
-                    QueuedEvent(
-                        event_id=uuid4(),
-                        event_kind="build",
-                        sender_id=CI.id,
-                        received_at=policy.clock.now(),
-                    )
-                ],
-            )
-        ),
+        await policy.ask(noted(CI, uuid4(), "build", policy.clock.now())),
         Done,
     )
     refused(await policy.ask(CreateApiKey(actor=CI, name="more")), 403)
@@ -51,19 +37,7 @@ async def test_an_api_key_may_read_and_send_events_but_nothing_else(policy: Poli
 async def test_a_viewer_may_read_but_not_send_events(policy: Policy) -> None:
     result(await policy.ask(ListProducts(actor=VIEWER)), Page[ProductPublic])
     refused(
-        await policy.ask(
-            NoteEventsQueued(
-                actor=VIEWER,
-                events=[
-                    QueuedEvent(
-                        event_id=uuid4(),
-                        event_kind="build",
-                        sender_id=VIEWER.id,
-                        received_at=policy.clock.now(),
-                    )
-                ],
-            )
-        ),
+        await policy.ask(noted(VIEWER, uuid4(), "build", policy.clock.now())),
         403,
     )
 

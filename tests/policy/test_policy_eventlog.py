@@ -8,6 +8,7 @@ from tests.policy.conftest import (
     OTHER_CI,
     Policy,
     build_event,
+    noted,
     recorded_build,
     refused,
     result,
@@ -27,19 +28,7 @@ async def _status(policy: Policy, event_id: object, actor: object = CI) -> Event
 
 async def test_an_event_answered_202_is_queued_until_its_lane_records_it(policy: Policy) -> None:
     msg = build_event("api", "1.0.0", "completed", at=policy.clock.now())
-    done = await policy.ask(
-        NoteEventsQueued(
-            actor=CI,
-            events=[
-                QueuedEvent(
-                    event_id=msg.event_id,
-                    event_kind="build",
-                    sender_id=CI.id,
-                    received_at=policy.clock.now(),
-                )
-            ],
-        )
-    )
+    done = await policy.ask(noted(CI, msg.event_id, "build", policy.clock.now()))
     assert isinstance(done, Done)
     queued = await _status(policy, msg.event_id)
     assert (queued.status, queued.event_kind, queued.record_id) == ("queued", "build", None)
@@ -57,19 +46,7 @@ async def test_an_event_answered_202_is_queued_until_its_lane_records_it(policy:
 async def test_an_event_recorded_before_its_202_was_noted_stays_recorded(policy: Policy) -> None:
     msg = build_event("api", "1.0.0", "completed", at=policy.clock.now())
     recorded_build(await builds.handle_build_event(policy.ctx, msg))
-    await policy.ask(
-        NoteEventsQueued(
-            actor=CI,
-            events=[
-                QueuedEvent(
-                    event_id=msg.event_id,
-                    event_kind="build",
-                    sender_id=CI.id,
-                    received_at=policy.clock.now(),
-                )
-            ],
-        )
-    )
+    await policy.ask(noted(CI, msg.event_id, "build", policy.clock.now()))
     assert (await _status(policy, msg.event_id)).status == "recorded"
 
 
@@ -95,19 +72,7 @@ async def test_an_api_key_sees_only_its_own_events(policy: Policy) -> None:
 
 async def test_a_queued_event_is_shown_only_to_the_api_key_that_sent_it(policy: Policy) -> None:
     event_id = uuid4()
-    await policy.ask(
-        NoteEventsQueued(
-            actor=CI,
-            events=[
-                QueuedEvent(
-                    event_id=event_id,
-                    event_kind="deployment",
-                    sender_id=CI.id,
-                    received_at=policy.clock.now(),
-                )
-            ],
-        )
-    )
+    await policy.ask(noted(CI, event_id, "deployment", policy.clock.now()))
     refused(await policy.ask(GetEvent(actor=OTHER_CI, event_id=event_id)), 404)
     assert (await _status(policy, event_id, CI)).status == "queued"
 

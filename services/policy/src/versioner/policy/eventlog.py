@@ -8,12 +8,12 @@ transaction is rolled back, and the stored answer is given again.
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import cache
 from typing import Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from versioner.common.errors import Failure
@@ -21,7 +21,14 @@ from versioner.common.messages.lanes import BuildReply, DeploymentReply
 from versioner.common.messages.management import QueuedEvent
 from versioner.common.resources import EventStatus
 from versioner.policy.db import Database
-from versioner.policy.sql import Executor, Prepared, dialect_of, from_row, table
+from versioner.policy.sql import (
+    Executor,
+    Prepared,
+    dialect_insert,
+    dialect_of,
+    from_row,
+    table,
+)
 from versioner.policy.tables import EventRecord
 
 log = logging.getLogger(__name__)
@@ -109,21 +116,25 @@ _OUTCOME = (
     "record_id",
     "updated_at",
 )
-_UPSERTS: dict[str, Prepared] = {}
 
 
+@cache
 def _upsert(dialect: str) -> Prepared:
     """Insert an event's record, replacing only a `queued` one (built once per engine)."""
-    if dialect not in _UPSERTS:
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(EVENTS)
-        _UPSERTS[dialect] = Prepared(
-            insert.on_conflict_do_update(
-                index_elements=[EVENTS.c.event_id],
-                set_={name: insert.excluded[name] for name in _OUTCOME},
-                where=EVENTS.c.status == "queued",
-            )
+    insert = dialect_insert(dialect, EVENTS)
+    return Prepared(
+        insert.on_conflict_do_update(
+            index_elements=[EVENTS.c.event_id],
+            set_={name: insert.excluded[name] for name in _OUTCOME},
+            where=EVENTS.c.status == "queued",
         )
-    return _UPSERTS[dialect]
+    )
+
+
+@cache
+def _note(dialect: str) -> Prepared:
+    """Insert a `queued` record unless the event has one (built once per engine)."""
+    return Prepared(dialect_insert(dialect, EVENTS).on_conflict_do_nothing())
 
 
 def remember(
@@ -161,17 +172,11 @@ def remember(
         raise AlreadyRecorded
 
 
-_NOTES: dict[str, Prepared] = {}
-
-
 def note_queued(conn: Connection, events: list[QueuedEvent]) -> None:
     """Events answered 202: queued until their lane records them (unless it already has)."""
-    dialect = dialect_of(conn)
-    if dialect not in _NOTES:
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(EVENTS)
-        _NOTES[dialect] = Prepared(insert.on_conflict_do_nothing())
+    note = _note(dialect_of(conn))
     for event in events:
-        _NOTES[dialect].run(
+        note.run(
             conn,
             {
                 "event_id": event.event_id,

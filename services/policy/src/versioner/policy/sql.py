@@ -41,9 +41,14 @@ def is_postgres(executor: Any) -> bool:
     return dialect_of(executor) == "postgresql"
 
 
+def dialect_insert(dialect: str, target: Table) -> Any:
+    """An INSERT that can take `on_conflict_do_nothing/update` on this dialect."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
+
+
 def upsert_insert(executor: Any, target: Table) -> Any:
     """An INSERT that can take `on_conflict_do_nothing/update` on either engine."""
-    return (postgresql.insert if is_postgres(executor) else sqlite.insert)(target)
+    return dialect_insert(dialect_of(executor), target)
 
 
 async def insert_ignore(executor: Executor, target: Table, values: dict[str, Any]) -> bool:
