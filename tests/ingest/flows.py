@@ -96,10 +96,15 @@ class CountingClient:
         self._note(body)
         return await self.inner.call(routing_key, body, timeout=timeout, expires=expires)
 
-    async def send(self, routing_key: str, body: bytes) -> None:
+    async def send(self, routing_key: str, body: bytes, *, answered: bool = False) -> None:
         """Note the message, then send it."""
         self._note(body)
-        await self.inner.send(routing_key, body)
+        await self.inner.send(routing_key, body, answered=answered)
+
+    @property
+    def unanswered(self) -> int:
+        """What the real client counts."""
+        return self.inner.unanswered
 
     @property
     def connected(self) -> bool:

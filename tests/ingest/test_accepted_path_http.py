@@ -8,8 +8,11 @@ import asyncio
 from typing import Any
 from uuid import UUID
 
+import pytest
+
 from tests.ingest.flows import build_body, deploy_body, event_status, lanes_paused, verified
 from tests.support.stack import Stack
+from versioner.ingest import gateway
 from versioner.ingest.gateway import FACT_WAITERS
 
 
@@ -145,3 +148,59 @@ async def test_under_load_a_fact_is_answered_202_without_waiting_for_its_record(
 
 async def _waiting(stack: Stack, count: int) -> bool:
     return bool(stack.gateway.facts_waiting == count)
+
+
+async def test_facts_wait_for_their_record_once_too_many_202s_are_unrecorded(
+    impatient_rabbit_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = impatient_rabbit_stack
+    monkeypatch.setattr(gateway, "UNRECORDED_MAX", 2)
+    ci = stack.auth(await stack.api_key())
+    await verified(stack, ci)
+    async with lanes_paused(stack):
+        waiting = [
+            asyncio.create_task(
+                stack.http.post("/build-events/", json=build_body(version=f"1.{n}"), headers=ci)
+            )
+            for n in range(FACT_WAITERS)
+        ]
+        await stack.wait_for(lambda: _waiting(stack, FACT_WAITERS))
+        early = [
+            await accepted(stack, "/build-events/", build_body(version=f"2.{n}"), ci)
+            for n in range(2)
+        ]
+        assert stack.gateway.client.unanswered == 2
+        # The bound is reached: the next fact is held like the first ones, not answered 202.
+        held = asyncio.create_task(
+            stack.http.post("/build-events/", json=build_body(version="3.0"), headers=ci)
+        )
+        await stack.wait_for(lambda: _waiting(stack, FACT_WAITERS + 1))
+        assert not held.done()
+        # While policy answers nothing at all, the broker is the buffer: 202 at once.
+        stack.gateway.health.down = True
+        late = await accepted(stack, "/build-events/", build_body(version="4.0"), ci)
+        stack.gateway.health.down = False
+        answers = [await task for task in [*waiting, held]]
+    assert all(answer.status_code in (200, 201, 202) for answer in answers)
+
+    async def all_recorded() -> bool:
+        statuses = [await event_status(stack, ci, event_id) for event_id in [*early, late]]
+        return statuses == ["recorded"] * 3
+
+    await stack.wait_for(all_recorded)
+    await stack.wait_for(lambda: _unanswered(stack, 0))
+    versions = await stack.http.get("/versions/", params={"product": "api"}, headers=ci)
+    assert sorted(version["version"] for version in versions.json()) == [
+        "1.0",
+        "1.1",
+        "1.2",
+        "1.3",
+        "2.0",
+        "2.1",
+        "3.0",
+        "4.0",
+    ]
+
+
+async def _unanswered(stack: Stack, count: int) -> bool:
+    return bool(stack.gateway.client.unanswered == count)

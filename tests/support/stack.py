@@ -125,8 +125,13 @@ class MemoryPolicyClient:
         result: bytes = reply.body
         return result
 
-    async def send(self, routing_key: str, body: bytes) -> None:
-        """Run the handler, no reply wanted."""
+    @property
+    def unanswered(self) -> int:
+        """Nothing: `send` returns once the handler ran."""
+        return 0
+
+    async def send(self, routing_key: str, body: bytes, *, answered: bool = False) -> None:
+        """Run the handler, no reply wanted (an `answered` one's reply is there at once)."""
         if routing_key in self._lanes:
             await lanes.handle(self.ctx, lanes.decode(body), Deadline())
             return

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 # Measured with bench/cpu.py at 32 connections (issue 8): waiting for every record, 265
 # facts/s; 16 waiters, 515/s; 8, 565/s; 4, 697/s and the most deployments/s (2 was no better).
 FACT_WAITERS = 4
+# Facts answered 202 and not recorded yet, at most (per ingest replica): about what policy
+# takes from its lanes at once (8 lanes x 32), a few hundred milliseconds of its work.
+UNRECORDED_MAX = 256
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -173,12 +176,24 @@ class PolicyGateway:
         caller is not to wait for the record (answer 202).
 
         While `FACT_WAITERS` facts already wait for theirs, a new one is not made to wait: the
-        broker's confirm is all a 202 needs, and the lane records it in order behind them.
+        broker's confirm is all a 202 needs, and the lane records it in order behind them. But
+        only while fewer than `UNRECORDED_MAX` facts answered 202 wait for their record (each
+        asks for a reply that nobody awaits, only counts): past that, policy is not keeping
+        up, and a fact waits for its record like the first ones, so that the lanes' backlog
+        (which every `started` waits behind) stays bounded and what is answered 202 is
+        recorded soon after. Without a bound, facts were accepted at 2,000/s while policy
+        recorded half of that: the lanes grew by 8,000 messages a minute, starts waited
+        behind them and the management queue's pings (issue 8). While policy does not
+        answer at all (`health.down`) the broker is the buffer: 202 at once.
         """
         routing_key = self._lane_key(product_name)
-        if self._facts_waiting >= FACT_WAITERS:
+        if self._facts_waiting >= FACT_WAITERS and (
+            self.health.down or self.client.unanswered < UNRECORDED_MAX
+        ):
             try:
-                await self.client.send(routing_key, message.model_dump_json().encode())
+                await self.client.send(
+                    routing_key, message.model_dump_json().encode(), answered=True
+                )
             except BrokerUnavailable as exc:
                 log.warning("broker unavailable: %s", exc)
                 raise FailureError(policy_unavailable()) from exc

@@ -34,6 +34,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 from pamqp.common import FieldTable
 
+from versioner.common.broker import connect_hot, publish
 from versioner.common.names import (
     DEAD_LETTER_BINDINGS,
     DEADLINE_HEADER,
@@ -47,6 +48,10 @@ log = logging.getLogger(__name__)
 
 # AMQP delivery mode 2: the broker writes the message to disk.
 PERSISTENT = 2
+# A reply to a message sent `answered` that has not come in this long is not waited for (nor
+# counted) any more: policy is down or restarted (the message waits in its lane, or was
+# recorded and its reply went to an earlier connection).
+UNANSWERED_FORGET_S = 30.0
 
 
 class BrokerUnavailable(Exception):  # noqa: N818 - reads as what happened
@@ -67,8 +72,15 @@ class PolicyClient(Protocol):
         """
         ...
 
-    async def send(self, routing_key: str, body: bytes) -> None:
-        """Publish a durable message that needs no reply (confirmed). Raises `BrokerUnavailable`."""
+    async def send(self, routing_key: str, body: bytes, *, answered: bool = False) -> None:
+        """Publish a durable message without waiting for a reply (confirmed). `answered`: ask
+        for one anyway and count the message in `unanswered` until it comes. Raises
+        `BrokerUnavailable`."""
+        ...
+
+    @property
+    def unanswered(self) -> int:
+        """Messages sent `answered` whose reply has not come yet (nor been given up on)."""
         ...
 
     @property
@@ -90,13 +102,13 @@ class AmqpPolicyClient:
         # [facts: confirmed, requests: unconfirmed]; each consumes its own direct replies.
         self._channels: list[AbstractChannel] = []
         self._pending: dict[str, asyncio.Future[bytes]] = {}
+        # Sent `answered`, by correlation id: when each was sent (in send order).
+        self._unanswered: dict[str, float] = {}
 
     async def connect(self) -> None:
         """Connect, declare policy's queues (so facts are kept even before policy first runs)
         and start the reply consumer."""
-        self._connection = await aio_pika.connect_robust(
-            self.url, client_properties={"connection_name": "versioner-ingest"}
-        )
+        self._connection = await connect_hot(self.url, "versioner-ingest")
         # Facts on the first channel (confirmed, returned when unroutable), requests on the other.
         for confirms in (True, False):
             channel = await self._connection.channel(
@@ -136,9 +148,25 @@ class AmqpPolicyClient:
         return self._connection
 
     async def _on_reply(self, message: DeliveredMessage) -> None:
-        future = self._pending.get(message.header.properties.correlation_id or "")
+        correlation_id = message.header.properties.correlation_id or ""
+        future = self._pending.get(correlation_id)
         if future is not None and not future.done():
             future.set_result(message.body)
+        else:
+            self._unanswered.pop(correlation_id, None)
+
+    @property
+    def unanswered(self) -> int:
+        """Messages sent `answered` whose reply has not come; one that waited
+        `UNANSWERED_FORGET_S` is no longer counted (policy is down or lost it: it is in the
+        broker anyway, or was recorded)."""
+        horizon = time.monotonic() - UNANSWERED_FORGET_S
+        while self._unanswered:
+            oldest = next(iter(self._unanswered))
+            if self._unanswered[oldest] > horizon:
+                break
+            del self._unanswered[oldest]
+        return len(self._unanswered)
 
     async def _publish(
         self, body: bytes, properties: Basic.Properties, routing_key: str, *, fact: bool
@@ -149,8 +177,8 @@ class AmqpPolicyClient:
             raise BrokerUnavailable("not connected")
         channel = self._channels[0 if fact else 1]
         try:
-            underlay = await channel.get_underlay_channel()
-            await underlay.basic_publish(
+            await publish(
+                channel,
                 body,
                 exchange=self.names.policy_exchange,
                 routing_key=routing_key,
@@ -189,10 +217,26 @@ class AmqpPolicyClient:
         finally:
             self._pending.pop(correlation_id, None)
 
-    async def send(self, routing_key: str, body: bytes) -> None:
-        """Publish a durable message that needs no reply."""
-        properties = Basic.Properties(content_type="application/json", delivery_mode=PERSISTENT)
-        await self._publish(body, properties, routing_key, fact=True)
+    async def send(self, routing_key: str, body: bytes, *, answered: bool = False) -> None:
+        """Publish a durable message without waiting for its reply (`answered`: counted in
+        `unanswered` until its reply comes)."""
+        if not answered:
+            properties = Basic.Properties(content_type="application/json", delivery_mode=PERSISTENT)
+            await self._publish(body, properties, routing_key, fact=True)
+            return
+        correlation_id = uuid.uuid4().hex
+        properties = Basic.Properties(
+            content_type="application/json",
+            delivery_mode=PERSISTENT,
+            correlation_id=correlation_id,
+            reply_to=DIRECT_REPLY_TO,
+        )
+        self._unanswered[correlation_id] = time.monotonic()
+        try:
+            await self._publish(body, properties, routing_key, fact=True)
+        except BrokerUnavailable:
+            self._unanswered.pop(correlation_id, None)
+            raise
 
     async def listen_for_credentials(self, on_message: CredentialsListener) -> None:
         """Hear policy's credential broadcasts on a queue of this replica's own."""

@@ -39,6 +39,7 @@ from pamqp.commands import Basic
 from pamqp.common import FieldTable
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from versioner.common.broker import connect_hot, publish
 from versioner.common.messages.lanes import (
     BuildEventReceived,
     DeploymentEventReceived,
@@ -120,9 +121,7 @@ class LaneConsumer:
 
     async def start(self) -> None:
         """Connect, declare the lanes (as ingest does) and consume each of them."""
-        self._connection = await aio_pika.connect_robust(
-            self.url, client_properties={"connection_name": "versioner-policy-lanes"}
-        )
+        self._connection = await connect_hot(self.url, "versioner-policy-lanes")
         channel = await self._connection.channel(publisher_confirms=False)
         # Per consumer (not per channel): so many messages of each lane at once.
         await channel.set_qos(prefetch_count=IN_FLIGHT)
@@ -159,13 +158,12 @@ class LaneConsumer:
         """Publish a domain event or broadcast from the outbox, confirmed (on this connection:
         one publish here costs a fraction of one through faststream)."""
         assert self._confirmed is not None
-        underlay = await self._confirmed.get_underlay_channel()
-        await underlay.basic_publish(
+        await publish(
+            self._confirmed,
             body,
             exchange=self._announce_to[exchange],
             routing_key=routing_key,
             properties=_ANNOUNCED,
-            mandatory=False,
         )
 
     async def _declare(self, channel: AbstractChannel, name: str) -> AbstractQueue:
@@ -189,17 +187,14 @@ class LaneConsumer:
             self._channel = self._confirmed = None
 
     async def _reply(self, message: AbstractIncomingMessage, body: bytes) -> None:
-        """On the driver's channel: an aio-pika `Message` per reply cost more than the publish.
-        Direct reply-to on RabbitMQ 3.10 returns mandatory replies it also delivers."""
+        """Not mandatory: direct reply-to on RabbitMQ 3.10 returns mandatory replies it also
+        delivers."""
         assert self._channel is not None
         assert message.reply_to
-        underlay = await self._channel.get_underlay_channel()
         properties = Basic.Properties(
             content_type="application/json", correlation_id=message.correlation_id
         )
-        await underlay.basic_publish(
-            body, routing_key=message.reply_to, properties=properties, mandatory=False
-        )
+        await publish(self._channel, body, routing_key=message.reply_to, properties=properties)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -218,7 +213,10 @@ class LaneConsumer:
                 await before
             await self._process(message, decoded)
         finally:
-            mine.set_result(None)
+            # Cancelled already when the next message of the product was cancelled (at
+            # shutdown) while awaiting it.
+            if not mine.done():
+                mine.set_result(None)
             if self._chains.get(product) is mine:
                 del self._chains[product]
 
