@@ -15,7 +15,7 @@ from pamqp.common import FieldTable
 from tests.support.stack import Stack, _http, delete_installation, real_stack
 from versioner.common.names import BrokerNames
 from versioner.ingest.app import create_app
-from versioner.ingest.rpc import AmqpPolicyClient
+from versioner.ingest.rpc import AmqpPolicyClient, BrokerUnavailable
 from versioner.policy import lanes
 
 START = {"version": "1.0.0", "environment_name": "production", "status": "started"}
@@ -88,6 +88,64 @@ async def test_rpc_client_keeps_many_requests_in_flight(amqp_url: str) -> None:
         await client.close()
         await delete_installation(amqp_url, names)
     assert replies == bodies, "all hundred were in flight at once, and each got its own reply"
+
+
+async def drop_connections(name: str) -> int:
+    """Have RabbitMQ close every connection whose client named it `name` (as a broker restart
+    or a network fault would end it for the client); how many it closed."""
+
+    async def rabbitmqctl(*args: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            "rabbitmqctl", "-q", *args, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await process.communicate()
+        return out.decode()
+
+    listed = await rabbitmqctl("list_connections", "pid", "client_properties")
+    pids = [line.split("\t")[0] for line in listed.splitlines() if f'"{name}"' in line]
+    for pid in pids:
+        await rabbitmqctl("close_connection", pid, "test: connection dropped")
+    return len(pids)
+
+
+async def test_rpc_client_recovers_when_the_broker_drops_its_connection(amqp_url: str) -> None:
+    """Calls in flight fail at once (a fact already confirmed is safe in its lane: no error),
+    and once the connection is restored the replies come again, with nobody restarting it."""
+    names = BrokerNames(prefix=f"vt-rpc-{uuid.uuid4().hex[:8]}", lanes=1)
+    client = AmqpPolicyClient(amqp_url, names)
+    await client.connect()
+    responder: aio_pika.abc.AbstractConnection | None = None
+    try:
+        # Nobody consumes the lane yet: both wait for a reply that will not come.
+        request = asyncio.create_task(
+            client.call(names.lane_key(0), b"request", timeout=30, expires=True)
+        )
+        fact = asyncio.create_task(
+            client.call(names.lane_key(0), b"fact", timeout=30, expires=False)
+        )
+        await asyncio.sleep(0.2)  # both published and confirmed
+        dropped_at = time.monotonic()
+        assert await drop_connections(f"versioner-ingest {names.prefix}") == 1
+        with pytest.raises(BrokerUnavailable):
+            await request
+        assert await fact is None
+        assert time.monotonic() - dropped_at < 10, "answered at once, not at the deadline"
+        responder = await gathering_responder(amqp_url, names, hold=1)
+        for _ in range(200):  # reconnecting: aio-pika's robust connection retries every 5 s
+            try:
+                reply = await client.call(names.lane_key(0), b"again", timeout=1, expires=True)
+            except BrokerUnavailable:
+                reply = None
+            if reply == b"again":
+                break
+            await asyncio.sleep(0.1)
+        assert reply == b"again"
+        assert client.connected
+    finally:
+        if responder is not None:
+            await responder.close()
+        await client.close()
+        await delete_installation(amqp_url, names)
 
 
 async def test_requests_are_kept_in_memory_and_facts_on_disk(amqp_url: str) -> None:

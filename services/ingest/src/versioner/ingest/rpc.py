@@ -27,6 +27,7 @@ from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
+    AbstractRobustChannel,
     AbstractRobustConnection,
 )
 from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity, DeliveryError
@@ -108,21 +109,43 @@ class AmqpPolicyClient:
     async def connect(self) -> None:
         """Connect, declare policy's queues (so facts are kept even before policy first runs)
         and start the reply consumer."""
-        self._connection = await connect_hot(self.url, "versioner-ingest")
+        self._connection = await connect_hot(self.url, f"versioner-ingest {self.names.prefix}")
         # Facts on the first channel (confirmed, returned when unroutable), requests on the other.
         for confirms in (True, False):
             channel = await self._connection.channel(
                 publisher_confirms=confirms, on_return_raises=confirms
             )
-            # On the driver's channel: aio-pika's consumer wraps every reply in an
-            # `IncomingMessage` and a task of its own, a tenth of the gateway's CPU (issue 8).
-            underlay = await channel.get_underlay_channel()
-            await underlay.basic_consume(DIRECT_REPLY_TO, self._on_reply, no_ack=True)
+            await self._consume_replies(channel)
+            # aio-pika restores what was declared through it, not a consumer on the driver's
+            # channel: without this, every request after a reconnect was refused ("fast reply
+            # consumer does not exist") until ingest restarted (issue 9).
+            channel.reopen_callbacks.add(self._on_reopen)
             self._channels.append(channel)
+        # Requests in flight when the connection drops get no reply on the next one.
+        self._connection.close_callbacks.add(self._connection_lost)
         exchange = await self._channels[0].declare_exchange(
             self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
         )
         await declare_policy_queues(self._connection, self._channels[0], exchange, self.names)
+
+    async def _consume_replies(self, channel: AbstractRobustChannel) -> None:
+        """Consume this channel's direct replies, on the driver's channel: aio-pika's consumer
+        wraps every reply in an `IncomingMessage` and a task of its own, a tenth of the
+        gateway's CPU (issue 8)."""
+        underlay = await channel.get_underlay_channel()
+        await underlay.basic_consume(DIRECT_REPLY_TO, self._on_reply, no_ack=True)
+
+    async def _on_reopen(self, channel: AbstractRobustChannel | None) -> None:
+        if channel is not None:
+            await self._consume_replies(channel)
+
+    def _connection_lost(self, _connection: object, _exc: BaseException | None = None) -> None:
+        """Fail every call waiting for a reply at once (not at its deadline)."""
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(BrokerUnavailable("the broker connection was lost"))
+        # Their replies are lost with the connection; policy records them all the same.
+        self._unanswered.clear()
 
     async def close(self) -> None:
         """Fail every waiting call and close the connection."""
@@ -211,7 +234,12 @@ class AmqpPolicyClient:
             )
             await self._publish(body, properties, routing_key, fact=not expires)
             remaining = timeout - (time.monotonic() - started)
-            return await asyncio.wait_for(future, max(remaining, 0.001))
+            try:
+                return await asyncio.wait_for(future, max(remaining, 0.001))
+            except BrokerUnavailable:
+                if expires:
+                    raise
+                return None  # a fact confirmed before the connection dropped: in its lane
         except TimeoutError:
             return None
         finally:

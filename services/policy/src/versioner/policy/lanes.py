@@ -121,7 +121,9 @@ class LaneConsumer:
 
     async def start(self) -> None:
         """Connect, declare the lanes (as ingest does) and consume each of them."""
-        self._connection = await connect_hot(self.url, "versioner-policy-lanes")
+        self._connection = await connect_hot(
+            self.url, f"versioner-policy-lanes {self.names.prefix}"
+        )
         channel = await self._connection.channel(publisher_confirms=False)
         # Per consumer (not per channel): so many messages of each lane at once.
         await channel.set_qos(prefetch_count=IN_FLIGHT)
