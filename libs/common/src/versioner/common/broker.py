@@ -24,6 +24,11 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from aiormq.abc import ConfirmationFrameType
 from pamqp.commands import Basic
 
+# Seconds between attempts to reconnect to a broker that went away, for every connection of
+# every service (aio-pika's and faststream's default is 5): the gate answers again within a
+# couple of seconds of the broker accepting connections (issue 9).
+RECONNECT_INTERVAL_S = 1.0
+
 
 def _unbounded(queue: "asyncio.Queue[Any]") -> None:
     # asyncio.Queue takes its bound at construction only; aiormq builds these queues itself.
@@ -53,7 +58,10 @@ class HotConnection(aio_pika.RobustConnection):
 async def connect_hot(url: str, name: str) -> AbstractRobustConnection:
     """A `HotConnection` to `url`, named `name` in RabbitMQ's management views."""
     return await aio_pika.connect_robust(
-        url, connection_class=HotConnection, client_properties={"connection_name": name}
+        url,
+        connection_class=HotConnection,
+        client_properties={"connection_name": name},
+        reconnect_interval=RECONNECT_INTERVAL_S,
     )
 
 

@@ -60,6 +60,7 @@ async def amqp_client(
 async def _watch_policy(gateway: PolicyGateway) -> None:
     while True:
         await gateway.ping(1.0)
+        await gateway.resend_abandoned()
         await asyncio.sleep(_PING_DOWN_S if gateway.health.down else _PING_UP_S)
 
 

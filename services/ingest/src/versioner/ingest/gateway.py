@@ -1,9 +1,11 @@
 """Typed calls to policy: each request becomes a message, each reply a model or a `Failure`."""
 
+import asyncio
 import json
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -35,6 +37,9 @@ FACT_WAITERS = 4
 # Facts answered 202 and not recorded yet, at most (per ingest replica): about what policy
 # takes from its lanes at once (8 lanes x 32), a few hundred milliseconds of its work.
 UNRECORDED_MAX = 256
+# Abandons kept in memory while the broker is away, at most (the oldest are dropped beyond;
+# their deployments then close at `VERSIONER_DEPLOYMENT_TIMEOUT_MIN`).
+ABANDONED_MAX = 10_000
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -85,6 +90,9 @@ class PolicyGateway:
         self.health = PolicyHealth()
         self._adapters: dict[type[BaseModel], TypeAdapter[Any]] = {}
         self._facts_waiting = 0
+        # Abandons of starts answered 503 that could not be sent yet (the broker was away).
+        self._abandoned: deque[DeploymentStartAbandoned] = deque(maxlen=ABANDONED_MAX)
+        self._resending = asyncio.Lock()
         self._notes = QueuedNotes(self._send_notes)
         self.accepted = AcceptedEvents()
 
@@ -162,7 +170,13 @@ class PolicyGateway:
         return self._answer(raw, reply)
 
     async def decide(self, message: EvaluateDeployment) -> DeploymentReply | None:
-        """The verdict on a `deployment started`; None when none came before the deadline."""
+        """The verdict on a `deployment started`; None when none came before the deadline.
+
+        Abandons kept while the broker was away go first, so that a start never waits behind
+        (or is refused 409 by) a deployment whose start was answered 503.
+        """
+        if self._abandoned:
+            await self.resend_abandoned()
         raw = await self._call(
             self._lane_key(message.event.product_name),
             message,
@@ -215,13 +229,37 @@ class PolicyGateway:
         return None if raw is None else _DEPLOYMENT_REPLY.validate_json(raw)
 
     async def abandon(self, message: DeploymentStartAbandoned) -> None:
-        """Tell policy, behind the start request on its lane, that nobody waits for the verdict."""
+        """Tell policy, behind the start request on its lane, that nobody waits for the verdict.
+
+        While the broker is away the message waits here and goes out once it is back
+        (`resend_abandoned`): a start policy recorded just before the broker went away would
+        otherwise stay `started` and refuse its pair's next start for hours (issue 9).
+        """
         try:
             await self.client.send(
                 self._lane_key(message.product_name), message.model_dump_json().encode()
             )
         except BrokerUnavailable:
-            log.exception("could not publish DeploymentStartAbandoned for %s", message.event_id)
+            if len(self._abandoned) == self._abandoned.maxlen:
+                log.error("too many abandons kept: %s's is dropped", self._abandoned[0].event_id)
+            log.warning("DeploymentStartAbandoned for %s kept for later", message.event_id)
+            self._abandoned.append(message)
+
+    async def resend_abandoned(self) -> int:
+        """Send the abandons kept while the broker was away, in order; how many went out."""
+        sent = 0
+        async with self._resending:  # one sender at a time: each goes out once, in order
+            while self._abandoned:
+                message = self._abandoned[0]
+                try:
+                    await self.client.send(
+                        self._lane_key(message.product_name), message.model_dump_json().encode()
+                    )
+                except BrokerUnavailable:
+                    break
+                self._abandoned.popleft()
+                sent += 1
+        return sent
 
     async def note_queued(self, event: QueuedEvent) -> None:
         """Tell policy an event was answered 202 (for `GET /events/{id}`), with the others

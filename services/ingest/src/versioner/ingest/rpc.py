@@ -156,10 +156,12 @@ class AmqpPolicyClient:
 
     @property
     def connected(self) -> bool:
-        """Whether the broker connection is up."""
+        """Whether the broker connection is up (not closed, nor being re-established: a robust
+        connection is not closed while it reconnects, and a publish then waits for it)."""
         return (
             self._connection is not None
             and not self._connection.is_closed
+            and self._connection.connected.is_set()
             and bool(self._channels)
             and not any(channel.is_closed for channel in self._channels)
         )
@@ -196,7 +198,8 @@ class AmqpPolicyClient:
     ) -> None:
         """On the driver's channel, as the replies are consumed (and without building an
         aio-pika `Message` per request)."""
-        if not self._channels:
+        if not self.connected:
+            # Not waiting for a reconnect: the caller answers 503 now, its client retries.
             raise BrokerUnavailable("not connected")
         channel = self._channels[0 if fact else 1]
         try:

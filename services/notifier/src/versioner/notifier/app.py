@@ -9,6 +9,7 @@ from datetime import datetime
 from faststream import FastStream
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 
+from versioner.common.broker import RECONNECT_INTERVAL_S
 from versioner.common.messages.notifier import DeliveryFailed
 from versioner.common.types import utcnow
 from versioner.notifier.crypto import Sealer
@@ -31,6 +32,7 @@ def build_broker(settings: NotifierSettings) -> RabbitBroker:
         log_level=logging.DEBUG,
         graceful_timeout=30.0,
         app_id="versioner-notifier",
+        reconnect_interval=RECONNECT_INTERVAL_S,
     )
 
 

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, text
 from sqlmodel import col, select
 
+from versioner.common.broker import RECONNECT_INTERVAL_S
 from versioner.common.roles import Role
 from versioner.policy.clock import Clock, SystemClock
 from versioner.policy.context import PolicyContext
@@ -34,6 +35,7 @@ def build_broker(settings: PolicySettings) -> RabbitBroker:
         log_level=logging.DEBUG,
         graceful_timeout=10.0,
         app_id="versioner-policy",
+        reconnect_interval=RECONNECT_INTERVAL_S,
     )
 
 

@@ -98,6 +98,15 @@ async def track_deployment(
     return await deployment_event(event, actor, gateway)
 
 
+async def _abandon(gateway: PolicyGateway, event_id: UUID, product_name: str) -> None:
+    """A start answered 503: policy closes whatever it recorded for it."""
+    await gateway.abandon(
+        DeploymentStartAbandoned(
+            event_id=event_id, product_name=product_name, abandoned_at=utcnow()
+        )
+    )
+
+
 async def deployment_event(
     event: DeploymentEventIn, actor: Actor, gateway: PolicyGateway
 ) -> Response:
@@ -107,15 +116,20 @@ async def deployment_event(
         raise FailureError(forbidden())
     event_id, received_at = uuid4(), utcnow()
     if event.status is Status.STARTED:
-        verdict = await gateway.decide(
-            EvaluateDeployment(event_id=event_id, received_at=received_at, actor=actor, event=event)
-        )
-        if verdict is None:
-            await gateway.abandon(
-                DeploymentStartAbandoned(
-                    event_id=event_id, product_name=event.product_name, abandoned_at=utcnow()
+        try:
+            verdict = await gateway.decide(
+                EvaluateDeployment(
+                    event_id=event_id, received_at=received_at, actor=actor, event=event
                 )
             )
+        except FailureError as error:
+            if error.failure.status_code == 503:
+                # The connection went away with the request in flight: policy may have
+                # recorded it. Close whatever it did (a no-op if the request never arrived).
+                await _abandon(gateway, event_id, event.product_name)
+            raise
+        if verdict is None:
+            await _abandon(gateway, event_id, event.product_name)
             return failure_response(policy_unavailable())
     else:
         verdict = await gateway.record_deployment(
