@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.support.brokers import own_broker
 from tests.support.databases import sqlite_url
-from tests.support.stack import real_stack
+from tests.support.stack import Stack, real_stack
 
 # Issue 9: ingest answers 200 again within this long of the broker accepting connections.
 RECOVERY_S = 5.0
@@ -59,3 +59,98 @@ async def test_after_a_broker_restart_the_gate_answers_again_by_itself(tmp_path:
         )
         by_version = {d["version"]: d["status"] for d in listed.json()}
         assert by_version == {"1.0": "completed", "2.0": "started"}
+
+
+WORKERS = 8
+DEPLOYMENTS_EACH = 40
+GIVE_UP_S = 60.0
+
+
+class Pipeline:
+    """One CI pipeline deploying versions of its own product, one after the other, retrying a
+    503 as Versioner's CLI users do; what it was answered is kept."""
+
+    def __init__(self, stack: Stack, headers: dict[str, str], product: str) -> None:
+        self.stack = stack
+        self.headers = headers
+        self.product = product
+        self.answers: list[tuple[str, str, int]] = []  # (version, status sent, HTTP status)
+        self.shipped: list[str] = []
+
+    async def _send(self, version: str, status: str) -> int:
+        body = {**started(version), "product_name": self.product, "status": status}
+        deadline = time.monotonic() + GIVE_UP_S
+        while True:
+            answer = await self.stack.http.post(
+                "/deployment-events/", json=body, headers=self.headers
+            )
+            self.answers.append((version, status, answer.status_code))
+            if answer.status_code != 503:
+                return answer.status_code
+            assert time.monotonic() < deadline, f"{self.product} {version}: 503 for a minute"
+            await asyncio.sleep(0.2)
+
+    async def run(self) -> None:
+        for n in range(DEPLOYMENTS_EACH):
+            version = f"1.{n}"
+            if await self._send(version, "started") != 200:
+                continue
+            if await self._send(version, "completed") in (200, 202):
+                self.shipped.append(version)
+
+
+async def test_a_broker_restart_under_load_loses_nothing_and_blocks_nothing(
+    tmp_path: Path,
+) -> None:
+    async with own_broker() as broker, real_stack(sqlite_url(tmp_path), broker.url) as stack:
+        ci = stack.auth(await stack.api_key())
+        pipelines = [Pipeline(stack, ci, f"svc-{n}") for n in range(WORKERS)]
+        burst = asyncio.gather(*(pipeline.run() for pipeline in pipelines))
+        while sum(len(p.shipped) for p in pipelines) < WORKERS * 2:
+            await asyncio.sleep(0.05)
+        await broker.stop()
+        await asyncio.sleep(1.0)
+        accepting_at = await broker.start()
+        await burst
+        print(f"burst done {time.monotonic() - accepting_at:.1f} s after the broker came back")
+
+        answers = [status for p in pipelines for _, _, status in p.answers]
+        print(
+            f"answers: {len(answers)}, 503s: {answers.count(503)},"
+            f" 409s: {answers.count(409)}, shipped: {sum(len(p.shipped) for p in pipelines)}"
+        )
+        assert 503 in answers, "the broker went away while the pipelines ran"
+        assert 409 not in answers, "a pipeline deploying alone was refused: a false block"
+        assert set(answers) <= {200, 202, 503}
+        assert all(len(p.shipped) == DEPLOYMENTS_EACH for p in pipelines)
+
+        async def recorded(pipeline: Pipeline) -> dict[str, list[str]]:
+            while True:  # 503 until every connection is back, as for any client
+                listed = await stack.http.get(
+                    "/deployments/",
+                    params={"product": pipeline.product, "limit": 200},
+                    headers=ci,
+                )
+                if listed.status_code != 503:
+                    break
+                await asyncio.sleep(0.2)
+            assert listed.status_code == 200, listed.text
+            by_version: dict[str, list[str]] = {}
+            for d in listed.json():
+                by_version.setdefault(d["version"], []).append(d["status"])
+            return by_version
+
+        deadline = time.monotonic() + 30
+        for pipeline in pipelines:
+            while True:
+                by_version = await recorded(pipeline)
+                done = all("completed" in by_version.get(v, []) for v in pipeline.shipped)
+                if done:
+                    break
+                assert time.monotonic() < deadline, f"{pipeline.product}: {by_version}"
+                await asyncio.sleep(0.2)
+            for version, statuses in by_version.items():
+                # Once completed, never twice; a start answered 503 may have left an attempt
+                # that policy closed (aborted), never one still in progress.
+                assert statuses.count("completed") == 1, (pipeline.product, version, statuses)
+                assert "started" not in statuses, (pipeline.product, version, statuses)
