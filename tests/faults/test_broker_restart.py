@@ -4,9 +4,12 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.brokers import own_broker
 from tests.support.databases import sqlite_url
-from tests.support.stack import Stack, real_stack
+from tests.support.receiver import Receiver
+from tests.support.stack import NotifierSetup, Stack, real_stack
 
 # Issue 9: ingest answers 200 again within this long of the broker accepting connections.
 RECOVERY_S = 5.0
@@ -100,9 +103,24 @@ class Pipeline:
 
 
 async def test_a_broker_restart_under_load_loses_nothing_and_blocks_nothing(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with own_broker() as broker, real_stack(sqlite_url(tmp_path), broker.url) as stack:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    notifier = NotifierSetup(database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
+    async with (
+        Receiver() as receiver,
+        own_broker() as broker,
+        real_stack(sqlite_url(tmp_path), broker.url, notifier=notifier) as stack,
+    ):
+        hook = {
+            "name": "releases",
+            "kind": "webhook",
+            "config": {"url": receiver.url("/hook")},
+            "events": ["deployment.completed"],
+        }
+        made = await stack.http.post("/notification-channels/", json=hook, headers=stack.admin)
+        assert made.status_code == 201, made.text
         ci = stack.auth(await stack.api_key())
         pipelines = [Pipeline(stack, ci, f"svc-{n}") for n in range(WORKERS)]
         burst = asyncio.gather(*(pipeline.run() for pipeline in pipelines))
@@ -154,3 +172,21 @@ async def test_a_broker_restart_under_load_loses_nothing_and_blocks_nothing(
                 # that policy closed (aborted), never one still in progress.
                 assert statuses.count("completed") == 1, (pipeline.product, version, statuses)
                 assert "started" not in statuses, (pipeline.product, version, statuses)
+
+        # Every completion reached the webhook at least once; a re-send kept its delivery id.
+        shipped = {(p.product, v) for p in pipelines for v in p.shipped}
+
+        def delivered() -> dict[tuple[str, str], set[str]]:
+            seen: dict[tuple[str, str], set[str]] = {}
+            for request in receiver.requests_to("/hook"):
+                body = request.json()
+                key = (body["product_name"], body["version"])
+                seen.setdefault(key, set()).add(request.headers["X-Versioner-Delivery"])
+            return seen
+
+        while set(delivered()) != shipped:
+            missing = shipped - set(delivered())
+            assert time.monotonic() < deadline, f"never delivered: {sorted(missing)[:5]}"
+            await asyncio.sleep(0.2)
+        assert all(len(ids) == 1 for ids in delivered().values())
+        print(f"webhook deliveries: {len(receiver.requests_to('/hook'))} for {len(shipped)}")
