@@ -297,6 +297,11 @@ async def test_poison_message_is_dead_lettered_and_expired_requests_are_not(
         await rabbit_stack.wait_for(dead_lettered, timeout=15)
         queue = await channel.declare_queue(names.dead_letter_queue, passive=True)
         assert queue.declaration_result.message_count == 1
+        unreadable = await queue.get()
+        assert unreadable is not None
+        assert (unreadable.headers or {})["versioner-dead-reason"] == "lane-unreadable"
+        assert unreadable.body == b'{"kind": "nonsense"}'
+        await unreadable.nack(requeue=True)  # left for the count below
 
         # A start request nobody waits for any more expires in its lane and is simply dropped.
         await rabbit_stack.stop_policy()
@@ -380,3 +385,13 @@ async def test_a_lane_message_that_keeps_failing_is_dead_lettered(
 
         # Five tries, 0.1 + 0.2 + 0.4 + 0.8 s apart.
         await rabbit_stack.wait_for(dead_lettered, timeout=15)
+        dead = await (await channel.declare_queue(names.dead_letter_queue, passive=True)).get()
+        assert dead is not None
+        await dead.ack()
+    # The operator sees why, where from and after how many tries; the body is the message.
+    headers = dead.headers or {}
+    assert headers["versioner-dead-reason"] == "lane-failed"
+    assert headers["versioner-dead-error"] == "RuntimeError: always"
+    assert headers["versioner-dead-tries"] == 5
+    assert headers["versioner-dead-routing-key"] == names.lane_key(names.lane_for("poison"))
+    assert b'"product_name":"poison"' in dead.body

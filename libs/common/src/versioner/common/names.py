@@ -160,4 +160,8 @@ DEAD_LETTER_BINDINGS: tuple[dict[str, object], ...] = (
     {"x-match": "all-with-x", "x-first-death-reason": "delivery_limit"},
     # What the notifier gave up delivering (it publishes those here itself).
     {"x-match": "all", "versioner-dead-reason": "delivery-failed"},
+    # Lane messages policy gave up on, published here by policy with the error
+    # (`versioner-dead-error`), the lane and the number of tries.
+    {"x-match": "all", "versioner-dead-reason": "lane-failed"},
+    {"x-match": "all", "versioner-dead-reason": "lane-unreadable"},
 )

@@ -198,12 +198,46 @@ class LaneConsumer:
         )
         await publish(self._channel, body, routing_key=message.reply_to, properties=properties)
 
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, reason: str, error: Exception, *, tries: int
+    ) -> None:
+        """Give up on a message: a copy to the dead-letter exchange saying why (the error, the
+        lane, the tries), then the ack; if the copy cannot be published, the broker's own
+        dead-lettering (reason `rejected`, no error)."""
+        assert self._confirmed is not None
+        properties = Basic.Properties(
+            content_type=message.content_type,
+            delivery_mode=2,
+            correlation_id=message.correlation_id,
+            message_id=message.message_id,
+            headers={
+                **(message.headers or {}),
+                "versioner-dead-reason": reason,
+                "versioner-dead-error": f"{type(error).__name__}: {error}"[:1000],
+                "versioner-dead-routing-key": message.routing_key or "",
+                "versioner-dead-tries": tries,
+            },
+        )
+        try:
+            await publish(
+                self._confirmed,
+                message.body,
+                exchange=self.names.dead_letter_exchange,
+                routing_key=reason,
+                properties=properties,
+            )
+        except Exception:
+            log.exception("could not publish the dead letter; rejecting it instead")
+            await message.reject(requeue=False)
+            return
+        await message.ack()
+
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         try:
             decoded = decode(message.body)
-        except ValidationError:
+        except ValidationError as exc:
             log.error("a lane message that is none (dead-lettered): %.200r", message.body)
-            await message.reject(requeue=False)
+            await self._dead_letter(message, "lane-unreadable", exc, tries=1)
             return
         # Joined before the first await: callbacks start in delivery order.
         product = _product_of(decoded)
@@ -236,7 +270,7 @@ class LaneConsumer:
                         tries,
                         exc_info=exc,
                     )
-                    await message.reject(requeue=False)
+                    await self._dead_letter(message, "lane-failed", exc, tries=tries)
                     return
                 log.error(
                     "lane message %s failed (try %d); trying again",
