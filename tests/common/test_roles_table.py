@@ -22,6 +22,9 @@ ROLES = (
 # API.md, "Who may do what", with the permission that guards each row.
 TABLE: dict[Permission, set[str]] = {
     Permission.READ: set(ROLES),
+    # Deployment buttons, firings, previews: every person, no API key (keys read only what
+    # API.md lists).
+    Permission.READ_BUTTONS: set(ROLES),
     Permission.SEND_EVENTS: {"admin", "release_manager", "developer", "sre"},
     Permission.EDIT_PRODUCTS: {"admin", "release_manager"},
     Permission.EDIT_ENVIRONMENTS: {"admin", "release_manager", "sre"},

@@ -45,7 +45,27 @@ BAD_FIELDS: list[tuple[dict[str, Any], str]] = [
     ({"completed_at": "yesterday"}, "completed_at"),
     ({"extra_metadata": ["not", "an", "object"]}, "extra_metadata"),
     ({"extra_metadata": {"k": "x" * 102_400}}, "extra_metadata"),
+    # One line each: CR/LF would forge log lines and headers where the value is echoed.
+    ({"version": "1.0\r\nX-Injected: yes"}, "version"),
+    ({"product_name": "api\n"}, "product_name"),
+    ({"scm_sha": "abc\r"}, "scm_sha"),
+    ({"version": "1.0\u2028"}, "version"),
+    ({"version": "1.0\t"}, "version"),
 ]
+
+
+@pytest.mark.parametrize("path", EVENT_PATHS)
+async def test_nan_and_infinity_in_metadata_are_422_not_null(
+    sqlite_stack: Stack, sqlite_ci: dict[str, str], path: str
+) -> None:
+    for token in (b"NaN", b"Infinity", b"-Infinity"):
+        raw = json.dumps(body_for(path, extra_metadata={"k": 0})).encode()
+        raw = raw.replace(b'{"k": 0}', b'{"k": [1, ' + token + b"]}")
+        response = await sqlite_stack.http.post(path, content=raw, headers={**sqlite_ci, **JSON})
+        assert response.status_code == 422, (token, response.text)
+        errors = response.json()["detail"]
+        assert [e["loc"] for e in errors] == [["body", "extra_metadata"]], errors
+        assert "NaN or Infinity" in errors[0]["msg"]
 
 
 @pytest.mark.parametrize("path", EVENT_PATHS)
@@ -76,6 +96,8 @@ MALFORMED = [
     b'{"product_name": "api"} trailing',
     b'{"product_name": "api", "version": }',
     b"\xff\xfe\x00{",
+    b'{"product_name": "\xff\xfe"}',  # not UTF-8
+    b"[" * 100_000 + b"]" * 100_000,  # nested deeper than any parser goes
 ]
 
 

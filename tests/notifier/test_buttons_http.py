@@ -283,3 +283,26 @@ async def test_a_patch_changes_only_what_it_names(notified: Stack, receiver: Rec
     assert removed.status_code == 200, removed.text
     assert removed.json()["secret"] is None
     assert removed.json()["body_template"] is None
+
+
+async def test_buttons_are_read_by_people_not_by_api_keys(
+    notified: Stack, receiver: Receiver
+) -> None:
+    ci = await built(notified)
+    button = (await create(notified, webhook_button(receiver))).json()
+    viewer = notified.auth(await notified.user("viewer"))
+    reads = [
+        ("GET", "/deployment-buttons/", None),
+        ("GET", f"/deployment-buttons/{button['id']}", None),
+        ("GET", f"/deployment-buttons/{button['id']}/firings", None),
+        (
+            "POST",
+            f"/deployment-buttons/{button['id']}/preview",
+            {"version": "1.4.2", "environment": "staging"},
+        ),
+    ]
+    for method, path, body in reads:
+        by_key = await notified.http.request(method, path, json=body, headers=ci)
+        assert by_key.status_code == 403, (path, by_key.text)
+        by_person = await notified.http.request(method, path, json=body, headers=viewer)
+        assert by_person.status_code == 200, (path, by_person.text)

@@ -53,6 +53,8 @@ async def test_bad_channels_are_refused_naming_the_field(
 ) -> None:
     cases: list[tuple[dict[str, Any], list[str] | None]] = [
         ({"config": {"url": "ftp://example.com/x"}}, ["body", "config", "url"]),
+        ({"config": {"url": receiver.url("/a\r\nX-Injected: 1")}}, ["body", "config", "url"]),
+        ({"config": {"url": receiver.url("/a b")}}, ["body", "config", "url"]),
         ({"config": {"url": receiver.url("/"), "extra": "x"}}, ["body", "config", "extra"]),
         ({"kind": "slack", "config": {"bot_token": VALID_TOKEN}}, ["body", "config", "channel"]),
         ({"kind": "slack", "config": {"bot_token": "nope", "channel": "C1"}}, None),

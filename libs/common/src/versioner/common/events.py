@@ -34,7 +34,12 @@ DeploymentStatus = Annotated[Status, BeforeValidator(_status_in(DEPLOYMENT_ALIAS
 def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    try:
+        compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        # JSON has no NaN or Infinity (Python's parser takes them): stored, they became null.
+        raise ValueError("extra_metadata must not contain NaN or Infinity") from None
+    size = len(compact.encode())
     if size > MAX_METADATA_BYTES:
         raise ValueError(f"extra_metadata is {size} bytes; at most {MAX_METADATA_BYTES} allowed")
     return value

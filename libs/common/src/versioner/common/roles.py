@@ -22,6 +22,7 @@ class Permission(StrEnum):
     """An action guarded by role."""
 
     READ = "read"
+    READ_BUTTONS = "read_buttons"
     SEND_EVENTS = "send_events"
     EDIT_PRODUCTS = "edit_products"
     EDIT_ENVIRONMENTS = "edit_environments"
@@ -40,6 +41,9 @@ _ALL = frozenset(Role)
 
 ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.READ: _ALL,
+    # Buttons, their firings and previews: people's, not CI's (API.md: keys read the catalog,
+    # versions, state, deployments, rules and DRs, nothing else).
+    Permission.READ_BUTTONS: _ALL,
     Permission.SEND_EVENTS: frozenset({R.ADMIN, R.RELEASE_MANAGER, R.DEVELOPER, R.SRE}),
     Permission.EDIT_PRODUCTS: frozenset({R.ADMIN, R.RELEASE_MANAGER}),
     Permission.EDIT_ENVIRONMENTS: frozenset({R.ADMIN, R.RELEASE_MANAGER, R.SRE}),

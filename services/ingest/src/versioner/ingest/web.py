@@ -169,6 +169,11 @@ async def _on_validation(_request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": jsonable_encoder(cleaned)}, status_code=422)
 
 
+# FastAPI's answer to a JSON body its parser gave up on otherwise than with a syntax error
+# (bytes that are not UTF-8, nesting too deep): API.md has one answer for every bad body.
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if request.url.path.startswith("/ui/") and exc.status_code in (404, 405):
@@ -176,6 +181,8 @@ async def _on_http(request: Request, exc: Exception) -> Response:
 
         return failure_page(request, 404)
     detail = NOT_FOUND if exc.status_code == 404 else exc.detail
+    if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+        detail = INVALID_JSON
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -30,6 +30,8 @@ class ChannelConfig:
 
 
 def _url_problem(value: str) -> str | None:
+    if any(char == " " or not char.isprintable() for char in value):
+        return "must not contain spaces or control characters: percent-encode them"
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http or https URL"

@@ -129,7 +129,7 @@ class ListButtons(_Request):
     """Buttons, newest first; of one product when given."""
 
     Reply = Page[ButtonPublic]
-    permission = Permission.READ
+    permission = Permission.READ_BUTTONS
     kind: Literal["list_buttons"] = "list_buttons"
     product_id: UUID | None = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
@@ -140,7 +140,7 @@ class GetButton(_Request):
     """One button."""
 
     Reply = ButtonPublic
-    permission = Permission.READ
+    permission = Permission.READ_BUTTONS
     kind: Literal["get_button"] = "get_button"
     button_id: UUID
 
@@ -172,7 +172,7 @@ class PreviewButton(_Request):
     """The request a button would make for these values (ingest resolves them with policy)."""
 
     Reply = ButtonRequest
-    permission = Permission.READ
+    permission = Permission.READ_BUTTONS
     kind: Literal["preview_button"] = "preview_button"
     button_id: UUID
     variables: TemplateVariables
@@ -182,7 +182,7 @@ class ListFirings(_Request):
     """A button's firings, newest first."""
 
     Reply = Page[FiringPublic]
-    permission = Permission.READ
+    permission = Permission.READ_BUTTONS
     kind: Literal["list_firings"] = "list_firings"
     button_id: UUID
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
