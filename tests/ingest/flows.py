@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from tests.support.stack import Stack
@@ -179,3 +180,17 @@ async def policy_stopped(stack: Stack) -> AsyncIterator[None]:
         yield
     finally:
         await stack.start_policy()
+
+
+async def sign_in(
+    client: httpx.AsyncClient, token: str, next: str | None = None, **form: str
+) -> httpx.Response:
+    """Post the dashboard's sign-in form as a browser does: fetched first (its CSRF token and
+    cookie), then sent with the token."""
+    page = await client.get("/ui/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text
+    data = {"token": token, "csrf_token": found.group(1), **form}
+    if next is not None:
+        data["next"] = next
+    return await client.post("/ui/login", data=data)

@@ -3,14 +3,14 @@
 import re
 from uuid import uuid4
 
-from tests.ingest.flows import build_body, deploy_body
+from tests.ingest.flows import build_body, deploy_body, sign_in
 from tests.support.stack import Stack
 
 
 async def signed_in(stack: Stack, role: str = "developer") -> str:
     """Sign a new user in; the session cookie stays on the stack's client. Their token."""
     token = await stack.user(role)
-    response = await stack.http.post("/ui/login", data={"token": token, "next": "/ui/"})
+    response = await sign_in(stack.http, token, "/ui/")
     assert response.status_code == 303, response.text
     return token
 
@@ -33,9 +33,7 @@ async def test_signed_out_pages_redirect_to_the_sign_in_form_and_back(sqlite_sta
 
 async def test_a_personal_token_signs_in_with_a_safe_cookie(sqlite_stack: Stack) -> None:
     token = await sqlite_stack.user("sre")
-    response = await sqlite_stack.http.post(
-        "/ui/login", data={"token": token, "next": "/ui/deployments/x"}
-    )
+    response = await sign_in(sqlite_stack.http, token, "/ui/deployments/x")
     assert response.status_code == 303
     assert response.headers["location"] == "/ui/deployments/x"
     cookie = response.headers["set-cookie"].lower()
@@ -51,17 +49,17 @@ async def test_a_personal_token_signs_in_with_a_safe_cookie(sqlite_stack: Stack)
 async def test_api_keys_and_bad_tokens_get_the_form_again(sqlite_stack: Stack) -> None:
     key = await sqlite_stack.api_key()
     for token in (key, "pat_" + "x" * 40, "nonsense"):
-        response = await sqlite_stack.http.post("/ui/login", data={"token": token})
+        response = await sign_in(sqlite_stack.http, token)
         assert response.status_code == 401
         assert 'role="alert"' in response.text
-        assert "set-cookie" not in response.headers
+        assert "versioner_session" not in response.headers.get("set-cookie", "")
     assert (await sqlite_stack.http.get("/ui/")).status_code == 303
 
 
 async def test_sign_in_never_sends_you_elsewhere(sqlite_stack: Stack) -> None:
     token = await sqlite_stack.user("viewer")
     for target in ("https://evil.example/", "//evil.example/ui/", "/api-keys/"):
-        response = await sqlite_stack.http.post("/ui/login", data={"token": token, "next": target})
+        response = await sign_in(sqlite_stack.http, token, target)
         assert response.headers["location"] == "/ui/", target
 
 
@@ -174,3 +172,23 @@ async def test_an_unknown_dashboard_path_is_an_html_404(sqlite_stack: Stack) -> 
     api = await sqlite_stack.http.get("/no-such-endpoint")
     assert api.status_code == 404
     assert api.headers["content-type"].startswith("application/json")
+
+
+async def test_the_sign_in_form_refuses_a_post_it_did_not_serve(sqlite_stack: Stack) -> None:
+    """Login CSRF: another site's page posting its owner's token to this form must not sign
+    the visitor's browser in as that owner."""
+    token = await sqlite_stack.user("viewer")
+    forged = [
+        {"token": token},  # no CSRF token at all
+        {"token": token, "csrf_token": "x" * 32},  # one the browser's cookie does not match
+        {"token": token, "csrf_token": "é" * 32},  # not even ASCII
+    ]
+    for data in forged:
+        response = await sqlite_stack.http.post("/ui/login", data=data)
+        assert response.status_code == 403, data
+        assert 'role="alert"' in response.text
+        assert "versioner_session" not in response.headers.get("set-cookie", "")
+    assert (await sqlite_stack.http.get("/ui/")).status_code == 303
+    # The form it served (now with its cookie) signs in, once.
+    assert (await sign_in(sqlite_stack.http, token)).status_code == 303
+    assert (await sqlite_stack.http.get("/ui/")).status_code == 200

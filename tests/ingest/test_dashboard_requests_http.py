@@ -8,7 +8,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.ingest.flows import deploy_body
+from tests.ingest.flows import deploy_body, sign_in
 from tests.ingest.test_dashboard_http import csrf, signed_in
 from tests.support.stack import Stack
 
@@ -94,7 +94,7 @@ async def browser(sqlite_stack: Stack) -> AsyncIterator[Open]:
         )
         clients.append(client)
         token = await sqlite_stack.user(role, name)
-        response = await client.post("/ui/login", data={"token": token, "next": "/ui/"})
+        response = await sign_in(client, token, "/ui/")
         assert response.status_code == 303, response.text
         return Browser(sqlite_stack, client, token)
 

@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.ingest.flows import build_body
+from tests.ingest.flows import build_body, sign_in
 from tests.ingest.test_dashboard_http import csrf, signed_in
 from tests.support.databases import sqlite_url
 from tests.support.receiver import Receiver, Reply, verify_signature
@@ -215,7 +215,7 @@ async def test_ones_own_role_is_not_offered_and_refused_if_sent(sqlite_stack: St
 
 
 async def test_the_last_admin_cannot_be_deactivated(sqlite_stack: Stack) -> None:
-    signed = await sqlite_stack.http.post("/ui/login", data={"token": BOOTSTRAP_TOKEN})
+    signed = await sign_in(sqlite_stack.http, BOOTSTRAP_TOKEN)
     assert signed.status_code == 303
     users = await page(sqlite_stack, "/ui/settings/users")
     [admin] = [u for u in await api(sqlite_stack, "GET", "/users/") if u["role"] == "admin"]

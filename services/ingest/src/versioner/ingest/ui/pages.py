@@ -5,6 +5,9 @@ what the API would let that user see and do. State-changing requests carry the s
 CSRF token (a `csrf_token` form field or an `X-CSRF-Token` header); without it: 403.
 """
 
+import hmac
+import re
+import secrets
 from datetime import datetime
 from importlib.resources import files
 from typing import Annotated, Any
@@ -174,13 +177,43 @@ def failure_text(failure: Failure) -> str:
     return "That did not work."
 
 
+# The sign-in form's CSRF token: a cookie of its own (the form comes before any session).
+LOGIN_COOKIE = "versioner_login"
+LOGIN_MAX_AGE_S = 3600
+LOGIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
+
 router = APIRouter(include_in_schema=False)
+
+
+def _login_form(
+    request: Request, status_code: int, next: str | None, error: str | None
+) -> HTMLResponse:
+    """The sign-in form with its CSRF token, the same in a cookie of its own (double submit):
+    a page of another site can make a browser post to this form, but cannot read or set that
+    cookie, so it cannot sign the browser in as the attacker (login CSRF)."""
+    token = request.cookies.get(LOGIN_COOKIE) or ""
+    if not LOGIN_TOKEN.fullmatch(token):
+        token = secrets.token_urlsafe(24)
+    response = render(
+        request, "login.html", status_code, next=_safe_next(next), error=error, csrf_token=token
+    )
+    settings: IngestSettings = request.app.state.settings
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=LOGIN_MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=settings.base_url.startswith("https://"),
+        path="/ui/login",
+    )
+    return response
 
 
 @router.get("/ui/login")
 async def login_form(request: Request, next: str | None = None) -> Response:
     """The sign-in form: one field, a personal token."""
-    return render(request, "login.html", next=_safe_next(next), error=None)
+    return _login_form(request, 200, next, None)
 
 
 @router.post("/ui/login")
@@ -188,10 +221,15 @@ async def login(
     request: Request,
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/ui/",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Exchange a personal token for a session cookie."""
+    expected = request.cookies.get(LOGIN_COOKIE) or ""
+    if not expected or not hmac.compare_digest(csrf_token.encode(), expected.encode()):
+        expired = "This sign-in form has expired or came from another site: sign in here."
+        return _login_form(request, 403, next, expired)
     token = token.strip()
-    error = None
+    error: str | None = None
     if not token.startswith("pat_"):
         error = "Sign in with your personal token (pat_…); API keys cannot sign in."
     else:
@@ -208,7 +246,7 @@ async def login(
             if actor.kind != "user":
                 error = "Sign in with your personal token (pat_…); API keys cannot sign in."
     if error is not None:
-        return render(request, "login.html", 401, next=_safe_next(next), error=error)
+        return _login_form(request, 401, next, error)
     _session, value = codec(request).new(token)
     settings: IngestSettings = request.app.state.settings
     response = RedirectResponse(_safe_next(next), status_code=303)
@@ -221,6 +259,7 @@ async def login(
         secure=settings.base_url.startswith("https://"),
         path="/",
     )
+    response.delete_cookie(LOGIN_COOKIE, path="/ui/login")
     return response
 
 
