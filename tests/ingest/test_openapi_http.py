@@ -52,3 +52,21 @@ async def test_the_docs_are_served(sqlite_stack: Stack) -> None:
         assert response.status_code == 200
         assert "text/html" in response.headers["content-type"]
         assert "/openapi.json" in response.text
+
+
+async def test_channels_and_buttons_are_documented_as_they_are_sent(sqlite_stack: Stack) -> None:
+    """Their bodies say `kind`; the schema once said `channel_kind` / `button_kind`."""
+    document = await openapi(sqlite_stack)
+    schemas = document["components"]["schemas"]
+    paths = document["paths"]
+    for path, view in (
+        ("/notification-channels/{channel_id}", "ChannelView"),
+        ("/deployment-buttons/{button_id}", "ButtonView"),
+    ):
+        [found] = [p for p in paths if p.rstrip("/") == path]
+        schema = paths[found]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": f"#/components/schemas/{view}"}
+        properties = schemas[view]["properties"]
+        assert "kind" in properties
+        assert not {"channel_kind", "button_kind"} & set(properties)
+        assert schemas[view].get("additionalProperties") is False

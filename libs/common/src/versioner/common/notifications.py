@@ -3,7 +3,7 @@
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from versioner.common.types import Name, UtcDatetime
 
@@ -93,9 +93,27 @@ class ChannelPublic(BaseModel):
     updated_at: UtcDatetime
 
     def api_view(self) -> dict[str, Any]:
-        """The channel as the API shows it: `{id, name, kind, config, events, filters, …}`."""
-        body = self.model_dump(mode="json", exclude={"kind", "channel_kind"})
-        return {"id": body.pop("id"), "name": body.pop("name"), "kind": self.channel_kind, **body}
+        """The channel as the API shows it (`ChannelView`)."""
+        fields = self.model_dump(exclude={"kind", "channel_kind"})
+        return ChannelView(**fields, kind=self.channel_kind).model_dump(mode="json")
+
+
+class ChannelView(BaseModel):
+    """A notification channel as the HTTP API shows it (and its OpenAPI describes it): the
+    channel's kind is `kind`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: UUID
+    name: str
+    kind: ChannelKind
+    config: dict[str, Any]
+    events: list[str]
+    filters: ChannelFilters
+    enabled: bool
+    created_by: str
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 DeliveryStatus = Literal["sending", "sent", "failed"]
@@ -156,10 +174,30 @@ class ButtonPublic(BaseModel):
     updated_at: UtcDatetime
 
     def api_view(self) -> dict[str, Any]:
-        """The button as the API shows it."""
-        body = self.model_dump(mode="json", exclude={"kind", "button_kind"})
-        head = {k: body.pop(k) for k in ("id", "product", "product_id", "environments", "label")}
-        return {**head, "kind": self.button_kind, **body}
+        """The button as the API shows it (`ButtonView`)."""
+        fields = self.model_dump(exclude={"kind", "button_kind"})
+        return ButtonView(**fields, kind=self.button_kind).model_dump(mode="json")
+
+
+class ButtonView(BaseModel):
+    """A deployment button as the HTTP API shows it (and its OpenAPI describes it): the
+    button's kind is `kind`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: UUID
+    product: str
+    product_id: UUID
+    environments: list[str]
+    label: str
+    kind: ButtonKind
+    url_template: str
+    method: HttpMethod
+    body_template: str | None = None
+    secret: str | None = None
+    created_by: str
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class ButtonRequest(BaseModel):

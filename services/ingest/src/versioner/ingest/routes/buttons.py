@@ -29,6 +29,7 @@ from versioner.common.notifications import (
     ButtonKind,
     ButtonPublic,
     ButtonRequest,
+    ButtonView,
     FireAccepted,
     FiringPublic,
     TemplateVariables,
@@ -108,7 +109,7 @@ async def _webhook_button(
     "/deployment-buttons",
     methods=["POST"],
     status_code=201,
-    responses={201: {"model": ButtonPublic}},
+    responses={201: {"model": ButtonView}},
 )
 async def create_button(button: ButtonIn, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Create a button (admin, release_manager, sre); a second one for a product and
@@ -127,7 +128,7 @@ async def create_button(button: ButtonIn, actor: ActorDep, gateway: GatewayDep) 
     return _button(await gateway.ask_notifier(request, ButtonPublic), 201)
 
 
-@router.both("/deployment-buttons", methods=["GET"], responses={200: {"model": list[ButtonPublic]}})
+@router.both("/deployment-buttons", methods=["GET"], responses={200: {"model": list[ButtonView]}})
 async def list_buttons(
     actor: ActorDep,
     gateway: GatewayDep,
@@ -154,7 +155,7 @@ async def list_buttons(
 
 
 @router.both(
-    "/deployment-buttons/{button_id}", methods=["GET"], responses={200: {"model": ButtonPublic}}
+    "/deployment-buttons/{button_id}", methods=["GET"], responses={200: {"model": ButtonView}}
 )
 async def get_button(button_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """One button."""
@@ -163,7 +164,7 @@ async def get_button(button_id: str, actor: ActorDep, gateway: GatewayDep) -> Re
 
 
 @router.both(
-    "/deployment-buttons/{button_id}", methods=["PATCH"], responses={200: {"model": ButtonPublic}}
+    "/deployment-buttons/{button_id}", methods=["PATCH"], responses={200: {"model": ButtonView}}
 )
 async def update_button(
     button_id: str, patch: ButtonPatch, actor: ActorDep, gateway: GatewayDep

@@ -21,6 +21,7 @@ from versioner.common.notifications import (
     ChannelKind,
     ChannelPublic,
     ChannelTested,
+    ChannelView,
     DeliveryPublic,
     EventNames,
 )
@@ -63,7 +64,7 @@ class ChannelPatch(BaseModel):
     "/notification-channels",
     methods=["POST"],
     status_code=201,
-    responses={201: {"model": ChannelPublic}},
+    responses={201: {"model": ChannelView}},
 )
 async def create_channel(channel: ChannelIn, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Create a channel (admin, sre)."""
@@ -73,7 +74,7 @@ async def create_channel(channel: ChannelIn, actor: ActorDep, gateway: GatewayDe
 
 
 @router.both(
-    "/notification-channels", methods=["GET"], responses={200: {"model": list[ChannelPublic]}}
+    "/notification-channels", methods=["GET"], responses={200: {"model": list[ChannelView]}}
 )
 async def list_channels(
     actor: ActorDep, gateway: GatewayDep, limit: Limit = DEFAULT_LIMIT, before: str | None = None
@@ -89,7 +90,7 @@ async def list_channels(
 @router.both(
     "/notification-channels/{channel_id}",
     methods=["GET"],
-    responses={200: {"model": ChannelPublic}},
+    responses={200: {"model": ChannelView}},
 )
 async def get_channel(channel_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """One channel."""
@@ -100,7 +101,7 @@ async def get_channel(channel_id: str, actor: ActorDep, gateway: GatewayDep) -> 
 @router.both(
     "/notification-channels/{channel_id}",
     methods=["PATCH"],
-    responses={200: {"model": ChannelPublic}},
+    responses={200: {"model": ChannelView}},
 )
 async def update_channel(
     channel_id: str, patch: ChannelPatch, actor: ActorDep, gateway: GatewayDep
