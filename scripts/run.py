@@ -112,23 +112,77 @@ async def _stop(processes: dict[str, asyncio.subprocess.Process]) -> None:
                 process.kill()
 
 
-async def main() -> int:
-    """Run until Ctrl-C or until a service stops by itself."""
-    env = environment()
-    url = base_url(env)
-    bin_dir = Path(sys.executable).parent
-    processes: dict[str, asyncio.subprocess.Process] = {}
-    pipes = []
-    for name in SERVICES:
-        process = await asyncio.create_subprocess_exec(
-            str(bin_dir / f"versioner-{name}"),
-            env=env,
+# A service that exits by itself is started again after a pause that doubles (as compose's
+# `restart: unless-stopped` would); one that keeps failing within `_EARLY_S` of its start
+# `_GIVE_UP` times in a row is a setup problem, and everything stops with its log on screen.
+_RESTART_S = 1.0
+_RESTART_MAX_S = 30.0
+_EARLY_S = 10.0
+_GIVE_UP = 5
+
+
+class _Service:
+    """One service process, started again when it exits by itself."""
+
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        self.env = env
+        self.process: asyncio.subprocess.Process | None = None
+        self.started_at = 0.0
+        self.early_exits = 0
+        self.pipe: asyncio.Task[None] | None = None
+
+    async def start(self) -> asyncio.subprocess.Process:
+        bin_dir = Path(sys.executable).parent
+        self.process = await asyncio.create_subprocess_exec(
+            str(bin_dir / f"versioner-{self.name}"),
+            env=self.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        processes[name] = process
-        assert process.stdout is not None
-        pipes.append(asyncio.create_task(_pipe(name, process.stdout)))
+        self.started_at = time.monotonic()
+        assert self.process.stdout is not None
+        self.pipe = asyncio.create_task(_pipe(self.name, self.process.stdout))
+        return self.process
+
+    async def supervise(self, stop: asyncio.Event) -> str | None:
+        """Restart the service whenever it exits, until `stop`; the reason to stop all, if
+        it keeps failing."""
+        while not stop.is_set():
+            assert self.process is not None
+            exited = asyncio.create_task(self.process.wait())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait([exited, stopping], return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if stop.is_set():
+                exited.cancel()
+                return None
+            code = self.process.returncode
+            quick = time.monotonic() - self.started_at < _EARLY_S
+            self.early_exits = self.early_exits + 1 if quick else 0
+            if self.early_exits >= _GIVE_UP:
+                return f"{self.name} exited {self.early_exits} times right after starting"
+            pause = min(_RESTART_S * 2 ** max(self.early_exits - 1, 0), _RESTART_MAX_S)
+            print(
+                f"\n{self.name} exited (code {code}); starting it again in {pause:.0f} s",
+                flush=True,
+            )
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+                return None
+            except TimeoutError:
+                await self.start()
+        return None
+
+
+async def main() -> int:
+    """Run until Ctrl-C, starting again any service that exits by itself."""
+    env = environment()
+    url = base_url(env)
+    services = {name: _Service(name, env) for name in SERVICES}
+    processes: dict[str, asyncio.subprocess.Process] = {}
+    for name, service in services.items():
+        processes[name] = await service.start()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -141,15 +195,18 @@ async def main() -> int:
         print(f"\nVersioner did not become healthy at {url}/health; stopping.", flush=True)
         stop.set()
 
-    exited = [asyncio.create_task(p.wait()) for p in processes.values()]
+    supervisors = [asyncio.create_task(s.supervise(stop)) for s in services.values()]
     stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
-    crashed = [name for name, p in processes.items() if p.returncode not in (None, 0)]
+    done, _ = await asyncio.wait([stopper, *supervisors], return_when=asyncio.FIRST_COMPLETED)
+    reasons = [task.result() for task in done if task is not stopper and task.result()]
+    stop.set()
+    await asyncio.gather(*supervisors, return_exceptions=True)
     print("\nstopping Versioner…", flush=True)
-    await _stop(processes)
-    await asyncio.gather(*pipes, return_exceptions=True)
-    if crashed:
-        print(f"stopped because {', '.join(crashed)} exited", flush=True)
+    current = {n: s.process for n, s in services.items() if s.process is not None}
+    await _stop(current)
+    await asyncio.gather(*(s.pipe for s in services.values() if s.pipe), return_exceptions=True)
+    if reasons:
+        print(f"stopped because {'; '.join(str(r) for r in reasons)}", flush=True)
         return 1
     return 0
 

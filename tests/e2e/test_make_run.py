@@ -146,3 +146,49 @@ def test_make_run_then_the_cli_tracks_and_state_shows_it(
     assert process.returncode == 0, output
     assert "Admin token:" in output
     assert not _healthy(url)
+
+
+def _services(run_pid: int) -> dict[str, int]:
+    """The service processes `scripts/run.py` started, by name."""
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        for name in ("policy", "notifier", "ingest"):
+            if parent == run_pid and f"versioner-{name}" in command:
+                found[name] = int(entry.name)
+    return found
+
+
+def test_make_run_starts_a_killed_service_again(
+    running: tuple[str, dict[str, str], subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    url, env, process = running
+    before = _services(process.pid)
+    assert set(before) == {"policy", "notifier", "ingest"}
+    os.kill(before["policy"], signal.SIGKILL)
+    killed_at = time.monotonic()
+    deadline = killed_at + 30
+    while True:
+        now = _services(process.pid)
+        if "policy" in now and now["policy"] != before["policy"] and _healthy(url):
+            break
+        assert time.monotonic() < deadline, "policy was not started again"
+        time.sleep(0.2)
+    print(f"policy killed with -9, healthy again after {time.monotonic() - killed_at:.1f} s")
+
+    admin = (tmp_path / "var" / "bootstrap-token").read_text().strip()
+    cli_env = {**env, "VERSIONER_API_URL": url, "VERSIONER_RETRY_DELAYS": "0,0,0"}
+    created = _cli("admin", "api-keys", "create", "ci", "--api-key", admin, env=cli_env)
+    assert created.returncode == 0, created.stderr
+
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "policy exited (code -9); starting it again" in output
