@@ -70,3 +70,49 @@ async def test_channels_and_buttons_are_documented_as_they_are_sent(sqlite_stack
         assert "kind" in properties
         assert not {"channel_kind", "button_kind"} & set(properties)
         assert schemas[view].get("additionalProperties") is False
+
+
+async def test_every_operation_documents_the_errors_it_can_answer(sqlite_stack: Stack) -> None:
+    document = await openapi(sqlite_stack)
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            documented = set(operation["responses"])
+            if path.startswith("/health"):
+                continue
+            assert {"401", "503"} <= documented, (method, path)
+            if path not in ("/users/redeem", "/slack/interactions"):
+                assert "403" in documented, (method, path)
+            if "{" in path:
+                assert "404" in documented, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "422"} <= documented, (method, path)
+    health = document["paths"]["/health"]["get"]["responses"]
+    assert health["503"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Health"
+    }
+
+
+async def test_the_documented_errors_are_the_ones_answered(
+    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+) -> None:
+    """A few real answers, each a status the document lists for its operation."""
+    document = await openapi(sqlite_stack)
+
+    def listed(path: str, method: str) -> set[str]:
+        return set(document["paths"][path][method]["responses"])
+
+    cases = [
+        ("get", "/products", "/products/", None, {}),  # no token: 401
+        ("get", "/users", "/users/", None, sqlite_ci),  # an API key: 403
+        ("get", "/deployments/{deployment_id}", "/deployments/nope", None, sqlite_ci),  # 404
+        ("post", "/build-events", "/build-events/", b"{", sqlite_ci),  # 400
+    ]
+    for method, template, path, raw, headers in cases:
+        answer = await sqlite_stack.http.request(
+            method.upper(),
+            path,
+            content=raw,
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert str(answer.status_code) in listed(template, method), (path, answer.status_code)
+        assert answer.status_code >= 400

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from versioner.ingest.auth import Authenticator, CredentialCache
 from versioner.ingest.gateway import PolicyGateway
 from versioner.ingest.intake import EventIntake
+from versioner.ingest.openapi import describe_errors
 from versioner.ingest.routes import (
     accounts,
     approvals,
@@ -117,4 +118,5 @@ def create_app(
     ):
         app.include_router(module.router)
     ui.install(app)
+    describe_errors(app)
     return app

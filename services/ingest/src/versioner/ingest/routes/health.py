@@ -1,7 +1,10 @@
 """Liveness and readiness."""
 
+from typing import Literal
+
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from versioner.ingest.deps import GatewayDep
 from versioner.ingest.web import Router
@@ -18,7 +21,19 @@ async def live() -> Response:
     return JSONResponse({"status": "ok"})
 
 
-@router.both("/health", methods=["GET"])
+class Health(BaseModel):
+    """What `/health` says: 200 when all is up, 503 otherwise, the same body."""
+
+    status: Literal["ok", "unavailable"]
+    broker: Literal["up", "down"]
+    policy: Literal["up", "down"]
+
+
+@router.both(
+    "/health",
+    methods=["GET"],
+    responses={200: {"model": Health}, 503: {"model": Health, "description": "Not ready"}},
+)
 async def health(request: Request, gateway: GatewayDep) -> Response:
     """200 only when the broker is up and policy answered a ping within a second."""
     broker = gateway.client.connected
