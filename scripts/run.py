@@ -70,11 +70,13 @@ def _healthy(url: str) -> bool:
 
 
 async def _wait_healthy(
-    url: str, processes: dict[str, asyncio.subprocess.Process], seconds: float
+    url: str, supervisors: list[asyncio.Task[str | None]], seconds: float
 ) -> bool:
+    """Whether /health answers 200 in time (a service that exits meanwhile is started again
+    by its supervisor; one that gives up ends the wait)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if any(p.returncode is not None for p in processes.values()):
+        if any(task.done() for task in supervisors):
             return False
         if await asyncio.to_thread(_healthy, url):
             return True
@@ -180,22 +182,22 @@ async def main() -> int:
     env = environment()
     url = base_url(env)
     services = {name: _Service(name, env) for name in SERVICES}
-    processes: dict[str, asyncio.subprocess.Process] = {}
-    for name, service in services.items():
-        processes[name] = await service.start()
+    for service in services.values():
+        await service.start()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
 
-    if await _wait_healthy(url, processes, 90):
+    supervisors = [asyncio.create_task(s.supervise(stop)) for s in services.values()]
+    healthy = await _wait_healthy(url, supervisors, 90)
+    if healthy:
         print(_banner(url, env["VERSIONER_BOOTSTRAP_TOKEN"]), flush=True)
-    else:
+    elif not any(task.done() for task in supervisors):
         print(f"\nVersioner did not become healthy at {url}/health; stopping.", flush=True)
         stop.set()
 
-    supervisors = [asyncio.create_task(s.supervise(stop)) for s in services.values()]
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopper, *supervisors], return_when=asyncio.FIRST_COMPLETED)
     reasons = [task.result() for task in done if task is not stopper and task.result()]
@@ -208,7 +210,7 @@ async def main() -> int:
     if reasons:
         print(f"stopped because {'; '.join(str(r) for r in reasons)}", flush=True)
         return 1
-    return 0
+    return 0 if healthy else 1
 
 
 if __name__ == "__main__":

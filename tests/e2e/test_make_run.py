@@ -185,7 +185,7 @@ def test_make_run_starts_a_killed_service_again(
         now = _services(process.pid)
         if "policy" in now and now["policy"] != before["policy"] and _healthy(url):
             break
-        assert time.monotonic() < deadline, "policy was not started again"
+        assert time.monotonic() < deadline, ("policy was not started again", lines[-20:])
         time.sleep(0.2)
     print(f"policy killed with -9, healthy again after {time.monotonic() - killed_at:.1f} s")
 
