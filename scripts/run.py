@@ -134,7 +134,7 @@ class _Service:
         self.early_exits = 0
         self.pipe: asyncio.Task[None] | None = None
 
-    async def start(self) -> asyncio.subprocess.Process:
+    async def start(self) -> None:
         bin_dir = Path(sys.executable).parent
         self.process = await asyncio.create_subprocess_exec(
             str(bin_dir / f"versioner-{self.name}"),
@@ -145,7 +145,6 @@ class _Service:
         self.started_at = time.monotonic()
         assert self.process.stdout is not None
         self.pipe = asyncio.create_task(_pipe(self.name, self.process.stdout))
-        return self.process
 
     async def supervise(self, stop: asyncio.Event) -> str | None:
         """Restart the service whenever it exits, until `stop`; the reason to stop all, if

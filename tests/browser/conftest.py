@@ -7,7 +7,6 @@ port of 127.0.0.1, so the browser talks to it over real HTTP.
 
 import asyncio
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.support.databases import sqlite_url
-from tests.support.services import require
+from tests.support.services import free_port, require
 from tests.support.stack import NotifierSetup, Stack, memory_stack
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
@@ -31,19 +30,12 @@ class Live:
     url: str
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
     """The stack in memory (with the notifier), its gateway served over HTTP."""
     notifier = NotifierSetup(database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
     async with memory_stack(sqlite_url(tmp_path), notifier=notifier) as stack:
-        port = _free_port()
+        port = free_port()
         # The stack already ran the app's lifespan; uvicorn only serves it.
         server = uvicorn.Server(
             uvicorn.Config(

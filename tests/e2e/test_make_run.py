@@ -5,7 +5,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,18 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.services import free_port
 from tests.support.stack import delete_installation
 from versioner.common.names import BrokerNames
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _healthy(url: str) -> bool:
@@ -44,7 +37,7 @@ def running(
     tmp_path: Path, amqp_url: str
 ) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[str]]]:
     """`scripts/run.py` (what `make run` starts) in a scratch folder, on its own port and prefix."""
-    port = _free_port()
+    port = free_port()
     prefix = f"vt-run-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,

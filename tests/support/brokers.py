@@ -9,7 +9,6 @@ would after an operator's restart.
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,22 +17,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from tests.support.services import require
+from tests.support.services import answers, free_port, require
 
 STARTUP_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class OwnBroker:
@@ -42,8 +28,8 @@ class OwnBroker:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.name = f"vt{uuid.uuid4().hex[:8]}@localhost"
-        self.port = _free_port()
-        self.dist_port = _free_port()
+        self.port = free_port()
+        self.dist_port = free_port()
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "enabled_plugins").write_text("[].\n")
@@ -78,7 +64,7 @@ class OwnBroker:
             capture_output=True,
         )
         deadline = time.monotonic() + STARTUP_S
-        while not _listening(self.port):
+        while not answers("127.0.0.1", self.port):
             if time.monotonic() > deadline:
                 raise AssertionError(f"RabbitMQ node {self.name} did not start")
             await asyncio.sleep(0.05)
@@ -94,7 +80,7 @@ class OwnBroker:
             capture_output=True,
         )
         deadline = time.monotonic() + STARTUP_S
-        while _listening(self.port):
+        while answers("127.0.0.1", self.port):
             if time.monotonic() > deadline:
                 raise AssertionError(f"RabbitMQ node {self.name} did not stop")
             await asyncio.sleep(0.05)

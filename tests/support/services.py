@@ -11,7 +11,16 @@ POSTGRES_ADMIN_URL = os.environ.get(
 AMQP_URL = os.environ.get("VERSIONER_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
-def _answers(host: str, port: int) -> bool:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def answers(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections there."""
     try:
         with socket.create_connection((host, port), timeout=1):
             return True
@@ -21,12 +30,12 @@ def _answers(host: str, port: int) -> bool:
 
 def postgres_answers() -> bool:
     """Whether PostgreSQL listens on 127.0.0.1:5432."""
-    return _answers("127.0.0.1", 5432)
+    return answers("127.0.0.1", 5432)
 
 
 def rabbit_answers() -> bool:
     """Whether RabbitMQ listens on 127.0.0.1:5672."""
-    return _answers("127.0.0.1", 5672)
+    return answers("127.0.0.1", 5672)
 
 
 def require(available: bool, what: str) -> None:

@@ -10,7 +10,7 @@ import re
 import secrets
 from datetime import datetime
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, unquote, urlencode
 from uuid import UUID
 
@@ -197,17 +197,32 @@ def _login_form(
     response = render(
         request, "login.html", status_code, next=_safe_next(next), error=error, csrf_token=token
     )
-    settings: IngestSettings = request.app.state.settings
-    response.set_cookie(
-        LOGIN_COOKIE,
-        token,
-        max_age=LOGIN_MAX_AGE_S,
-        httponly=True,
-        samesite="strict",
-        secure=settings.base_url.startswith("https://"),
-        path="/ui/login",
+    _set_private_cookie(
+        request, response, LOGIN_COOKIE, token, LOGIN_MAX_AGE_S, "strict", "/ui/login"
     )
     return response
+
+
+def _set_private_cookie(
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    max_age: int,
+    samesite: Literal["lax", "strict"],
+    path: str,
+) -> None:
+    """A cookie scripts cannot read, sent over https only when Versioner is served so."""
+    settings: IngestSettings = request.app.state.settings
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite=samesite,
+        secure=settings.base_url.startswith("https://"),
+        path=path,
+    )
 
 
 @router.get("/ui/login")
@@ -248,17 +263,8 @@ async def login(
     if error is not None:
         return _login_form(request, 401, next, error)
     _session, value = codec(request).new(token)
-    settings: IngestSettings = request.app.state.settings
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        COOKIE,
-        value,
-        max_age=MAX_AGE_S,
-        httponly=True,
-        samesite="lax",
-        secure=settings.base_url.startswith("https://"),
-        path="/",
-    )
+    _set_private_cookie(request, response, COOKIE, value, MAX_AGE_S, "lax", "/")
     response.delete_cookie(LOGIN_COOKIE, path="/ui/login")
     return response
 
