@@ -15,6 +15,7 @@ from pamqp.common import FieldTable
 from tests.support.stack import Stack, _http, delete_installation, real_stack
 from versioner.common.names import BrokerNames
 from versioner.ingest.app import create_app
+from versioner.ingest.gateway import PolicyGateway
 from versioner.ingest.rpc import AmqpPolicyClient, BrokerUnavailable
 from versioner.policy import lanes
 
@@ -395,3 +396,40 @@ async def test_a_lane_message_that_keeps_failing_is_dead_lettered(
     assert headers["versioner-dead-tries"] == 5
     assert headers["versioner-dead-routing-key"] == names.lane_key(names.lane_for("poison"))
     assert b'"product_name":"poison"' in dead.body
+
+
+async def test_a_verdict_the_broker_did_not_take_blocks_nothing_even_without_the_gateway(
+    slow_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker went away between policy's verdict and its reply, and the gateway, which
+    answered 503, died before it could say so: policy closes the start by itself."""
+    reply = lanes.LaneConsumer._reply
+    lost: list[bytes] = []
+
+    async def broker_gone(
+        self: lanes.LaneConsumer, channel: Any, message: Any, body: bytes
+    ) -> None:
+        if b'"version":"1.0.0"' in message.body and not lost:
+            lost.append(body)
+            raise ConnectionError("the broker went away")
+        await reply(self, channel, message, body)
+
+    async def gateway_dead(*_args: Any) -> None:
+        return None
+
+    monkeypatch.setattr(lanes.LaneConsumer, "_reply", broker_gone)
+    monkeypatch.setattr(PolicyGateway, "abandon", gateway_dead)
+    ci = await cached_key(slow_stack)
+    first = await slow_stack.http.post("/deployment-events/", json=started("lost"), headers=ci)
+    assert first.status_code == 503, first.text
+    assert lost, "the verdict was given, and lost"
+
+    async def closed() -> bool:
+        listed = await slow_stack.http.get("/deployments/", params={"product": "lost"}, headers=ci)
+        return [d["status"] for d in listed.json()] == ["aborted"]
+
+    await slow_stack.wait_for(closed, timeout=10)
+    second = await slow_stack.http.post(
+        "/deployment-events/", json=started("lost", version="2.0.0"), headers=ci
+    )
+    assert second.status_code == 200, second.text

@@ -41,7 +41,7 @@ class OwnBroker:
         for path in folder.iterdir():
             shutil.chown(path, "rabbitmq", "rabbitmq")
 
-    def _env(self) -> dict[str, str]:
+    def env(self) -> dict[str, str]:
         return {
             **os.environ,
             "RABBITMQ_CONF_ENV_FILE": str(self.folder / "env.conf"),
@@ -58,7 +58,7 @@ class OwnBroker:
         await asyncio.to_thread(
             subprocess.run,
             ["rabbitmq-server", "-detached"],
-            env=self._env(),
+            env=self.env(),
             cwd=self.folder,
             check=True,
             capture_output=True,
@@ -75,7 +75,7 @@ class OwnBroker:
         await asyncio.to_thread(
             subprocess.run,
             ["rabbitmqctl", "-n", self.name, "stop"],
-            env=self._env(),
+            env=self.env(),
             check=False,
             capture_output=True,
         )

@@ -16,6 +16,8 @@ process's own bounded work (its in-flight requests and lane messages) published.
 """
 
 import asyncio
+import logging
+from dataclasses import dataclass
 from typing import Any, cast
 
 import aio_pika
@@ -23,6 +25,9 @@ import aiormq
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from aiormq.abc import ConfirmationFrameType
 from pamqp.commands import Basic
+from yarl import URL
+
+log = logging.getLogger(__name__)
 
 # Seconds between attempts to reconnect to a broker that went away, for every connection of
 # every service (aio-pika's and faststream's default is 5): the gate answers again within a
@@ -55,13 +60,103 @@ class HotConnection(aio_pika.RobustConnection):
         await super()._on_connected()
 
 
+def broker_addresses(url: str) -> tuple[str, ...]:
+    """The broker addresses `VERSIONER_AMQP_URL` lists, each as a whole URL.
+
+    One URL, or several separated by commas for the nodes of a cluster: each a whole URL
+    (`amqp://u:p@10.0.0.1:5672/,amqp://u:p@10.0.0.2:5672/`) or, after the first, only
+    `host[:port]`, which takes the scheme, credentials, virtual host and options of the first
+    (`amqp://u:p@rabbit-0:5672/,rabbit-1,rabbit-2:5673`). A comma inside a password is
+    written `%2C`, as in any URL.
+    """
+    parts = [part.strip() for part in url.split(",")]
+    if not parts or not all(parts):
+        raise ValueError("an empty broker address")
+    first = URL(parts[0])
+    if first.scheme not in ("amqp", "amqps") or not first.host:
+        # Not echoed: it may hold a password.
+        raise ValueError("the first broker address is not an amqp:// or amqps:// URL with a host")
+    addresses = [str(first)]
+    for part in parts[1:]:
+        if "://" in part:
+            addresses.append(str(URL(part)))
+            continue
+        host, _, port = part.partition(":")
+        if not host or (port and not port.isdigit()):
+            raise ValueError(f"not a broker address (host[:port]): {part}")
+        addresses.append(str(first.with_host(host).with_port(int(port) if port else first.port)))
+    return tuple(addresses)
+
+
+class FailoverConnection(HotConnection):
+    """A `HotConnection` that tries the next of its addresses after every failed attempt or
+    lost connection: the nodes of a cluster in turn, every `RECONNECT_INTERVAL_S`.
+
+    aio-pika reconnects to the URL it was given; the address is rotated where every
+    failure passes (an attempt that failed or a connection that closed), so the next
+    attempt goes to the next node. Subclassed per address list by `failover`, since aio-pika
+    builds the connection itself from its class.
+    """
+
+    ADDRESSES: tuple[URL, ...] = ()
+
+    def __init__(self, url: URL, *args: Any, **kwargs: Any) -> None:
+        super().__init__(url, *args, **kwargs)
+        self._address = 0
+        # aio-pika adds its keyword options to the URL's query and reads them from there:
+        # every address keeps them.
+        given = self.ADDRESSES[0].query if self.ADDRESSES else {}
+        self._options = {k: v for k, v in self.url.query.items() if k not in given}
+
+    async def _on_connection_close(self, closing: "asyncio.Future[Any]") -> None:
+        if len(self.ADDRESSES) > 1 and not self._close_called:
+            self._address = (self._address + 1) % len(self.ADDRESSES)
+            self.url = self.ADDRESSES[self._address].update_query(self._options)
+        await super()._on_connection_close(closing)
+
+    async def _on_connected(self) -> None:
+        await super()._on_connected()
+        if len(self.ADDRESSES) > 1:
+            log.info("connected to the broker at %s", self)
+
+
+@dataclass(frozen=True)
+class Failover:
+    """How to connect to `VERSIONER_AMQP_URL` with aio-pika's `connect_robust` (or a
+    faststream broker, which hands its keywords to it)."""
+
+    first: str
+    connection_class: type[FailoverConnection]
+    # One address: a service that cannot reach it at start exits (its supervisor starts it
+    # again). Several: it waits for any node, trying them in turn (a cluster being restarted
+    # node by node, or a node not up yet, is no reason to stop).
+    fail_fast: bool
+    reconnect_interval: float = RECONNECT_INTERVAL_S
+
+
+def failover(url: str) -> Failover:
+    """The connection plan for `url`: one broker address or several (`broker_addresses`)."""
+    addresses = broker_addresses(url)
+    connection_class = type(
+        "FailoverConnection",
+        (FailoverConnection,),
+        {"ADDRESSES": tuple(URL(address) for address in addresses)},
+    )
+    return Failover(
+        first=addresses[0], connection_class=connection_class, fail_fast=len(addresses) == 1
+    )
+
+
 async def connect_hot(url: str, name: str) -> AbstractRobustConnection:
-    """A `HotConnection` to `url`, named `name` in RabbitMQ's management views."""
+    """A `HotConnection` to `url` (one broker address or several, failing over between them),
+    named `name` in RabbitMQ's management views."""
+    plan = failover(url)
     return await aio_pika.connect_robust(
-        url,
-        connection_class=HotConnection,
+        plan.first,
+        connection_class=plan.connection_class,
         client_properties={"connection_name": name},
-        reconnect_interval=RECONNECT_INTERVAL_S,
+        reconnect_interval=plan.reconnect_interval,
+        fail_fast=plan.fail_fast,
     )
 
 

@@ -46,7 +46,7 @@ async def amqp_client(
     settings: IngestSettings, cache: CredentialCache
 ) -> tuple[PolicyClient, Callable[[], Awaitable[None]]]:
     """The real client: aio-pika on `VERSIONER_AMQP_URL`, hearing credential broadcasts."""
-    client = AmqpPolicyClient(str(settings.amqp_url), settings.names)
+    client = AmqpPolicyClient(settings.amqp_url, settings.names)
     await client.connect()
 
     async def on_broadcast(body: bytes) -> None:

@@ -8,6 +8,7 @@ import sys
 import aio_pika
 import uvloop
 
+from versioner.common.broker import connect_hot
 from versioner.notifier.app import create_app
 from versioner.notifier.settings import NotifierSettings
 
@@ -15,7 +16,9 @@ from versioner.notifier.settings import NotifierSettings
 async def _health(settings: NotifierSettings) -> bool:
     """Healthy when the broker answers and the notifier's queue has a consumer."""
     try:
-        connection = await asyncio.wait_for(aio_pika.connect(str(settings.amqp_url)), timeout=5)
+        connection = await asyncio.wait_for(
+            connect_hot(settings.amqp_url, "versioner-notifier health"), timeout=5
+        )
     except (OSError, TimeoutError, aio_pika.exceptions.AMQPError):
         return False
     async with connection:

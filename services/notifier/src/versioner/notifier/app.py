@@ -9,7 +9,7 @@ from datetime import datetime
 from faststream import FastStream
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 
-from versioner.common.broker import RECONNECT_INTERVAL_S
+from versioner.common.broker import failover
 from versioner.common.messages.notifier import DeliveryFailed
 from versioner.common.types import utcnow
 from versioner.notifier.crypto import Sealer
@@ -27,13 +27,20 @@ log = logging.getLogger("versioner.notifier")
 
 def build_broker(settings: NotifierSettings) -> RabbitBroker:
     """The broker connection, per-message logs at DEBUG."""
-    return RabbitBroker(
-        str(settings.amqp_url),
+    plan = failover(settings.amqp_url)
+    broker = RabbitBroker(
+        plan.first,
         log_level=logging.DEBUG,
         graceful_timeout=30.0,
         app_id="versioner-notifier",
-        reconnect_interval=RECONNECT_INTERVAL_S,
+        reconnect_interval=plan.reconnect_interval,
+        fail_fast=plan.fail_fast,
     )
+    # faststream hands its connection keywords to aio-pika's `connect_robust` as they are,
+    # and its constructor takes no connection class: the one failing over between the
+    # cluster's nodes is set here.
+    broker._connection_kwargs["connection_class"] = plan.connection_class
+    return broker
 
 
 class NotifierService:

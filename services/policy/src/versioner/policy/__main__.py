@@ -7,19 +7,25 @@ import sys
 import time
 
 import uvloop
-from faststream.rabbit import RabbitBroker
 
 from versioner.common.messages.actor import SYSTEM
 from versioner.common.messages.management import Ping
 from versioner.common.names import DEADLINE_HEADER
-from versioner.policy.app import create_app
+from versioner.policy.app import build_broker, create_app
 from versioner.policy.settings import PolicySettings
 
 
 async def _health(settings: PolicySettings) -> bool:
+    try:
+        return await asyncio.wait_for(_ping(settings), timeout=10)
+    except TimeoutError:  # no broker node answered (with several, connecting waits for one)
+        return False
+
+
+async def _ping(settings: PolicySettings) -> bool:
     names = settings.names
     # A one-off check: faststream's request() serialising calls does not matter here.
-    async with RabbitBroker(str(settings.amqp_url), log_level=logging.DEBUG) as broker:
+    async with build_broker(settings) as broker:
         try:
             reply = await broker.request(
                 Ping(actor=SYSTEM),

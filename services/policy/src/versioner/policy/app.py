@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, text
 from sqlmodel import col, select
 
-from versioner.common.broker import RECONNECT_INTERVAL_S
+from versioner.common.broker import failover
 from versioner.common.roles import Role
 from versioner.policy.clock import Clock, SystemClock
 from versioner.policy.context import PolicyContext
@@ -30,13 +30,20 @@ log = logging.getLogger("versioner.policy")
 
 def build_broker(settings: PolicySettings) -> RabbitBroker:
     """The broker connection, with per-message logs at DEBUG (they cost throughput)."""
-    return RabbitBroker(
-        str(settings.amqp_url),
+    plan = failover(settings.amqp_url)
+    broker = RabbitBroker(
+        plan.first,
         log_level=logging.DEBUG,
         graceful_timeout=10.0,
         app_id="versioner-policy",
-        reconnect_interval=RECONNECT_INTERVAL_S,
+        reconnect_interval=plan.reconnect_interval,
+        fail_fast=plan.fail_fast,
     )
+    # faststream hands its connection keywords to aio-pika's `connect_robust` as they are,
+    # and its constructor takes no connection class: the one failing over between the
+    # cluster's nodes is set here.
+    broker._connection_kwargs["connection_class"] = plan.connection_class
+    return broker
 
 
 async def ensure_bootstrap_token(ctx: PolicyContext) -> str | None:
@@ -72,7 +79,7 @@ class PolicyService:
             settings=settings, db=Database(settings.database_url), clock=clock or SystemClock()
         )
         register(self.broker, self.ctx)
-        self.lanes = LaneConsumer(self.ctx, str(settings.amqp_url), settings.names)
+        self.lanes = LaneConsumer(self.ctx, settings.amqp_url, settings.names)
         self.relay = OutboxRelay(
             self.ctx.db, self._publish, self.ctx.clock, poll_s=settings.relay_poll_s
         )

@@ -16,6 +16,9 @@ its batch's commit); now what many products commit meanwhile goes to SQLite in o
 
 A message is acked once its transaction committed, even when its reply could not be sent (the
 caller then answers by its deadline, and a redelivery would find the event recorded anyway).
+A start's verdict is published confirmed: one the broker did not take never reached the
+gateway, which answered 503, so the start is closed here as abandoned without waiting for
+the gateway's `DeploymentStartAbandoned` (which dies with the gateway if it is killed too).
 A body that is not a lane message is dead-lettered at once. A handler that fails (the
 database busy, say) is tried again here after a pause that doubles each time, holding its
 product's chain so that nothing of that product overtakes it, and dead-lettered after
@@ -188,15 +191,19 @@ class LaneConsumer:
             self._connection = None
             self._channel = self._confirmed = None
 
-    async def _reply(self, message: AbstractIncomingMessage, body: bytes) -> None:
+    async def _reply(
+        self, channel: AbstractChannel | None, message: AbstractIncomingMessage, body: bytes
+    ) -> None:
         """Not mandatory: direct reply-to on RabbitMQ 3.10 returns mandatory replies it also
-        delivers."""
-        assert self._channel is not None
+        delivers. On the confirming channel, returns once the broker took the reply."""
+        assert channel is not None
         assert message.reply_to
         properties = Basic.Properties(
             content_type="application/json", correlation_id=message.correlation_id
         )
-        await publish(self._channel, body, routing_key=message.reply_to, properties=properties)
+        confirm = await publish(channel, body, routing_key=message.reply_to, properties=properties)
+        if confirm is not None and not isinstance(confirm, Basic.Ack):
+            raise RuntimeError(f"the broker refused the reply: {confirm!r}")
 
     async def _dead_letter(
         self, message: AbstractIncomingMessage, reason: str, error: Exception, *, tries: int
@@ -280,8 +287,34 @@ class LaneConsumer:
                 )
                 await asyncio.sleep(min(_BACKOFF_S * 2 ** (tries - 1), _BACKOFF_MAX_S))
         if reply is not None and message.reply_to:
-            try:
-                await self._reply(message, encode(reply))
-            except Exception:  # committed: the caller answers by its deadline
-                log.warning("could not send the reply to %s", message.correlation_id)
+            if isinstance(decoded, EvaluateDeployment):
+                await self._answer_start(message, decoded, encode(reply))
+            else:
+                try:
+                    await self._reply(self._channel, message, encode(reply))
+                except Exception:  # committed: the caller answers by its deadline (202)
+                    log.warning("could not send the reply to %s", message.correlation_id)
         await message.ack()
+
+    async def _answer_start(
+        self, message: AbstractIncomingMessage, start: EvaluateDeployment, body: bytes
+    ) -> None:
+        """Send a verdict, confirmed by the broker; a verdict the broker did not take never
+        reached the gateway, which answered 503: the deployment it let start is closed here
+        (as the gateway's own `DeploymentStartAbandoned` would), so it blocks nothing even
+        when the gateway dies before it can say so (issue 9)."""
+        try:
+            await self._reply(self._confirmed, message, body)
+            return
+        except Exception as exc:
+            log.warning(
+                "the verdict on %s did not reach the broker (%s): closing the start",
+                start.event_id,
+                exc,
+            )
+        abandoned = DeploymentStartAbandoned(
+            event_id=start.event_id,
+            product_name=start.event.product_name,
+            abandoned_at=self.ctx.clock.now(),
+        )
+        await deployments.handle_abandoned(self.ctx, abandoned)
