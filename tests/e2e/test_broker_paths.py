@@ -13,7 +13,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from pamqp.common import FieldTable
 
 from tests.support.stack import Stack, _http, delete_installation, real_stack
-from versioner.common.names import BrokerNames
+from versioner.common.names import BrokerNames, LaneQueueType
 from versioner.ingest.app import create_app
 from versioner.ingest.gateway import PolicyGateway
 from versioner.ingest.rpc import AmqpPolicyClient, BrokerUnavailable
@@ -74,8 +74,16 @@ async def gathering_responder(
     return connection
 
 
-async def test_rpc_client_keeps_many_requests_in_flight(amqp_url: str) -> None:
-    names = BrokerNames(prefix=f"vt-rpc-{uuid.uuid4().hex[:8]}", lanes=1)
+# Replies come by direct reply-to on one node, through a queue of the client's own on a
+# cluster (quorum lanes): both ways keep many requests in flight and recover.
+LANE_TYPES = pytest.mark.parametrize("lane_type", ["classic", "quorum"])
+
+
+@LANE_TYPES
+async def test_rpc_client_keeps_many_requests_in_flight(
+    amqp_url: str, lane_type: LaneQueueType
+) -> None:
+    names = BrokerNames(prefix=f"vt-rpc-{uuid.uuid4().hex[:8]}", lanes=1, lane_type=lane_type)
     client = AmqpPolicyClient(amqp_url, names)
     await client.connect()
     responder = await gathering_responder(amqp_url, names, hold=100)
@@ -109,10 +117,13 @@ async def drop_connections(name: str) -> int:
     return len(pids)
 
 
-async def test_rpc_client_recovers_when_the_broker_drops_its_connection(amqp_url: str) -> None:
+@LANE_TYPES
+async def test_rpc_client_recovers_when_the_broker_drops_its_connection(
+    amqp_url: str, lane_type: LaneQueueType
+) -> None:
     """Calls in flight fail at once (a fact already confirmed is safe in its lane: no error),
     and once the connection is restored the replies come again, with nobody restarting it."""
-    names = BrokerNames(prefix=f"vt-rpc-{uuid.uuid4().hex[:8]}", lanes=1)
+    names = BrokerNames(prefix=f"vt-rpc-{uuid.uuid4().hex[:8]}", lanes=1, lane_type=lane_type)
     client = AmqpPolicyClient(amqp_url, names)
     await client.connect()
     responder: aio_pika.abc.AbstractConnection | None = None

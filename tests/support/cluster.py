@@ -56,10 +56,11 @@ class OwnCluster:
         running = await self.ctl(first, "eval", "length(rabbit_nodes:all_running()).")
         assert running.strip() == str(len(self.nodes)), running
 
-    async def leaders(self, prefix: str) -> dict[str, str]:
-        """Queue name → the node leading it, for the quorum queues whose name starts so."""
+    async def leaders(self, prefix: str, via: OwnBroker | None = None) -> dict[str, str]:
+        """Queue name → the node leading it, for the quorum queues whose name starts so (as
+        node `via` sees it: by default the first)."""
         listed = await self.ctl(
-            self.nodes[0], "list_queues", "name", "leader", "--quiet", "--no-table-headers"
+            via or self.nodes[0], "list_queues", "name", "leader", "--quiet", "--no-table-headers"
         )
         leaders: dict[str, str] = {}
         for line in listed.splitlines():

@@ -14,11 +14,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import aio_pika
 import httpx
 from faststream.rabbit import RabbitBroker, RabbitQueue, TestRabbitBroker
 from pydantic import SecretStr
 
+from versioner.common.broker import connect_hot
 from versioner.common.messages.broadcasts import CredentialsChanged
 from versioner.common.messages.domain import DomainEvent
 from versioner.common.names import DEADLINE_HEADER, BrokerNames
@@ -299,8 +299,9 @@ async def memory_stack(
 
 
 async def delete_installation(amqp_url: str, names: BrokerNames) -> None:
-    """Remove every queue and exchange of a test installation from the broker."""
-    connection = await aio_pika.connect(amqp_url)
+    """Remove every queue and exchange of a test installation from the broker (any node of
+    a cluster that answers)."""
+    connection = await asyncio.wait_for(connect_hot(amqp_url, "versioner-test-cleanup"), 30)
     async with connection:
         channel = await connection.channel()
         for queue in names.queues:

@@ -1,8 +1,8 @@
 """The gateway's RPC client: many requests in flight on one AMQP connection.
 
 Two channels, each consuming replies from RabbitMQ's direct reply-to pseudo-queue (a reply
-comes back on the channel that published the request); replies are matched to waiting
-callers by correlation id. Facts go on a channel with publisher confirms: a 202 promises the
+comes back on the channel that published the request), or on a cluster from a queue of its
+own (see `AmqpPolicyClient`); replies are matched to waiting callers by correlation id. Facts go on a channel with publisher confirms: a 202 promises the
 fact is safe in the broker. Requests (a start, a query) go on one without, and transient: a
 lost request is answered by its deadline anyway, a confirm or a disk write would only add
 latency (persistent starts cost the broker 1.5–2 ms more CPU per deployment at one
@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Protocol, cast
 
 import aio_pika
@@ -100,8 +101,15 @@ class AmqpPolicyClient:
         self.url = url
         self.names = names
         self._connection: AbstractRobustConnection | None = None
-        # [facts: confirmed, requests: unconfirmed]; each consumes its own direct replies.
+        # [facts: confirmed, requests: unconfirmed]; each consumes its own replies.
         self._channels: list[AbstractChannel] = []
+        # Where each channel's replies go: RabbitMQ's direct reply-to on one node; on a
+        # cluster (quorum lanes) a queue of the channel's own. RabbitMQ 3.10 closes the whole
+        # connection of anyone replying to a direct reply-to address of a node that stopped
+        # (INTERNAL_ERROR): after a node stop, every reply to a request sent before it took
+        # policy's lanes down again, for 10-18 s. A reply to a queue that is gone is dropped.
+        self._reply_queues = names.lane_type == "quorum"
+        self._reply_to: list[str] = []
         self._pending: dict[str, asyncio.Future[bytes]] = {}
         # Sent `answered`, by correlation id: when each was sent (in send order).
         self._unanswered: dict[str, float] = {}
@@ -111,33 +119,41 @@ class AmqpPolicyClient:
         and start the reply consumer."""
         self._connection = await connect_hot(self.url, f"versioner-ingest {self.names.prefix}")
         # Facts on the first channel (confirmed, returned when unroutable), requests on the other.
-        for confirms in (True, False):
+        for index, confirms in enumerate((True, False)):
             channel = await self._connection.channel(
                 publisher_confirms=confirms, on_return_raises=confirms
             )
-            await self._consume_replies(channel)
+            self._reply_to.append(DIRECT_REPLY_TO)
+            await self._consume_replies(channel, index)
             # aio-pika restores what was declared through it, not a consumer on the driver's
             # channel: without this, every request after a reconnect was refused ("fast reply
             # consumer does not exist") until ingest restarted (issue 9).
-            channel.reopen_callbacks.add(self._on_reopen)
+            channel.reopen_callbacks.add(partial(self._on_reopen, index))
             self._channels.append(channel)
         # Requests in flight when the connection drops get no reply on the next one.
         self._connection.close_callbacks.add(self._connection_lost)
-        exchange = await self._channels[0].declare_exchange(
-            self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
-        )
-        await declare_policy_queues(self._connection, self._channels[0], exchange, self.names)
+        # Declared once, on a channel closed afterwards: not declared again by aio-pika on
+        # every reconnect (on a cluster, a lane whose leader is being elected cannot answer).
+        async with self._connection.channel() as setup:
+            exchange = await setup.declare_exchange(
+                self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+            )
+            await declare_policy_queues(self._connection, setup, exchange, self.names)
 
-    async def _consume_replies(self, channel: AbstractRobustChannel) -> None:
-        """Consume this channel's direct replies, on the driver's channel: aio-pika's consumer
-        wraps every reply in an `IncomingMessage` and a task of its own, a tenth of the
-        gateway's CPU (issue 8)."""
+    async def _consume_replies(self, channel: AbstractRobustChannel, index: int) -> None:
+        """Consume this channel's replies, on the driver's channel: aio-pika's consumer wraps
+        every reply in an `IncomingMessage` and a task of its own, a tenth of the gateway's
+        CPU (issue 8)."""
         underlay = await channel.get_underlay_channel()
-        await underlay.basic_consume(DIRECT_REPLY_TO, self._on_reply, no_ack=True)
+        if self._reply_queues:
+            declared = await underlay.queue_declare("", exclusive=True, auto_delete=True)
+            assert declared.queue is not None
+            self._reply_to[index] = declared.queue
+        await underlay.basic_consume(self._reply_to[index], self._on_reply, no_ack=True)
 
-    async def _on_reopen(self, channel: AbstractRobustChannel | None) -> None:
+    async def _on_reopen(self, index: int, channel: AbstractRobustChannel | None) -> None:
         if channel is not None:
-            await self._consume_replies(channel)
+            await self._consume_replies(channel, index)
 
     def _connection_lost(self, _connection: object, _exc: BaseException | None = None) -> None:
         """Fail every call waiting for a reply at once (not at its deadline)."""
@@ -230,7 +246,7 @@ class AmqpPolicyClient:
                 # A request outlives neither its deadline nor its caller: kept in memory only.
                 delivery_mode=None if expires else PERSISTENT,
                 correlation_id=correlation_id,
-                reply_to=DIRECT_REPLY_TO,
+                reply_to=self._reply_to[0 if not expires else 1],
                 # AMQP's expiration: milliseconds, as a string.
                 expiration=str(int(timeout * 1000)) if expires else None,
                 headers={DEADLINE_HEADER: int((time.time() + timeout) * 1000)},
@@ -260,7 +276,7 @@ class AmqpPolicyClient:
             content_type="application/json",
             delivery_mode=PERSISTENT,
             correlation_id=correlation_id,
-            reply_to=DIRECT_REPLY_TO,
+            reply_to=self._reply_to[0],
         )
         self._unanswered[correlation_id] = time.monotonic()
         try:
