@@ -2,9 +2,10 @@
 
 import pytest
 from pydantic import ValidationError
+from yarl import URL
 
 from tests.support.services import free_port
-from versioner.common.broker import broker_addresses, connect_hot, failover
+from versioner.common.broker import FailoverConnection, broker_addresses, connect_hot, failover
 from versioner.common.settings import BrokerSettings
 
 
@@ -69,11 +70,12 @@ def test_one_address_fails_fast_several_wait_for_any_node() -> None:
 async def test_a_node_that_does_not_answer_is_passed_over(amqp_url: str) -> None:
     """The first address listens nowhere: the connection goes on to the next, the machine's
     RabbitMQ, keeping aio-pika's options on it."""
-    port = amqp_url.rsplit(":", 1)[1].split("/")[0]
+    port = URL(amqp_url).port
     dead = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
     connection = await connect_hot(f"{dead},127.0.0.1:{port}", "versioner-test-failover")
     try:
-        assert connection.url.port == int(port)
+        assert isinstance(connection, FailoverConnection)
+        assert connection.url.port == port
         assert connection.url.query["reconnect_interval"] == "1.0"
         channel = await connection.channel()
         assert not channel.is_closed

@@ -116,3 +116,28 @@ async def test_the_documented_errors_are_the_ones_answered(
         )
         assert str(answer.status_code) in listed(template, method), (path, answer.status_code)
         assert answer.status_code >= 400
+
+
+async def test_an_undeclared_method_is_405_with_every_method_of_the_path(
+    sqlite_stack: Stack,
+) -> None:
+    """Each method of a path is a route of its own: `Allow` names them all, and a path that
+    is a resource of its own (`/users/me`) is not also the record a template names."""
+    for method, path, allowed in (
+        ("OPTIONS", "/deployment-rules/", "GET, POST"),
+        ("PUT", "/products/some-product", "GET, PATCH"),
+        ("DELETE", "/users/me", "GET"),
+        ("POST", "/deployment-rules/violations", "GET"),
+    ):
+        answer = await sqlite_stack.http.request(method, path, headers=sqlite_stack.admin)
+        assert answer.status_code == 405, (method, path, answer.text)
+        assert answer.headers["allow"] == allowed, (method, path)
+
+
+async def test_operations_that_need_a_token_say_so(sqlite_stack: Stack) -> None:
+    document = await openapi(sqlite_stack)
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            public = path.startswith("/health") or path in ("/users/redeem", "/slack/interactions")
+            assert ("security" not in operation) == public, (method, path)

@@ -53,6 +53,11 @@ async def test_bad_channels_are_refused_naming_the_field(
 ) -> None:
     cases: list[tuple[dict[str, Any], list[str] | None]] = [
         ({"config": {"url": "ftp://example.com/x"}}, ["body", "config", "url"]),
+        ({"config": {"url": "http://[::1"}}, ["body", "config", "url"]),
+        (
+            {"kind": "slack", "config": {"webhook_url": "https://]x"}},
+            ["body", "config", "webhook_url"],
+        ),
         ({"config": {"url": receiver.url("/a\r\nX-Injected: 1")}}, ["body", "config", "url"]),
         ({"config": {"url": receiver.url("/a b")}}, ["body", "config", "url"]),
         ({"config": {"url": receiver.url("/"), "extra": "x"}}, ["body", "config", "extra"]),

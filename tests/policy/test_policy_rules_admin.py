@@ -334,7 +334,7 @@ async def test_preview_puts_the_window_in_force_first(policy: Policy) -> None:
 async def test_preview_of_a_rule_that_is_not_a_schedule_is_422(policy: Policy) -> None:
     rule = await _rule(policy, "flow", FLOW)
     failure = refused(await policy.ask(PreviewWindows(actor=ADMIN, rule_id=rule.id)), 422)
-    assert _locations(failure.body.detail) == [["body", "rule_id"]]
+    assert _locations(failure.body.detail) == [["path", "rule_id"]]
 
 
 async def test_preview_of_an_unknown_rule_is_404(policy: Policy) -> None:

@@ -114,9 +114,10 @@ def conflict(message: str) -> Failure:
     return Failure.of(409, message)
 
 
-def unprocessable(field: str, message: str) -> Failure:
-    """422 in FastAPI's list form, naming the body field (`config.rrule`: a nested one)."""
-    loc = ["body", *field.split(".")]
+def unprocessable(field: str, message: str, where: str = "body") -> Failure:
+    """422 in FastAPI's list form, naming the body field (`config.rrule`: a nested one), or a
+    `path` or `query` parameter."""
+    loc = [where, *field.split(".")]
     return Failure(
         status_code=422,
         body=ErrorBody(detail=[{"loc": loc, "msg": message, "type": "value_error"}]),

@@ -4,16 +4,30 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
-from versioner.common.status import BUILD_ALIASES, DEPLOYMENT_ALIASES, Status, parse_status
+from versioner.common.status import (
+    BUILD_ALIASES,
+    DEPLOYMENT_ALIASES,
+    Status,
+    parse_status,
+    status_pattern,
+)
 from versioner.common.types import (
     MAX_METADATA_BYTES,
+    Instant,
     LongText,
     Name,
     ShortText,
     Url,
-    UtcDatetime,
     printable,
 )
 
@@ -27,8 +41,22 @@ def _status_in(aliases: dict[str, Status]) -> Callable[[Any], Status]:
     return parse
 
 
-BuildStatus = Annotated[Status, BeforeValidator(_status_in(BUILD_ALIASES))]
-DeploymentStatus = Annotated[Status, BeforeValidator(_status_in(DEPLOYMENT_ALIASES))]
+def _vocabulary(aliases: dict[str, Status]) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": status_pattern(aliases),
+            "description": f"One of {', '.join(sorted(aliases))}, in any case, padded or not",
+        }
+    )
+
+
+BuildStatus = Annotated[
+    Status, BeforeValidator(_status_in(BUILD_ALIASES)), _vocabulary(BUILD_ALIASES)
+]
+DeploymentStatus = Annotated[
+    Status, BeforeValidator(_status_in(DEPLOYMENT_ALIASES)), _vocabulary(DEPLOYMENT_ALIASES)
+]
 
 
 def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -57,7 +85,7 @@ class _EventIn(BaseModel):
     build_url: Url = None
     source_system: ShortText = None
     invoke_id: ShortText = None
-    completed_at: UtcDatetime | None = None
+    completed_at: Instant | None = None
     extra_metadata: dict[str, Any] | None = None
 
     _metadata = field_validator("extra_metadata")(_check_metadata)
@@ -70,7 +98,7 @@ class BuildEventIn(_EventIn):
     built_by: ShortText = None
     built_by_email: ShortText = None
     built_by_name: ShortText = None
-    started_at: UtcDatetime | None = None
+    started_at: Instant | None = None
     error_message: LongText = None
     error_code: ShortText = None
 

@@ -3,7 +3,7 @@
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from versioner.common.roles import ApprovalType
 from versioner.common.types import Name, UtcDatetime
@@ -25,7 +25,7 @@ class SlotIn(BaseModel):
     """An approval slot to fill; an optional one is advisory."""
 
     approval_type: ApprovalType
-    optional: bool = False
+    optional: StrictBool = False
 
 
 class RequestItemPublic(BaseModel):

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from versioner.common.types import Name, UtcDatetime
+from versioner.common.types import NOT_BLANK_PATTERN, STRIPPED, Name, UtcDatetime
 
 ChannelKind = Literal["slack", "webhook"]
 
@@ -47,11 +47,67 @@ def canonical_events(names: list[str]) -> list[str]:
     return list(dict.fromkeys(EVENT_ALIASES.get(n, n) for n in names))
 
 
+# `canonical_events` checks the names; the schema lists them.
+EventName = Annotated[
+    str, Field(json_schema_extra={"enum": [*EVENT_NAMES, *EVENT_ALIASES], "type": "string"})
+]
 EventNames = Annotated[
-    list[str],
+    list[EventName],
     Field(min_length=1, max_length=len(EVENT_NAMES) + 1),
     AfterValidator(canonical_events),
 ]
+
+
+# An absolute http(s) URL with a plain host name, padded or not: what the notifier's check
+# accepts (it also takes other URLs that `urlsplit` reads with a host, as IDNs and IPv6).
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HTTP_URL_PATTERN = (
+    f"^{STRIPPED}*[Hh][Tt][Tt][Pp][Ss]?://{_LABEL}(?:\\.{_LABEL})*(?::[0-9]{{1,5}})?"
+    f"(?:[/?#][!-~]*)?{STRIPPED}*$"
+)
+_VALUE = {"type": "string", "maxLength": 2048, "pattern": NOT_BLANK_PATTERN}
+_URL = {"type": "string", "maxLength": 2048, "pattern": HTTP_URL_PATTERN}
+_ABSENT = {"type": "null"}
+# Per kind, what the notifier takes as a channel's `config` (values are trimmed; a null value
+# counts as left out): Slack posts with a bot token to a channel, or to an incoming webhook.
+CHANNEL_CONFIGS: dict[str, dict[str, Any]] = {
+    "slack": {
+        "oneOf": [
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["bot_token", "channel"],
+                "properties": {
+                    "bot_token": {**_VALUE, "pattern": f"^{STRIPPED}*xox"},
+                    "channel": _VALUE,
+                    "webhook_url": _ABSENT,
+                },
+            },
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["webhook_url"],
+                "properties": {"webhook_url": _URL, "bot_token": _ABSENT, "channel": _ABSENT},
+            },
+        ]
+    },
+    "webhook": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "properties": {"url": _URL, "secret": {"anyOf": [_VALUE, _ABSENT]}},
+    },
+}
+# A change: keys of the channel's kind, each a new value or null to remove it; the result
+# must be a whole configuration of that kind.
+CHANNEL_CONFIG_PATCH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        key: {"anyOf": [_URL if key in ("url", "webhook_url") else _VALUE, _ABSENT]}
+        for key in ("bot_token", "channel", "webhook_url", "url", "secret")
+    },
+}
 
 
 class ChannelFilters(BaseModel):

@@ -1,11 +1,24 @@
 """Deployment Rules: what each rule type is configured with (API.md, "Policy configuration")."""
 
+import re
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.config import JsonDict
 
 from versioner.common.roles import ApprovalType
 from versioner.common.types import Name, UtcDatetime
@@ -14,25 +27,57 @@ RuleType = Literal["schedule", "dr_required", "flow", "version_approval"]
 RuleMode = Literal["enabled", "report_only", "disabled"]
 
 
+@cache
+def time_zones() -> list[str]:
+    """The IANA time zone names this installation knows, sorted."""
+    return sorted(available_timezones())
+
+
 def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r} (an IANA name such as Europe/Berlin)"
-        ) from None
+    if name not in time_zones():
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/Berlin)")
     return name
 
 
-def _naive(value: datetime) -> datetime:
+# A wall-clock time: a date and a time of day, no offset (the rule's timezone applies). The
+# calendar decides the rest (no 30 February): pydantic reads what the pattern lets through.
+LOCAL_TIME_PATTERN = (
+    r"^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?$"
+)
+_LOCAL_TIME = re.compile(LOCAL_TIME_PATTERN)
+
+
+def _local_text(value: Any) -> Any:
     # Window times are wall-clock times in the rule's time zone, never instants.
+    if isinstance(value, datetime):
+        return _naive(value)
+    if not isinstance(value, str) or not _LOCAL_TIME.match(value):
+        raise ValueError(
+            "give a local time without an offset, as 2026-12-23T00:00; the rule's timezone applies"
+        )
+    return value
+
+
+def _naive(value: datetime) -> datetime:
     if value.tzinfo is not None:
         raise ValueError("give a local time without an offset; the rule's timezone applies")
     return value
 
 
-TimeZoneName = Annotated[str, AfterValidator(_zone)]
-LocalTime = Annotated[datetime, AfterValidator(_naive)]
+def _zones_listed(schema: dict[str, Any]) -> None:
+    schema["enum"] = time_zones()
+
+
+# A number of minutes, fractions allowed; JSON's number only (not true, not "5").
+Minutes = Annotated[float, Strict()]
+TimeZoneName = Annotated[str, Field(json_schema_extra=_zones_listed), AfterValidator(_zone)]
+LocalTime = Annotated[
+    datetime,
+    BeforeValidator(_local_text),
+    AfterValidator(_naive),
+    WithJsonSchema({"type": "string", "pattern": LOCAL_TIME_PATTERN}),
+]
 
 
 class _Config(BaseModel):
@@ -52,6 +97,25 @@ class Window(_Config):
         return self
 
 
+# `_some_window` below, as JSON Schema: an rrule that is set (a window needs one or the other).
+_RRULE_SET: JsonDict = {
+    "required": ["rrule"],
+    "properties": {"rrule": {"type": "string", "minLength": 1}},
+}
+_SCHEDULE_RULES: JsonDict = {
+    "anyOf": [
+        {"required": ["windows"], "properties": {"windows": {"minItems": 1}}},
+        _RRULE_SET,
+    ],
+    "if": _RRULE_SET,
+    "then": {
+        "required": ["duration_minutes"],
+        "properties": {"duration_minutes": {"type": "number"}},
+    },
+    "else": {"properties": {"dtstart": {"type": "null"}, "duration_minutes": {"type": "null"}}},
+}
+
+
 class ScheduleConfig(_Config):
     """Deny (or only allow) deployments in one-time windows and/or a recurring window.
 
@@ -59,13 +123,15 @@ class ScheduleConfig(_Config):
     00:00) and `duration_minutes` of elapsed time.
     """
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_SCHEDULE_RULES)
+
     kind: Literal["deny", "allow"] = "deny"
     timezone: TimeZoneName = "UTC"
     reason: str | None = Field(default=None, max_length=1000)
     windows: list[Window] = Field(default_factory=list, max_length=500)
     rrule: str | None = Field(default=None, max_length=1000)
     dtstart: LocalTime | None = None
-    duration_minutes: float | None = Field(default=None, gt=0, le=366 * 24 * 60)
+    duration_minutes: Minutes | None = Field(default=None, gt=0, le=366 * 24 * 60)
 
     @model_validator(mode="after")
     def _some_window(self) -> "ScheduleConfig":
@@ -89,8 +155,8 @@ class FlowConfig(_Config):
 
     prerequisites: list[Name] = Field(min_length=1, max_length=20)
     target: Name
-    strict_order: bool = True
-    min_soak_minutes: float = Field(default=0, ge=0, le=366 * 24 * 60)
+    strict_order: StrictBool = True
+    min_soak_minutes: Minutes = Field(default=0, ge=0, le=366 * 24 * 60)
 
     @model_validator(mode="after")
     def _target_not_a_prerequisite(self) -> "FlowConfig":
@@ -113,6 +179,32 @@ CONFIGS: dict[str, type[BaseModel]] = {
     "flow": FlowConfig,
     "version_approval": VersionApprovalConfig,
 }
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        return {key: _inline(value, defs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    return node
+
+
+@cache
+def config_schemas() -> dict[str, dict[str, Any]]:
+    """Each rule type's configuration as one self-contained JSON Schema (no `$ref`), for the
+    bodies that carry a `config`.
+
+    What JSON Schema cannot state is checked all the same (422 naming `config`): a window
+    ends after it starts, on a day the calendar has; an `rrule` is RFC 5545 and occurs; a
+    flow's target is not one of its prerequisites.
+    """
+    found = {}
+    for rule_type, model in CONFIGS.items():
+        schema = model.model_json_schema()
+        found[rule_type] = _inline(schema, schema.pop("$defs", {}))
+    return found
 
 
 def parse_config(rule_type: str, raw: Any) -> RuleConfig:

@@ -1,6 +1,9 @@
 """The status vocabulary of build and deployment events (API.md, "Status vocabulary")."""
 
+import re
 from enum import StrEnum
+
+from versioner.common.types import STRIPPED
 
 
 class Status(StrEnum):
@@ -62,3 +65,20 @@ def parse_status(raw: str, aliases: dict[str, Status]) -> Status:
     except KeyError:
         accepted = ", ".join(sorted(aliases))
         raise ValueError(f"unknown status {raw!r}; accepted: {accepted}") from None
+
+
+# The only character besides A-Z that `str.lower` turns into an ASCII letter
+# (tests/common/test_status_pattern.py checks it against every code point).
+LOWERED = {"k": "\u212a"}
+
+
+def status_pattern(aliases: dict[str, Status]) -> str:
+    """A JSON Schema pattern of exactly what `parse_status` accepts: an alias in any case,
+    padded with whitespace."""
+    spelled = (
+        "".join(
+            f"[{c}{c.upper()}{LOWERED.get(c, '')}]" if c.isalpha() else re.escape(c) for c in alias
+        )
+        for alias in sorted(aliases)
+    )
+    return f"^{STRIPPED}*(?:{'|'.join(spelled)}){STRIPPED}*$"

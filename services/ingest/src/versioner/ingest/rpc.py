@@ -2,12 +2,13 @@
 
 Two channels, each consuming replies from RabbitMQ's direct reply-to pseudo-queue (a reply
 comes back on the channel that published the request), or on a cluster from a queue of its
-own (see `AmqpPolicyClient`); replies are matched to waiting callers by correlation id. Facts go on a channel with publisher confirms: a 202 promises the
-fact is safe in the broker. Requests (a start, a query) go on one without, and transient: a
-lost request is answered by its deadline anyway, a confirm or a disk write would only add
-latency (persistent starts cost the broker 1.5–2 ms more CPU per deployment at one
-connection, issue 8), and a start that survived a broker restart could only be decided after
-its caller was told 503.
+own (see `AmqpPolicyClient`); replies are matched to waiting callers by correlation id.
+Facts go on a channel with publisher confirms: a 202 promises the fact is safe in the
+broker. Requests (a start, a query) go on one without, and transient: a lost request is
+answered by its deadline anyway, a confirm or a disk write would only add latency
+(persistent starts cost the broker 1.5–2 ms more CPU per deployment at one connection, issue
+8), and a start that survived a broker restart could only be decided after its caller was
+told 503.
 faststream's `request` is not used here: it holds a lock per broker and
 opens a consumer per call, which capped the gateway near 400 requests/s (DESIGN.md).
 """

@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from versioner.common.errors import INVALID_JSON, NOT_FOUND, Failure
@@ -174,6 +175,34 @@ async def _on_validation(_request: Request, exc: Exception) -> Response:
 _UNPARSABLE_BODY = "There was an error parsing the body"
 
 
+def _leaves(routes: Iterable[Any]) -> Iterator[Any]:
+    """The routes that answer requests, out of the routers `include_router` wraps them in."""
+    for route in routes:
+        router = getattr(route, "original_router", None)  # FastAPI's wrapper of an included one
+        if router is not None:
+            yield from _leaves(router.routes)
+        else:
+            yield route
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path, for a 405's `Allow` header.
+
+    Starlette names only the methods of the first route whose path matches, and each method
+    of a path is a route of its own here (`Router.both`). A path that is a resource of its
+    own (`/users/me`, `/deployment-rules/violations`) is not also the record a template
+    names (`/users/{user_id}`): its own methods are the ones it allows.
+    """
+    matching = [
+        route
+        for route in _leaves(request.app.router.routes)
+        if route.matches(request.scope)[0] is not Match.NONE and getattr(route, "methods", None)
+    ]
+    literal = [route for route in matching if not getattr(route, "param_convertors", None)]
+    methods = {method for route in literal or matching for method in route.methods}
+    return ", ".join(sorted(methods))
+
+
 async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if request.url.path.startswith("/ui/") and exc.status_code in (404, 405):
@@ -183,7 +212,10 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     detail = NOT_FOUND if exc.status_code == 404 else exc.detail
     if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
         detail = INVALID_JSON
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
 
 def install(app: FastAPI) -> None:

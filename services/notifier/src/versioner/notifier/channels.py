@@ -32,7 +32,10 @@ class ChannelConfig:
 def _url_problem(value: str) -> str | None:
     if any(char == " " or not char.isprintable() for char in value):
         return "must not contain spaces or control characters: percent-encode them"
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unclosed IPv6 bracket: `http://[`
+        return "must be an http or https URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http or https URL"
     if parts.username or parts.password:

@@ -130,6 +130,12 @@ class LaneConsumer:
         channel = await self._connection.channel(publisher_confirms=False)
         # Per consumer (not per channel): so many messages of each lane at once.
         await channel.set_qos(prefetch_count=IN_FLIGHT)
+        # The outbox relay's announcements and the verdicts: persistent, each confirmed.
+        confirmed = await self._connection.channel(publisher_confirms=True)
+        # Both channels before the first consume: a lane with a backlog (a replica started
+        # again, say) delivers at once, and a reply found no channel then (kill -9 fault
+        # test: every verdict of the first 0.2 s lost, the starts closed, the gateway 503).
+        self._channel, self._confirmed = channel, confirmed
         exchange = await channel.declare_exchange(
             self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
         )
@@ -137,9 +143,6 @@ class LaneConsumer:
             queue = await self._declare(channel, self.names.lane_queue(lane))
             await queue.bind(exchange, routing_key=self.names.lane_key(lane))
             self._consumers.append((queue, await queue.consume(self._on_message)))
-        self._channel = channel
-        # The outbox relay's announcements: persistent, each confirmed before its row is marked.
-        self._confirmed = await self._connection.channel(publisher_confirms=True)
 
     async def pause(self) -> None:
         """Stop taking lane messages (they wait in their lanes) until `resume`."""

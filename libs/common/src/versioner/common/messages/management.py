@@ -7,7 +7,7 @@ Each request names the result it answers with (`Reply`); any request may also an
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
 from versioner.common.governance import (
     AuditEntryPublic,
@@ -41,7 +41,7 @@ from versioner.common.roles import ApprovalType, Permission, Role
 from versioner.common.rules import RuleMode, RulePublic, RuleType, WindowsPreview
 from versioner.common.slack_actions import ApproveAction, FireAction, SlotAction
 from versioner.common.status import Status
-from versioner.common.types import Name, UtcDatetime
+from versioner.common.types import Email, Name, UtcDatetime
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -242,7 +242,7 @@ class CreateUser(_Request):
     permission = Permission.MANAGE_USERS
     kind: Literal["create_user"] = "create_user"
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     role: Role
     slack_user_id: str | None = Field(default=None, max_length=64)
 
@@ -272,7 +272,7 @@ class UpdateUser(_Request):
     kind: Literal["update_user"] = "update_user"
     user_id: UUID
     role: Role | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     slack_user_id: str | None = Field(default=None, max_length=64)
     active: bool | None = None
 

@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from fastapi import Response
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from versioner.common.errors import forbidden
 from versioner.common.messages.actor import ANONYMOUS
@@ -29,9 +29,10 @@ from versioner.common.resources import (
     UserPublic,
 )
 from versioner.common.roles import Role
-from versioner.common.types import Name
+from versioner.common.types import Email, Name
 from versioner.ingest.deps import ActorDep, CacheDep, GatewayDep, ident
 from versioner.ingest.gateway import FailureError
+from versioner.ingest.openapi import conflict
 from versioner.ingest.routes.catalog import Limit
 from versioner.ingest.web import Router, respond, respond_list
 
@@ -42,7 +43,7 @@ class UserIn(BaseModel):
     """A user to invite."""
 
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     role: Role
     slack_user_id: str | None = Field(default=None, max_length=64)
 
@@ -51,9 +52,9 @@ class UserPatch(BaseModel):
     """Changes to a user; an empty `slack_user_id` unlinks Slack."""
 
     role: Role | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     slack_user_id: str | None = Field(default=None, max_length=64)
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class InviteIn(BaseModel):
@@ -68,7 +69,15 @@ class ApiKeyIn(BaseModel):
     name: Name
 
 
-@router.both("/users", methods=["POST"], status_code=201, responses={201: {"model": UserInvited}})
+@router.both(
+    "/users",
+    methods=["POST"],
+    status_code=201,
+    responses={
+        201: {"model": UserInvited},
+        **conflict("The Slack user is mapped to another user already"),
+    },
+)
 async def create_user(user: UserIn, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Invite a user (admin): the answer holds a one-time invite token, valid 24 h."""
     return respond(
@@ -118,7 +127,17 @@ async def get_user(user_id: str, actor: ActorDep, gateway: GatewayDep) -> Respon
     return respond(await gateway.ask(GetUser(actor=actor, user_id=ident(user_id)), UserPublic))
 
 
-@router.both("/users/{user_id}", methods=["PATCH"], responses={200: {"model": UserPublic}})
+@router.both(
+    "/users/{user_id}",
+    methods=["PATCH"],
+    responses={
+        200: {"model": UserPublic},
+        **conflict(
+            "The Slack user is mapped to another user, or the last admin would be demoted or "
+            "deactivated"
+        ),
+    },
+)
 async def update_user(
     user_id: str, patch: UserPatch, actor: ActorDep, gateway: GatewayDep, cache: CacheDep
 ) -> Response:

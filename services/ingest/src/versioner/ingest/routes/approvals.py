@@ -15,6 +15,7 @@ from versioner.common.resources import Page
 from versioner.common.roles import ApprovalType
 from versioner.common.types import Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
+from versioner.ingest.openapi import conflict
 from versioner.ingest.web import Router, respond, respond_list
 
 router = Router(tags=["version approvals"])
@@ -29,6 +30,7 @@ class ApprovalIn(BaseModel):
 
 
 _ONE = {201: {"model": VersionApprovalPublic}}
+_REVOKED = conflict("The sign-off was revoked already")
 
 
 @router.both("/versions/{version_id}/approvals", methods=["POST"], status_code=201, responses=_ONE)
@@ -56,7 +58,7 @@ async def list_approvals(version_id: str, actor: ActorDep, gateway: GatewayDep) 
 @router.both(
     "/versions/{version_id}/approvals/{approval_id}",
     methods=["DELETE"],
-    responses={200: {"model": VersionApprovalPublic}},
+    responses={200: {"model": VersionApprovalPublic}, **_REVOKED},
 )
 async def revoke_approval(
     version_id: str, approval_id: str, actor: ActorDep, gateway: GatewayDep
@@ -126,7 +128,7 @@ async def list_named_approvals(
 @router.both(
     "/versions/{product:path}/{version}/approvals/{approval_id}",
     methods=["DELETE"],
-    responses={200: {"model": VersionApprovalPublic}},
+    responses={200: {"model": VersionApprovalPublic}, **_REVOKED},
 )
 async def revoke_named_approval(
     product: str,

@@ -1,12 +1,11 @@
 """The audit log."""
 
-from datetime import datetime
-
 from fastapi import Query, Response
 
 from versioner.common.governance import AuditEntryPublic
 from versioner.common.messages.management import DEFAULT_LIMIT, ListAudit
 from versioner.common.resources import Page
+from versioner.common.types import Instant
 from versioner.ingest.deps import ActorDep, GatewayDep
 from versioner.ingest.routes.catalog import Limit
 from versioner.ingest.web import Router, respond_list
@@ -18,7 +17,7 @@ router = Router(tags=["audit"])
 async def list_audit(
     actor: ActorDep,
     gateway: GatewayDep,
-    since: datetime | None = None,
+    since: Instant | None = None,
     kind: str | None = Query(
         default=None, max_length=64, description="an action, or a prefix ending in '.'"
     ),

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from versioner.common.errors import forbidden, unprocessable
 from versioner.common.messages.actor import Actor
@@ -38,15 +38,72 @@ from versioner.common.resources import Done, Page, ProductPublic
 from versioner.common.types import Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
 from versioner.ingest.gateway import FailureError, PolicyGateway
+from versioner.ingest.openapi import conflict
 from versioner.ingest.routes.catalog import Limit
 from versioner.ingest.web import Router, respond, respond_list
 
 router = Router(tags=["deployment buttons"])
 
 
+# An absolute http(s) URL template with a plain host name and port, Versioner's placeholders
+# only after them: what the notifier saves (it also takes IDNs, IPv6 hosts and literal braces).
+_PLACEHOLDER = (
+    "\\{vi_(?:"
+    + "|".join(name for name in TemplateVariables.model_fields if name != "kind")
+    + ")\\}"
+)
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+URL_TEMPLATE_PATTERN = (
+    f"^[Hh][Tt][Tt][Pp][Ss]?://{_LABEL}(?:\\.{_LABEL})*(?::(?:[1-9][0-9]{{0,3}}|[1-5][0-9]{{4}}))?"
+    f"(?:[/?#](?:[!-z|~]|{_PLACEHOLDER})*)?$"
+)
+_METHOD = {
+    "type": "string",
+    "pattern": "^(?:[Gg][Ee][Tt]|[Pp][Oo][Ss][Tt]|[Pp][Uu][Tt]|[Pp][Aa][Tt][Cc][Hh])$",
+}
+_GET = {"type": "string", "pattern": "^[Gg][Ee][Tt]$"}
+
+
+def _by_kind(schema: dict[str, Any]) -> None:
+    schema["properties"]["url_template"]["pattern"] = URL_TEMPLATE_PATTERN
+    schema["oneOf"] = [
+        {
+            # A link only opens its URL: GET (the default, POST, reads as GET), no body.
+            "properties": {
+                "kind": {"const": "link"},
+                "method": {"anyOf": [_GET, {"const": "POST"}]},
+                "body_template": {"type": "null"},
+            }
+        },
+        {
+            # A body goes with POST, PUT or PATCH; an empty one is no body.
+            "properties": {"kind": {"const": "webhook"}, "method": _METHOD},
+            "if": {"required": ["method"], "properties": {"method": _GET}},
+            "then": {
+                "properties": {"body_template": {"anyOf": [{"type": "null"}, {"maxLength": 0}]}}
+            },
+        },
+    ]
+
+
+def _patched(schema: dict[str, Any]) -> None:
+    properties = schema["properties"]
+    properties["url_template"] = {
+        "anyOf": [
+            {"type": "string", "maxLength": 2048, "pattern": URL_TEMPLATE_PATTERN},
+            {"type": "null"},
+        ]
+    }
+    properties["method"] = {"anyOf": [_METHOD, {"type": "null"}]}
+
+
 class ButtonIn(BaseModel):
     """A new button for a product (name or id) and its environments (one button per product
-    and environment). `link` opens `url_template`; `webhook` is fired by Versioner."""
+    and environment). `link` opens `url_template`; `webhook` is fired by Versioner. A body
+    template that starts with `{` or `[` is sent as JSON: it must be JSON once its
+    placeholders are filled in (inside strings); at most 64 KiB of UTF-8."""
+
+    model_config = ConfigDict(json_schema_extra=_by_kind)
 
     product: Name
     environments: list[Name] = Field(min_length=1, max_length=100)
@@ -60,6 +117,8 @@ class ButtonIn(BaseModel):
 
 class ButtonPatch(BaseModel):
     """Changes to a button; `null` removes the body or the secret."""
+
+    model_config = ConfigDict(json_schema_extra=_patched)
 
     environments: list[Name] | None = Field(default=None, min_length=1, max_length=100)
     label: str | None = Field(default=None, min_length=1, max_length=75)
@@ -105,11 +164,14 @@ async def _webhook_button(
     return button
 
 
+_TAKEN = conflict("The product has a button in one of the environments already")
+
+
 @router.both(
     "/deployment-buttons",
     methods=["POST"],
     status_code=201,
-    responses={201: {"model": ButtonView}},
+    responses={201: {"model": ButtonView}, **_TAKEN},
 )
 async def create_button(button: ButtonIn, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Create a button (admin, release_manager, sre); a second one for a product and
@@ -164,7 +226,9 @@ async def get_button(button_id: str, actor: ActorDep, gateway: GatewayDep) -> Re
 
 
 @router.both(
-    "/deployment-buttons/{button_id}", methods=["PATCH"], responses={200: {"model": ButtonView}}
+    "/deployment-buttons/{button_id}",
+    methods=["PATCH"],
+    responses={200: {"model": ButtonView}, **_TAKEN},
 )
 async def update_button(
     button_id: str, patch: ButtonPatch, actor: ActorDep, gateway: GatewayDep

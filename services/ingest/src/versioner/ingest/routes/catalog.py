@@ -32,10 +32,11 @@ from versioner.common.resources import (
     StateView,
     VersionPublic,
 )
-from versioner.common.status import DEPLOYMENT_ALIASES, Status, parse_status
+from versioner.common.status import DEPLOYMENT_ALIASES, Status, parse_status, status_pattern
 from versioner.common.types import Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
 from versioner.ingest.gateway import FailureError
+from versioner.ingest.openapi import conflict
 from versioner.ingest.web import Router, respond, respond_list
 
 router = Router(tags=["catalog"])
@@ -81,13 +82,19 @@ async def get_product(ref: str, actor: ActorDep, gateway: GatewayDep) -> Respons
     return respond(await gateway.ask(GetProduct(actor=actor, ref=ref.rstrip("/")), ProductPublic))
 
 
-@router.both("/products/{product_id}", methods=["PATCH"], responses={200: {"model": ProductPublic}})
+# `{ref}` as for reading, so the path has one entry in the OpenAPI document (and one `Allow`);
+# a change names the product by id.
+@router.both(
+    "/products/{ref:path}",
+    methods=["PATCH"],
+    responses={200: {"model": ProductPublic}, **conflict("The new name is, or was, another's")},
+)
 async def update_product(
-    product_id: str, patch: ProductPatch, actor: ActorDep, gateway: GatewayDep
+    ref: str, patch: ProductPatch, actor: ActorDep, gateway: GatewayDep
 ) -> Response:
-    """Rename or describe a product (admin, release_manager)."""
+    """Rename or describe a product, named by its id (admin, release_manager)."""
     request = UpdateProduct(
-        actor=actor, product_id=ident(product_id), **patch.model_dump(exclude_unset=True)
+        actor=actor, product_id=ident(ref.rstrip("/")), **patch.model_dump(exclude_unset=True)
     )
     return respond(await gateway.ask(request, ProductPublic))
 
@@ -119,16 +126,17 @@ async def get_environment(ref: str, actor: ActorDep, gateway: GatewayDep) -> Res
 
 
 @router.both(
-    "/environments/{environment_id}",
+    "/environments/{ref:path}",
     methods=["PATCH"],
-    responses={200: {"model": EnvironmentPublic}},
+    responses={200: {"model": EnvironmentPublic}, **conflict("The new name is, or was, another's")},
 )
 async def update_environment(
-    environment_id: str, patch: EnvironmentPatch, actor: ActorDep, gateway: GatewayDep
+    ref: str, patch: EnvironmentPatch, actor: ActorDep, gateway: GatewayDep
 ) -> Response:
-    """Rename, retype or describe an environment (admin, release_manager, sre)."""
+    """Rename, retype or describe an environment, named by its id (admin, release_manager,
+    sre)."""
     request = UpdateEnvironment(
-        actor=actor, environment_id=ident(environment_id), **patch.model_dump(exclude_unset=True)
+        actor=actor, environment_id=ident(ref.rstrip("/")), **patch.model_dump(exclude_unset=True)
     )
     return respond(await gateway.ask(request, EnvironmentPublic))
 
@@ -164,7 +172,11 @@ async def list_deployments(
     gateway: GatewayDep,
     product: str | None = None,
     environment: str | None = None,
-    status: str | None = None,
+    status: str | None = Query(
+        default=None,
+        description="A status in the events' vocabulary (any alias, any case)",
+        json_schema_extra={"pattern": status_pattern(DEPLOYMENT_ALIASES)},
+    ),
     limit: Limit = DEFAULT_LIMIT,
     before: UUID | None = None,
 ) -> Response:
@@ -204,7 +216,7 @@ async def get_deployment(deployment_id: str, actor: ActorDep, gateway: GatewayDe
 @router.both(
     "/deployments/{deployment_id}/abort",
     methods=["POST"],
-    responses={200: {"model": DeploymentPublic}},
+    responses={200: {"model": DeploymentPublic}, **conflict("The deployment is not in progress")},
 )
 async def abort_deployment(deployment_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Close a stuck deployment as aborted, so its environment takes deployments again."""

@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from fastapi import Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from versioner.common.messages.notifier import (
     DEFAULT_LIMIT,
@@ -17,6 +17,8 @@ from versioner.common.messages.notifier import (
     UpdateChannel,
 )
 from versioner.common.notifications import (
+    CHANNEL_CONFIG_PATCH,
+    CHANNEL_CONFIGS,
     ChannelFilters,
     ChannelKind,
     ChannelPublic,
@@ -28,6 +30,7 @@ from versioner.common.notifications import (
 from versioner.common.resources import Done, Page
 from versioner.common.types import Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
+from versioner.ingest.openapi import conflict
 from versioner.ingest.routes.catalog import Limit
 from versioner.ingest.web import Router, respond, respond_list
 
@@ -38,33 +41,51 @@ def _channel(channel: ChannelPublic, status_code: int = 200) -> Response:
     return JSONResponse(channel.api_view(), status_code=status_code)
 
 
+def _config_by_kind(schema: dict[str, Any]) -> None:
+    schema["oneOf"] = [
+        {"properties": {"kind": {"const": kind}, "config": config}}
+        for kind, config in CHANNEL_CONFIGS.items()
+    ]
+
+
+def _config_patch(schema: dict[str, Any]) -> None:
+    schema["properties"]["config"] = {"anyOf": [CHANNEL_CONFIG_PATCH, {"type": "null"}]}
+
+
 class ChannelIn(BaseModel):
     """A new channel. Slack: `{"bot_token", "channel"}` or `{"webhook_url"}`; webhook:
     `{"url", "secret"}`. Secrets are write-only."""
+
+    model_config = ConfigDict(json_schema_extra=_config_by_kind)
 
     name: Name
     kind: ChannelKind
     config: dict[str, Any]
     events: EventNames
     filters: ChannelFilters = Field(default_factory=ChannelFilters)
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class ChannelPatch(BaseModel):
     """Changes to a channel; config keys left out keep their value, `null` removes one."""
 
+    model_config = ConfigDict(json_schema_extra=_config_patch)
+
     name: Name | None = None
     config: dict[str, Any] | None = None
     events: EventNames | None = None
     filters: ChannelFilters | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
+
+
+_NAME_TAKEN = conflict("Another channel has the name")
 
 
 @router.both(
     "/notification-channels",
     methods=["POST"],
     status_code=201,
-    responses={201: {"model": ChannelView}},
+    responses={201: {"model": ChannelView}, **_NAME_TAKEN},
 )
 async def create_channel(channel: ChannelIn, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Create a channel (admin, sre)."""
@@ -101,7 +122,7 @@ async def get_channel(channel_id: str, actor: ActorDep, gateway: GatewayDep) -> 
 @router.both(
     "/notification-channels/{channel_id}",
     methods=["PATCH"],
-    responses={200: {"model": ChannelView}},
+    responses={200: {"model": ChannelView}, **_NAME_TAKEN},
 )
 async def update_channel(
     channel_id: str, patch: ChannelPatch, actor: ActorDep, gateway: GatewayDep

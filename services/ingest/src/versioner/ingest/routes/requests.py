@@ -1,6 +1,6 @@
 """Deployment Requests: create, change in draft, submit, decide slots, tick steps, close."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Response
 from pydantic import BaseModel, Field
@@ -24,6 +24,7 @@ from versioner.common.messages.management import (
 from versioner.common.resources import Page
 from versioner.common.types import Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
+from versioner.ingest.openapi import conflict
 from versioner.ingest.routes.catalog import Limit
 from versioner.ingest.web import Router, respond, respond_list
 
@@ -63,7 +64,10 @@ class DecisionIn(BaseModel):
     comment: str | None = Field(default=None, max_length=5000)
 
 
-_ONE = {200: {"model": DeploymentRequestPublic}}
+_ONE: dict[int | str, dict[str, Any]] = {200: {"model": DeploymentRequestPublic}}
+# A move the request's status does not allow, a change outside draft, a decided slot or a
+# ticked step.
+_MOVED = {**_ONE, **conflict("Not possible in the request's status, or done already")}
 
 
 @router.both(
@@ -115,7 +119,7 @@ async def get_request(request_id: str, actor: ActorDep, gateway: GatewayDep) -> 
     )
 
 
-@router.both("/deployment-requests/{request_id}", methods=["PATCH"], responses=_ONE)
+@router.both("/deployment-requests/{request_id}", methods=["PATCH"], responses=_MOVED)
 async def update_request(
     request_id: str, patch: RequestPatch, actor: ActorDep, gateway: GatewayDep
 ) -> Response:
@@ -133,9 +137,9 @@ def _move(action: Literal["submit", "revert", "complete", "cancel"], summary: st
 
     move.__doc__ = summary
     move.__name__ = f"{action}_request"
-    router.both(f"/deployment-requests/{{request_id}}/{action}", methods=["POST"], responses=_ONE)(
-        move
-    )
+    router.both(
+        f"/deployment-requests/{{request_id}}/{action}", methods=["POST"], responses=_MOVED
+    )(move)
 
 
 _move("submit", "Submit a draft: approvers may decide its slots (422 without items).")
@@ -145,7 +149,9 @@ _move("cancel", "Cancel a request that is not closed.")
 
 
 @router.both(
-    "/deployment-requests/{request_id}/slots/{slot_id}/decision", methods=["POST"], responses=_ONE
+    "/deployment-requests/{request_id}/slots/{slot_id}/decision",
+    methods=["POST"],
+    responses=_MOVED,
 )
 async def decide_slot(
     request_id: str, slot_id: str, body: DecisionIn, actor: ActorDep, gateway: GatewayDep
@@ -162,7 +168,9 @@ async def decide_slot(
 
 
 @router.both(
-    "/deployment-requests/{request_id}/steps/{step_id}/complete", methods=["POST"], responses=_ONE
+    "/deployment-requests/{request_id}/steps/{step_id}/complete",
+    methods=["POST"],
+    responses=_MOVED,
 )
 async def complete_step(
     request_id: str, step_id: str, actor: ActorDep, gateway: GatewayDep

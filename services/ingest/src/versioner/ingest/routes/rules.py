@@ -1,10 +1,9 @@
 """Deployment Rules and the violations log."""
 
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from versioner.common.governance import ViolationPublic
 from versioner.common.messages.management import (
@@ -18,17 +17,37 @@ from versioner.common.messages.management import (
     UpdateRule,
 )
 from versioner.common.resources import Done, Page
-from versioner.common.rules import RuleMode, RulePublic, RuleType, WindowsPreview
-from versioner.common.types import Name
+from versioner.common.rules import RuleMode, RulePublic, RuleType, WindowsPreview, config_schemas
+from versioner.common.types import Instant, Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
+from versioner.ingest.openapi import conflict
 from versioner.ingest.routes.catalog import Limit
 from versioner.ingest.web import Router, respond, respond_list
 
 router = Router(tags=["rules"])
 
 
+def _config_by_type(schema: dict[str, Any]) -> None:
+    # Policy reads `config` by `rule_type`: each type's branch says what it takes.
+    schema["oneOf"] = [
+        {"properties": {"rule_type": {"const": rule_type}, "config": config}}
+        for rule_type, config in config_schemas().items()
+    ]
+
+
+def _config_of_some_type(schema: dict[str, Any]) -> None:
+    # A change keeps the rule's type: the config must be that type's (else 422).
+    schema["properties"]["config"] = {
+        "anyOf": [*config_schemas().values(), {"type": "null"}],
+        "description": "The whole configuration, of the rule's type",
+    }
+
+
 class RuleIn(BaseModel):
-    """A new rule: empty `products`/`environments` mean all; names not seen yet are allowed."""
+    """A new rule: empty `products`/`environments` mean all; names not seen yet are allowed.
+    A flow rule's `environments` is `[]` or `[target]`."""
+
+    model_config = ConfigDict(json_schema_extra=_config_by_type)
 
     name: Name
     rule_type: RuleType
@@ -41,6 +60,8 @@ class RuleIn(BaseModel):
 class RulePatch(BaseModel):
     """Changes to a rule; a mode switch (enabled, report_only, disabled) is audited."""
 
+    model_config = ConfigDict(json_schema_extra=_config_of_some_type)
+
     name: Name | None = None
     mode: RuleMode | None = None
     products: list[Name] | None = Field(default=None, max_length=500)
@@ -48,8 +69,14 @@ class RulePatch(BaseModel):
     config: dict[str, Any] | None = None
 
 
+_NAME_TAKEN = conflict("Another rule has the name")
+
+
 @router.both(
-    "/deployment-rules", methods=["POST"], status_code=201, responses={201: {"model": RulePublic}}
+    "/deployment-rules",
+    methods=["POST"],
+    status_code=201,
+    responses={201: {"model": RulePublic}, **_NAME_TAKEN},
 )
 async def create_rule(rule: RuleIn, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Create a rule (admin, release_manager, sre)."""
@@ -79,7 +106,7 @@ async def list_violations(
     rule: str | None = None,
     product: str | None = None,
     environment: str | None = None,
-    since: datetime | None = None,
+    since: Instant | None = None,
     outcome: Literal["blocked", "reported", "overridden"] | None = None,
     limit: Limit = DEFAULT_LIMIT,
     before: int | None = Query(default=None, ge=1),
@@ -106,7 +133,9 @@ async def get_rule(rule_id: str, actor: ActorDep, gateway: GatewayDep) -> Respon
 
 
 @router.both(
-    "/deployment-rules/{rule_id}", methods=["PATCH"], responses={200: {"model": RulePublic}}
+    "/deployment-rules/{rule_id}",
+    methods=["PATCH"],
+    responses={200: {"model": RulePublic}, **_NAME_TAKEN},
 )
 async def update_rule(
     rule_id: str, patch: RulePatch, actor: ActorDep, gateway: GatewayDep

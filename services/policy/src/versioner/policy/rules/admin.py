@@ -246,7 +246,7 @@ async def preview_windows(ctx: PolicyContext, request: PreviewWindows) -> Window
         if rule is None:
             return not_found()
         if rule.rule_type != "schedule":
-            return unprocessable("rule_id", "only schedule rules have windows")
+            return unprocessable("rule_id", "only schedule rules have windows", "path")
         config = parse_config("schedule", rule.config)
         rule_id, created = rule.id, rule.created_at
     assert isinstance(config, ScheduleConfig)
