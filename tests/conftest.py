@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import drop_pooled, postgres_database, sqlite_url
+from tests.support.receiver import Receiver
 from tests.support.services import AMQP_URL, postgres_answers, rabbit_answers, require
 from tests.support.stack import Stack, memory_stack, real_stack
 
@@ -26,6 +27,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Leave no test database behind."""
     if postgres_answers():
         asyncio.run(drop_pooled())
+
+
+# The notifier's HTTP clients would take a proxy from these; every test talks to 127.0.0.1.
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
+
+
+@pytest.fixture
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy in the environment: local receivers and fakes are reached directly."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def receiver(no_proxies: None) -> AsyncIterator[Receiver]:
+    """A webhook receiver on 127.0.0.1, answering 200 unless scripted otherwise."""
+    async with Receiver() as running:
+        yield running
 
 
 @pytest.fixture

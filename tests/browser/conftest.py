@@ -5,19 +5,17 @@ Browsers cannot be downloaded here, so Playwright launches the system's `chromiu
 port of 127.0.0.1, so the browser talks to it over real HTTP.
 """
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.support.databases import sqlite_url
-from tests.support.services import free_port, require
-from tests.support.stack import NotifierSetup, Stack, memory_stack
+from tests.support.services import require
+from tests.support.stack import NotifierSetup, Stack, memory_stack, serving
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 
@@ -34,24 +32,11 @@ class Live:
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
     """The stack in memory (with the notifier), its gateway served over HTTP."""
     notifier = NotifierSetup(database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
-    async with memory_stack(sqlite_url(tmp_path), notifier=notifier) as stack:
-        port = free_port()
-        # The stack already ran the app's lifespan; uvicorn only serves it.
-        server = uvicorn.Server(
-            uvicorn.Config(
-                stack.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-            )
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        try:
-            yield Live(stack=stack, url=f"http://127.0.0.1:{port}")
-        finally:
-            server.should_exit = True
-            await task
+    async with (
+        memory_stack(sqlite_url(tmp_path), notifier=notifier) as stack,
+        serving(stack.app) as url,
+    ):
+        yield Live(stack=stack, url=url)
 
 
 @pytest.fixture

@@ -2,27 +2,13 @@
 mode, a Deployment Request approved by a second user, firing a deployment button, refusals."""
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import Live, sign_in
 from tests.ingest.flows import build_body
 from tests.support.receiver import Receiver
-
-# The notifier's webhook client would take a proxy from these: unset, the receiver is reached.
-_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
-
-
-@pytest.fixture
-async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
-    """A webhook receiver on 127.0.0.1."""
-    for name in _PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    async with Receiver() as running:
-        yield running
 
 
 async def built(live: Live, product: str = "checkout", version: str = "1.0.0") -> dict[str, Any]:

@@ -71,13 +71,10 @@ DEPLOYMENTS_EACH = 40
 
 @pytest.mark.timeout(300)
 async def test_a_broker_restart_under_load_loses_nothing_and_blocks_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, receiver: Receiver
 ) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
     notifier = NotifierSetup(database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
     async with (
-        Receiver() as receiver,
         own_broker() as broker,
         real_stack(sqlite_url(tmp_path), broker.url, notifier=notifier) as stack,
     ):

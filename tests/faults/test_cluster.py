@@ -22,13 +22,10 @@ DEPLOYMENTS_EACH = 30
 
 @pytest.mark.timeout(420)
 async def test_stopping_the_node_leading_the_lanes_loses_nothing_and_blocks_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, receiver: Receiver
 ) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
     notifier = NotifierSetup(database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
     async with (
-        Receiver() as receiver,
         own_cluster() as cluster,
         real_stack(sqlite_url(tmp_path), cluster.url, notifier=notifier) as stack,
     ):

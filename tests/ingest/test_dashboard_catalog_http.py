@@ -14,24 +14,12 @@ from tests.support.databases import sqlite_url
 from tests.support.receiver import Receiver
 from tests.support.stack import NotifierSetup, Stack, memory_stack
 
-# The notifier's webhook client would take a proxy from these: unset, the receiver is reached.
-_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
-
 
 @pytest.fixture
 async def notified_stack(tmp_path: Path) -> AsyncIterator[Stack]:
     """The stack in memory with the notifier (for deployment buttons), on SQLite."""
     setup = NotifierSetup(database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
     async with memory_stack(sqlite_url(tmp_path), notifier=setup) as running:
-        yield running
-
-
-@pytest.fixture
-async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
-    """A webhook receiver on 127.0.0.1."""
-    for name in _PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    async with Receiver() as running:
         yield running
 
 

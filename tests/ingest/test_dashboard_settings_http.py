@@ -18,8 +18,6 @@ from tests.support.receiver import Receiver, Reply, verify_signature
 from tests.support.stack import BOOTSTRAP_TOKEN, NotifierSetup, Stack, memory_stack
 from versioner.ingest.ui import settings
 
-# The notifier's webhook client would take a proxy from these: unset, the receiver is reached.
-_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
 WEBHOOK_SECRET = "whsec-" + "s" * 24
 BOT_TOKEN = "xoxb-1234-5678-" + "t" * 24
 BUTTON_SECRET = "btn-secret-" + "b" * 20
@@ -30,15 +28,6 @@ async def notified_stack(tmp_path: Path) -> AsyncIterator[Stack]:
     """The stack in memory with the notifier (channels, buttons), on SQLite."""
     setup = NotifierSetup(database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
     async with memory_stack(sqlite_url(tmp_path), notifier=setup) as running:
-        yield running
-
-
-@pytest.fixture
-async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
-    """A webhook receiver on 127.0.0.1."""
-    for name in _PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    async with Receiver() as running:
         yield running
 
 

@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, CheckContext, Response
 from schemathesis.engine import events
@@ -30,8 +29,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from tests.support.databases import sqlite_url
-from tests.support.services import free_port
-from tests.support.stack import NotifierSetup, Stack, memory_stack
+from tests.support.stack import NotifierSetup, Stack, memory_stack, serving
 
 CALLERS = ("admin", "viewer", "api_key")
 # Fuzzed cases per operation and workflows per caller (of at most STEPS calls): enough to
@@ -134,29 +132,14 @@ def served(tmp_path: Path, role: str) -> Iterator[Caller]:
             egress = stack.notifier.egress
             await egress._client.aclose()
             egress._client = httpx.AsyncClient(transport=httpx.MockTransport(_answer_locally))
-            port = free_port()
-            # The stack already ran the app's lifespan; uvicorn only serves it.
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    stack.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-                )
-            )
-            task = asyncio.create_task(server.serve())
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            found["stop"] = lambda: loop.call_soon_threadsafe(stop.set)
-            token = await _credential(stack, role)
-            found["caller"] = Caller(role=role, url=f"http://127.0.0.1:{port}", token=token)
-            ready.set()
-            try:
+            async with serving(stack.app) as url:
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                found["stop"] = lambda: loop.call_soon_threadsafe(stop.set)
+                token = await _credential(stack, role)
+                found["caller"] = Caller(role=role, url=url, token=token)
+                ready.set()
                 await stop.wait()
-            finally:
-                server.should_exit = True
-                await task
 
     def run() -> None:
         try:

@@ -43,8 +43,6 @@ FILLS = {
 SLACK_SECRET = "slack-signing-secret-for-the-walk"
 # Unseen names: the walk's rules, channels and Deployment Requests never touch its events.
 ELSEWHERE = "role-walk-elsewhere"
-# The notifier's webhook client would take a proxy from these: unset, the receiver is reached.
-_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
 
 
 @dataclass(frozen=True)
@@ -551,15 +549,6 @@ def mismatch(row: Row, caller: str, response: httpx.Response) -> str | None:
     if status in (401, 403) or status >= 500:
         return f"{caller} is in '{row.roles}': must go through, {got}"
     return None
-
-
-@pytest.fixture
-async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
-    """A webhook receiver on 127.0.0.1, for channels' tests and buttons' firings."""
-    for name in _PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    async with Receiver() as running:
-        yield running
 
 
 @pytest.fixture

@@ -10,33 +10,12 @@ from tests.support.fake_slack import FakeSlack
 from tests.support.receiver import Receiver
 from tests.support.stack import NotifierSetup, Stack, memory_stack, real_stack
 
-# slack-sdk takes its proxy from these and ignores NO_PROXY: unset, the fakes are reached directly.
-_PROXY_VARIABLES = (
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-)
-
 
 @pytest.fixture
-async def fake_slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSlack]:
+async def fake_slack(no_proxies: None) -> AsyncIterator[FakeSlack]:
     """A fake Slack accepting `VALID_TOKEN` and any channel."""
-    for name in _PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
     async with FakeSlack() as fake:
         yield fake
-
-
-@pytest.fixture
-async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
-    """A webhook receiver answering 200 unless scripted otherwise."""
-    for name in _PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    async with Receiver() as running:
-        yield running
 
 
 SIGNING_SECRET = "slack-signing-secret-for-tests"

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker, RabbitQueue, TestRabbitBroker
 from pydantic import SecretStr
 
+from tests.support.services import free_port
 from versioner.common.broker import connect_hot
 from versioner.common.messages.broadcasts import CredentialsChanged
 from versioner.common.messages.domain import DomainEvent
@@ -359,3 +362,23 @@ async def _start_policy(settings: PolicySettings, clock: Clock | None) -> Policy
     await service.broker.start()
     await service.started()
     return service
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """The app served over real HTTP by uvicorn on a free port of 127.0.0.1 (its lifespan
+    already run by the stack: uvicorn only serves it); its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
