@@ -444,3 +444,23 @@ async def test_a_verdict_the_broker_did_not_take_blocks_nothing_even_without_the
         "/deployment-events/", json=started("lost", version="2.0.0"), headers=ci
     )
     assert second.status_code == 200, second.text
+
+
+async def test_a_verdict_goes_out_while_the_confirming_channel_is_reopening(
+    rabbit_stack: Stack,
+) -> None:
+    """After a reconnect the consuming channel may deliver before the confirming one is back:
+    the verdict goes on the channel that delivered its request, and the start is let through
+    (it was closed as if the broker had gone away, and answered 503 at the deadline)."""
+    consumer = rabbit_stack.policy.lanes
+    assert consumer._confirmed is not None
+    await consumer._confirmed.close()
+    ci = await cached_key(rabbit_stack)
+    answer = await rabbit_stack.http.post(
+        "/deployment-events/", json=started("reopening"), headers=ci
+    )
+    assert answer.status_code == 200, answer.text
+    listed = await rabbit_stack.http.get(
+        "/deployments/", params={"product": "reopening"}, headers=ci
+    )
+    assert [d["status"] for d in listed.json()] == ["started"]

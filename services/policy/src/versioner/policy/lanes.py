@@ -306,8 +306,14 @@ class LaneConsumer:
         reached the gateway, which answered 503: the deployment it let start is closed here
         (as the gateway's own `DeploymentStartAbandoned` would), so it blocks nothing even
         when the gateway dies before it can say so (issue 9)."""
+        confirmed = self._confirmed
+        # After a reconnect aio-pika reopens the channels one by one, and the consuming one
+        # may deliver before the confirming one is back: the verdict then goes on the channel
+        # that just delivered its request (open; a publish there that fails was not sent).
+        # A broker that went away closes both.
+        channel = self._channel if confirmed is None or confirmed.is_closed else confirmed
         try:
-            await self._reply(self._confirmed, message, body)
+            await self._reply(channel, message, body)
             return
         except Exception as exc:
             log.warning(
