@@ -95,7 +95,7 @@ class FailoverConnection(HotConnection):
     aio-pika reconnects to the URL it was given; the address is rotated where every
     failure passes (an attempt that failed or a connection that closed), so the next
     attempt goes to the next node. Subclassed per address list by `failover`, since aio-pika
-    builds the connection itself from its class.
+    builds the connection itself from its class (docs/adr/0006-replies-and-cluster-failover.md).
     """
 
     ADDRESSES: tuple[URL, ...] = ()

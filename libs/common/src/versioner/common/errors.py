@@ -1,4 +1,8 @@
-"""Error bodies: what a refused request answers, over RPC and then over HTTP."""
+"""Error bodies: what a refused request answers, over RPC and then over HTTP.
+
+A refusal travels as a returned `Failure`, never as an exception:
+docs/adr/0003-failures-returned-not-raised.md.
+"""
 
 from datetime import datetime
 from typing import Any, Literal

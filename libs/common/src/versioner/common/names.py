@@ -1,4 +1,7 @@
-"""Exchange, queue and routing-key names, all under one prefix (`VERSIONER_BROKER_PREFIX`)."""
+"""Exchange, queue and routing-key names, all under one prefix (`VERSIONER_BROKER_PREFIX`).
+
+The topology: docs/architecture.md ("The broker"); the lanes: docs/adr/0005-ordered-lanes.md.
+"""
 
 import zlib
 from dataclasses import dataclass

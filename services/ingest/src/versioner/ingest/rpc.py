@@ -9,8 +9,8 @@ answered by its deadline anyway, a confirm or a disk write would only add latenc
 (persistent starts cost the broker 1.5–2 ms more CPU per deployment at one connection, issue
 8), and a start that survived a broker restart could only be decided after its caller was
 told 503.
-faststream's `request` is not used here: it holds a lock per broker and
-opens a consumer per call, which capped the gateway near 400 requests/s (DESIGN.md).
+faststream's `request` is not used here: it holds a lock per broker and opens a consumer per
+call, which capped the gateway near 400 requests/s (docs/adr/0001-hand-written-rpc-client.md).
 """
 
 import asyncio
@@ -108,7 +108,8 @@ class AmqpPolicyClient:
         # cluster (quorum lanes) a queue of the channel's own. RabbitMQ 3.10 closes the whole
         # connection of anyone replying to a direct reply-to address of a node that stopped
         # (INTERNAL_ERROR): after a node stop, every reply to a request sent before it took
-        # policy's lanes down again, for 10-18 s. A reply to a queue that is gone is dropped.
+        # policy's lanes down again, for 9-18 s. A reply to a queue that is gone is dropped.
+        # docs/adr/0006-replies-and-cluster-failover.md.
         self._reply_queues = names.lane_type == "quorum"
         self._reply_to: list[str] = []
         self._pending: dict[str, asyncio.Future[bytes]] = {}

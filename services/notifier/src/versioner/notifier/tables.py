@@ -1,4 +1,4 @@
-"""The notifier's tables (DESIGN.md: it owns channels, Slack thread anchors and its delivery log).
+"""The notifier's tables: channels, Slack thread anchors, its delivery log (docs/architecture.md).
 
 They live on a metadata of their own, apart from policy's: the two services may share a
 PostgreSQL database, never a schema definition.

@@ -22,6 +22,8 @@ SQLite has a single writer anyway, so writes (both kinds) take an in-process loc
 contend inside SQLite, and a write transaction starts with `BEGIN IMMEDIATE`, holding the
 database from its first read. Reads run beside writes (WAL). PostgreSQL gets one pool;
 correctness there comes from row locks and unique constraints, not from this process.
+
+The decision and its measurements: docs/adr/0002-sqlite-writes-on-the-event-loop.md.
 """
 
 import asyncio

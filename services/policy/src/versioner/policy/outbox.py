@@ -2,7 +2,7 @@
 
 One relay at a time (a lease row) publishes rows in id order with publisher confirms and
 then marks them sent. A crash between the publish and the mark publishes a row again;
-consumers drop what they have seen by the event id inside.
+consumers drop what they have seen by the event id inside (docs/adr/0004-transactional-outbox.md).
 """
 
 import asyncio

@@ -1,4 +1,4 @@
-"""Policy's tables: the domain database (DESIGN.md, "Services and who owns what").
+"""Policy's tables: the domain database (docs/architecture.md, "Who owns which data").
 
 Names are arbitrated by `product_names` and `environment_names`, which hold every name a
 record has had: a first sight inserts there first, so two replicas meeting a new name at once
