@@ -4,7 +4,7 @@ UV := ./scripts/uv.sh
 # database and ports, so they do not meet.
 TEST_WORKERS ?= 2
 
-.PHONY: install run demo test lint format typecheck pytest bench clean
+.PHONY: install run demo test lint format typecheck migration pytest bench clean
 
 install: ## Install uv (if missing) and the workspace's locked dependencies.
 	@$(UV) sync --frozen --quiet
@@ -21,11 +21,14 @@ test: install ## Lint, type-check and run every test (SQLite and PostgreSQL, in 
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy libs services tests bench scripts
+	$(UV) run --frozen lint-imports
 	$(UV) run --frozen pytest -n $(TEST_WORKERS)
 
-lint: install
+lint: install ## ruff check, ruff format --check, mypy and the import contracts (what pre-commit runs).
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy libs services tests bench scripts
+	$(UV) run --frozen lint-imports
 
 format: install
 	$(UV) run --frozen ruff format .
@@ -33,6 +36,11 @@ format: install
 
 typecheck: install
 	$(UV) run --frozen mypy libs services tests bench scripts
+
+migration: install ## Autogenerate the next revision: make migration SERVICE=policy MESSAGE="what it adds".
+	@case "$(SERVICE)" in policy|notifier) ;; *) echo 'usage: make migration SERVICE=policy|notifier MESSAGE="what it adds"' >&2; exit 2 ;; esac
+	@test -n "$(MESSAGE)" || { echo 'usage: make migration SERVICE=policy|notifier MESSAGE="what it adds"' >&2; exit 2; }
+	$(UV) run --frozen python scripts/migration.py $(SERVICE) "$(MESSAGE)"
 
 bench: install ## The gate against the floor (bare FastAPI + one aio-pika RPC) at 1 and 32 clients.
 	@./scripts/ensure-services.sh rabbitmq

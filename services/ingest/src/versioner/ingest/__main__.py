@@ -1,9 +1,8 @@
 """`versioner-ingest`: serve the gateway with uvicorn."""
 
-import logging
-
 import uvicorn
 
+from versioner.common.logs import configure_logging
 from versioner.ingest.app import create_app
 from versioner.ingest.settings import IngestSettings
 
@@ -11,9 +10,7 @@ from versioner.ingest.settings import IngestSettings
 def main() -> None:
     """Entry point."""
     settings = IngestSettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),
         host=settings.http_host,

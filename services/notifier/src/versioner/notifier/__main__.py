@@ -1,14 +1,13 @@
 """`versioner-notifier`: run the notifier; `versioner-notifier health`: is it consuming?"""
 
 import asyncio
-import logging
-import os
 import sys
 
 import aio_pika
 import uvloop
 
 from versioner.common.broker import connect_hot
+from versioner.common.logs import configure_logging
 from versioner.notifier.app import create_app
 from versioner.notifier.settings import NotifierSettings
 
@@ -32,10 +31,7 @@ async def _health(settings: NotifierSettings) -> bool:
 
 def main() -> None:
     """Entry point."""
-    logging.basicConfig(
-        level=os.environ.get("VERSIONER_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging()
     settings = NotifierSettings()
     if sys.argv[1:] == ["health"]:
         sys.exit(0 if asyncio.run(_health(settings)) else 1)

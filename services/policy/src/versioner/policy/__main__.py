@@ -1,13 +1,12 @@
 """`versioner-policy`: run the policy service; `versioner-policy health`: is it answering?"""
 
 import asyncio
-import logging
-import os
 import sys
 import time
 
 import uvloop
 
+from versioner.common.logs import configure_logging
 from versioner.common.messages.actor import SYSTEM
 from versioner.common.messages.management import Ping
 from versioner.common.names import DEADLINE_HEADER
@@ -41,10 +40,7 @@ async def _ping(settings: PolicySettings) -> bool:
 
 def main() -> None:
     """Entry point."""
-    logging.basicConfig(
-        level=os.environ.get("VERSIONER_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging()
     settings = PolicySettings()
     if sys.argv[1:] == ["health"]:
         sys.exit(0 if asyncio.run(_health(settings)) else 1)
