@@ -193,7 +193,7 @@ class User(TypedDict):
 
     id: str
     name: str
-    email: str
+    email: str | None
     role: str
     slack_user_id: str | None
     active: bool
@@ -285,7 +285,7 @@ class RuleWindow(TypedDict):
 class WindowsPreview(TypedDict):
     """`GET /deployment-rules/{id}/windows`: the next windows of a schedule rule."""
 
-    rule_id: str
+    rule_id: str | None
     kind_of_windows: Literal["deny", "allow"]
     windows: list[RuleWindow]
 

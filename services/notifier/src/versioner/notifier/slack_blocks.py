@@ -19,6 +19,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
 from versioner.common.errors import Violation
 from versioner.common.governance import SlotPublic
 from versioner.common.messages.domain import (
@@ -273,8 +282,10 @@ def _build(
     return _message(headline, blocks)
 
 
-def _deploy_elements(buttons: Sequence[DeployButton], interactive: bool, page: str) -> list[Block]:
-    elements: list[Block] = []
+def _deploy_elements(
+    buttons: Sequence[DeployButton], interactive: bool, page: str
+) -> list[ButtonElement]:
+    elements: list[ButtonElement] = []
     needs_page = False
     for button in buttons:
         text = f"{button.label} → {button.environment}"
@@ -564,27 +575,31 @@ def _flat(mrkdwn: str) -> str:
 
 
 def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_TEXT)}}
+    return SectionBlock(text=_mrkdwn(text)).to_dict()
 
 
 def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, MAX_TEXT)}]}
+    return ContextBlock(elements=[_mrkdwn(text)]).to_dict()
 
 
 def _with_context(headline: str, body: str | None, details: str) -> list[Block]:
     return [_section(f"{headline}\n{body}" if body else headline), _context(details)]
 
 
-def _actions(block_id: str, elements: list[Block]) -> Block:
-    return {"type": "actions", "block_id": block_id, "elements": elements[:MAX_ELEMENTS]}
+def _actions(block_id: str, elements: list[ButtonElement]) -> Block:
+    return ActionsBlock(block_id=block_id, elements=elements[:MAX_ELEMENTS]).to_dict()
 
 
-def _plain(text: str) -> Block:
-    return {"type": "plain_text", "text": _clip_plain(text, MAX_BUTTON_TEXT), "emoji": True}
+def _mrkdwn(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=_clip(text, MAX_TEXT))
 
 
-def _link_button(text: str, url: str, index: int) -> Block:
-    return {"type": "button", "text": _plain(text), "url": url, "action_id": action_id(LINK, index)}
+def _plain(text: str) -> PlainTextObject:
+    return PlainTextObject(text=_clip_plain(text, MAX_BUTTON_TEXT), emoji=True)
+
+
+def _link_button(text: str, url: str, index: int) -> ButtonElement:
+    return ButtonElement(text=_plain(text), url=url, action_id=action_id(LINK, index))
 
 
 def _button(
@@ -592,16 +607,13 @@ def _button(
     action: FireAction | SlotAction | ApproveAction,
     index: int,
     style: str | None = None,
-) -> Block:
-    button: Block = {
-        "type": "button",
-        "text": _plain(text),
-        "value": encode(action),
-        "action_id": action_id(action_kind(action), index),
-    }
-    if style:
-        button["style"] = style
-    return button
+) -> ButtonElement:
+    return ButtonElement(
+        text=_plain(text),
+        value=encode(action),
+        action_id=action_id(action_kind(action), index),
+        style=style,
+    )
 
 
 def _listing(title: str, lines: Sequence[str]) -> str:

@@ -16,14 +16,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from versioner.notifier.egress import ConnectionLost, Egress, EgressError, EgressRefused
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from versioner.notifier.egress import ConnectionLost, Egress, EgressError, EgressRefused, Target
 from versioner.notifier.payloads import signature
 
 log = logging.getLogger("versioner.notifier")
 
 Sleep = Callable[[float], Awaitable[None]]
 
-BACKOFF_S = (1.0, 2.0)
+ATTEMPTS = 3
+# 1 s, then 2 s (1 s doubled, at most 2 s).
+_BACKOFF = wait_exponential(multiplier=1, max=2)
 MAX_RETRY_AFTER_S = 60.0
 
 
@@ -70,6 +80,35 @@ def signed_headers(
     return headers
 
 
+@dataclass(frozen=True)
+class _Tried:
+    """One call: how it went, whether to call again, and the receiver's `Retry-After`."""
+
+    outcome: Outcome
+    again: bool = False
+    asked: float | None = None
+
+
+def _wait(state: RetryCallState) -> float:
+    """The receiver's `Retry-After` when it sent one, the backoff otherwise."""
+    assert state.outcome is not None
+    tried: _Tried = state.outcome.result()
+    return tried.asked if tried.asked is not None else _BACKOFF(state)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    """Say which attempt failed and how long until the next."""
+    assert state.outcome is not None
+    assert state.next_action is not None
+    tried: _Tried = state.outcome.result()
+    log.info(
+        "webhook attempt %d failed (%s); retrying in %.1f s",
+        state.attempt_number,
+        tried.outcome.error,
+        state.next_action.sleep,
+    )
+
+
 async def post(
     egress: Egress,
     url: str,
@@ -77,7 +116,7 @@ async def post(
     raw: bytes,
     *,
     sleep: Sleep = asyncio.sleep,
-    attempts: int = 1 + len(BACKOFF_S),
+    attempts: int = ATTEMPTS,
     method: str = "POST",
     retry_lost: bool = True,
 ) -> Outcome:
@@ -93,45 +132,71 @@ async def post(
         return Outcome(ok=False, attempts=0, error=f"refused: {exc}")
     except EgressError as exc:  # the name did not resolve: once per delivery, not again
         return Outcome(ok=False, attempts=0, error=f"no connection: {exc}")
-    status: int | None = None
-    error: str | None = None
-    for attempt in range(1, attempts + 1):
-        wait: float | None = BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]
-        try:
-            response = await egress.send(target, method, headers, raw)
-        except ConnectionLost as exc:
-            status, error = None, f"connection lost: {exc}"
-            if not retry_lost:
-                return Outcome(ok=False, attempts=attempt, error=error)
-        except EgressError as exc:
-            status, error = None, f"no connection: {exc}"
-        else:
-            status = response.status
-            if 200 <= status < 300:
-                return Outcome(ok=True, attempts=attempt, status_code=status)
-            error = f"HTTP {status}"
-            if 300 <= status < 400:
-                return Outcome(
-                    ok=False,
-                    attempts=attempt,
-                    status_code=status,
-                    error=f"{error}: redirects are not followed",
-                )
-            asked = retry_after_s(response.headers.get("retry-after"))
-            retryable = status in (429, 503) if not retry_lost else (status == 429 or status >= 500)
-            if not retryable or (not retry_lost and asked is None):
-                return Outcome(ok=False, attempts=attempt, status_code=status, error=error)
-            if asked is not None:
-                if asked > MAX_RETRY_AFTER_S:
-                    return Outcome(
-                        ok=False,
-                        attempts=attempt,
-                        status_code=status,
-                        error=f"{error}: asked to retry after {asked:.0f} s, more than "
-                        f"{MAX_RETRY_AFTER_S:.0f} s",
-                    )
-                wait = asked
-        if attempt < attempts and wait is not None:
-            log.info("webhook attempt %d failed (%s); retrying in %.1f s", attempt, error, wait)
-            await sleep(wait)
-    return Outcome(ok=False, attempts=attempts, status_code=status, error=error)
+    tried = _Tried(Outcome(ok=False, attempts=0))
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=_wait,
+        retry=retry_if_result(lambda result: result.again),
+        before_sleep=_log_retry,
+        # Out of attempts: the last call's outcome is the delivery's.
+        retry_error_callback=lambda _state: None,
+        sleep=sleep,
+    )
+    async for attempt in retrying:
+        # Not `with attempt`: an unexpected error propagates at once instead of being retried.
+        state = attempt.retry_state
+        tried = await _call(
+            egress, target, method, headers, raw, state.attempt_number, retry_lost=retry_lost
+        )
+        state.set_result(tried)
+    return tried.outcome
+
+
+async def _call(
+    egress: Egress,
+    target: Target,
+    method: str,
+    headers: dict[str, str],
+    raw: bytes,
+    attempt: int,
+    *,
+    retry_lost: bool,
+) -> _Tried:
+    """One call, and whether it is worth another."""
+    try:
+        response = await egress.send(target, method, headers, raw)
+    except ConnectionLost as exc:
+        lost = Outcome(ok=False, attempts=attempt, error=f"connection lost: {exc}")
+        return _Tried(lost, again=retry_lost)
+    except EgressError as exc:
+        unsent = Outcome(ok=False, attempts=attempt, error=f"no connection: {exc}")
+        return _Tried(unsent, again=True)
+    status = response.status
+    if 200 <= status < 300:
+        return _Tried(Outcome(ok=True, attempts=attempt, status_code=status))
+    error = f"HTTP {status}"
+    if 300 <= status < 400:
+        return _Tried(
+            Outcome(
+                ok=False,
+                attempts=attempt,
+                status_code=status,
+                error=f"{error}: redirects are not followed",
+            )
+        )
+    failed = Outcome(ok=False, attempts=attempt, status_code=status, error=error)
+    asked = retry_after_s(response.headers.get("retry-after"))
+    retryable = status in (429, 503) if not retry_lost else (status == 429 or status >= 500)
+    if not retryable or (not retry_lost and asked is None):
+        return _Tried(failed)
+    if asked is not None and asked > MAX_RETRY_AFTER_S:
+        return _Tried(
+            Outcome(
+                ok=False,
+                attempts=attempt,
+                status_code=status,
+                error=f"{error}: asked to retry after {asked:.0f} s, more than "
+                f"{MAX_RETRY_AFTER_S:.0f} s",
+            )
+        )
+    return _Tried(failed, again=True, asked=asked)
