@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachetools import TLRUCache
 from pydantic import ValidationError
 
 from versioner.common.errors import policy_unavailable, unauthenticated
@@ -32,7 +33,6 @@ MAX_TOKEN_LENGTH = 512
 @dataclass(frozen=True)
 class _Entry:
     result: Authenticated | None
-    expires: float
 
 
 class CredentialCache:
@@ -42,24 +42,28 @@ class CredentialCache:
         self.ttl = ttl
         self.clock = clock
         self.generation = 0
-        self._entries: dict[str, _Entry] = {}
+        # A TLRU cache rather than a TTL one: an unknown token lives a shorter time than a
+        # verified one. Past the bound, expired and then least recently used entries go first.
+        self._entries: TLRUCache[str, _Entry] = TLRUCache(
+            maxsize=MAX_ENTRIES, ttu=self._expires, timer=self._now
+        )
+
+    def _now(self) -> float:
+        # Read `clock` on each call: tests move time by replacing it.
+        return self.clock()
+
+    def _expires(self, _key: str, entry: _Entry, now: float) -> float:
+        return now + (self.ttl if entry.result is not None else min(self.ttl, NEGATIVE_TTL_S))
 
     def get(self, key: str) -> _Entry | None:
         """The live entry for a token hash."""
-        entry = self._entries.get(key)
-        if entry is None or entry.expires <= self.clock():
-            self._entries.pop(key, None)
-            return None
-        return entry
+        return self._entries.get(key)
 
     def put(self, key: str, result: Authenticated | None, generation: int) -> None:
         """Remember a verification made at `generation` (dropped if a broadcast came since)."""
         if generation != self.generation or self.ttl <= 0:
             return
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries.clear()
-        ttl = self.ttl if result is not None else min(self.ttl, NEGATIVE_TTL_S)
-        self._entries[key] = _Entry(result, self.clock() + ttl)
+        self._entries[key] = _Entry(result)
 
     def forget(self, change: CredentialsChanged) -> None:
         """Drop every entry a broadcast names."""
@@ -69,7 +73,7 @@ class CredentialCache:
         for key, entry in list(self._entries.items()):
             result = entry.result
             if result is None or result.credential_id in credentials or result.actor.id in actors:
-                del self._entries[key]
+                self._entries.pop(key, None)
 
     def clear(self) -> None:
         """Forget everything (the broadcast channel was interrupted)."""
@@ -105,7 +109,7 @@ class Authenticator:
             raise FailureError(policy_unavailable())
         generation = self.cache.generation
         try:
-            result = await self.gateway.ask(Authenticate(actor=SYSTEM, token=token), Authenticated)
+            result = await self.gateway.ask(Authenticate(actor=SYSTEM, token=token))
         except FailureError as error:
             if error.failure.status_code == 401:
                 self.cache.put(key, None, generation)

@@ -7,7 +7,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, cast
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
@@ -21,7 +21,15 @@ from versioner.common.messages.lanes import (
     DeploymentStartAbandoned,
     EvaluateDeployment,
 )
-from versioner.common.messages.management import NoteEventsQueued, Ping, Pong, QueuedEvent
+from versioner.common.messages.management import (
+    ManagementCall,
+    NoteEventsQueued,
+    Ping,
+    Pong,
+    QueuedEvent,
+)
+from versioner.common.messages.notifier import NotifierCall
+from versioner.common.messages.rpc import R, Rpc
 from versioner.common.names import BrokerNames
 from versioner.ingest.notes import AcceptedEvents, QueuedNotes
 from versioner.ingest.rpc import BrokerUnavailable, PolicyClient
@@ -40,8 +48,6 @@ UNRECORDED_MAX = 256
 # Abandons kept in memory while the broker is away, at most (the oldest are dropped beyond;
 # their deployments then close at `VERSIONER_DEPLOYMENT_TIMEOUT_MIN`).
 ABANDONED_MAX = 10_000
-
-R = TypeVar("R", bound=BaseModel)
 
 _BUILD_REPLY: TypeAdapter[BuildReply] = TypeAdapter(BuildReply)
 _DEPLOYMENT_REPLY: TypeAdapter[DeploymentReply] = TypeAdapter(DeploymentReply)
@@ -124,14 +130,16 @@ class PolicyGateway:
             self._adapters[reply] = TypeAdapter(either)
         return self._adapters[reply]
 
-    def _answer(self, raw: bytes, reply: type[R]) -> R:
-        result = self._adapter(reply).validate_json(raw)
+    def _answer(self, raw: bytes, request: Rpc[R]) -> R:
+        result = self._adapter(type(request).reply).validate_json(raw)
         if isinstance(result, Failure):
             raise FailureError(result)
-        return result
+        # `reply` is the class `R` stands for: both are read from the request's type parameter.
+        return cast("R", result)
 
-    async def ask(self, request: Any, reply: type[R], *, timeout: float | None = None) -> R:
-        """A management request's result; raises `FailureError` for a refusal or no answer."""
+    async def ask(self, request: ManagementCall[R], *, timeout: float | None = None) -> R:
+        """A management request's result (the reply its type names); raises `FailureError`
+        for a refusal or no answer."""
         if request.permission is not None and not request.actor.may(request.permission):
             raise FailureError(forbidden())
         sent = self.health.clock()
@@ -143,18 +151,17 @@ class PolicyGateway:
             # a ping gets through, unknown credentials are refused here instead of queued.
             self.health.silent(sent)
             raise FailureError(policy_unavailable())
-        return self._answer(raw, reply)
+        return self._answer(raw, request)
 
-    async def ask_notifier(
-        self, request: Any, reply: type[R], *, timeout: float | None = None
-    ) -> R:
+    async def ask_notifier(self, request: NotifierCall[R], *, timeout: float | None = None) -> R:
         """A notifier request's result (its configuration: channels, deliveries, buttons);
         raises `FailureError` for a refusal, or 503 when the notifier does not answer."""
         if not request.actor.may(request.permission):
             raise FailureError(forbidden())
         # Only what the caller set: a patch tells "leave it" (absent) from "remove it" (null),
-        # and the notifier reads it with `exclude_unset`.
-        body = {**request.model_dump(mode="json", exclude_unset=True), "kind": request.kind}
+        # and the notifier reads it with `exclude_unset`; `kind`, a default, is added back.
+        body = request.model_dump(mode="json", exclude_unset=True)
+        body["kind"] = type(request).model_fields["kind"].default
         try:
             raw = await self.client.call(
                 self.names.notifier_key,
@@ -167,7 +174,7 @@ class PolicyGateway:
             raise FailureError(notifier_unavailable()) from exc
         if raw is None:
             raise FailureError(notifier_unavailable())
-        return self._answer(raw, reply)
+        return self._answer(raw, request)
 
     async def decide(self, message: EvaluateDeployment) -> DeploymentReply | None:
         """The verdict on a `deployment started`; None when none came before the deadline.

@@ -37,6 +37,7 @@ from versioner.common.resources import Done, Page
 from versioner.notifier import logs, templates
 from versioner.notifier.crypto import SecretUnreadable
 from versioner.notifier.deliveries import Deliverer
+from versioner.notifier.registry import handles
 from versioner.notifier.tables import Button, ButtonEnvironment, Firing
 from versioner.notifier.transport import Outcome, post, signed_headers
 
@@ -103,6 +104,7 @@ def _seal_secret(deliverer: Deliverer, button: Button, secret: str | None) -> No
     button.secret_hint = mask(secret) if secret else None
 
 
+@handles(CreateButton)
 async def create_button(deliverer: Deliverer, request: CreateButton) -> ButtonPublic | Failure:
     """A new button; 409 when the product already has one in one of its environments."""
     method = "GET" if request.button_kind == "link" and request.method == "POST" else request.method
@@ -143,6 +145,7 @@ async def create_button(deliverer: Deliverer, request: CreateButton) -> ButtonPu
     return public(button, environments)
 
 
+@handles(GetButton)
 async def get_button(deliverer: Deliverer, request: GetButton) -> ButtonPublic | Failure:
     """One button."""
     async with deliverer.db.session() as session:
@@ -152,6 +155,7 @@ async def get_button(deliverer: Deliverer, request: GetButton) -> ButtonPublic |
     return public(button, await _environments(deliverer, button.id))
 
 
+@handles(ListButtons)
 async def list_buttons(deliverer: Deliverer, request: ListButtons) -> Page[ButtonPublic] | Failure:
     """Buttons, newest first."""
     where = [] if request.product_id is None else [col(Button.product_id) == request.product_id]
@@ -181,6 +185,7 @@ async def list_buttons(deliverer: Deliverer, request: ListButtons) -> Page[Butto
     return Page[ButtonPublic](items=items, total=total)
 
 
+@handles(UpdateButton)
 async def update_button(deliverer: Deliverer, request: UpdateButton) -> ButtonPublic | Failure:
     """Change a button; its environments are replaced when given."""
     environments = list(dict.fromkeys(request.environments)) if request.environments else None
@@ -223,6 +228,7 @@ async def update_button(deliverer: Deliverer, request: UpdateButton) -> ButtonPu
     return public(button, await _environments(deliverer, button.id))
 
 
+@handles(DeleteButton)
 async def delete_button(deliverer: Deliverer, request: DeleteButton) -> Done | Failure:
     """Remove a button."""
     async with deliverer.db.session() as session:
@@ -243,6 +249,7 @@ def rendered(button: Button, values: TemplateVariables) -> templates.Rendered:
     )
 
 
+@handles(PreviewButton)
 async def preview_button(deliverer: Deliverer, request: PreviewButton) -> ButtonRequest | Failure:
     """What the button would do for these values, without doing it."""
     async with deliverer.db.session() as session:
@@ -263,6 +270,7 @@ def firing_public(row: Firing) -> FiringPublic:
     return FiringPublic.model_validate(row, from_attributes=True)
 
 
+@handles(ListFirings)
 async def list_firings(deliverer: Deliverer, request: ListFirings) -> Page[FiringPublic] | Failure:
     """A button's firings, newest first."""
     async with deliverer.db.session() as session:

@@ -1,4 +1,8 @@
-"""The notifier's RPCs: its configuration, asked by ingest on behalf of a caller."""
+"""The notifier's RPCs: its configuration, asked by ingest on behalf of a caller.
+
+Channels are answered here, buttons in `buttons.py`; each handler is registered with
+`@handles(Request)` (`registry.py`), and importing `buttons` here registers its own.
+"""
 
 from uuid import UUID, uuid4
 
@@ -9,26 +13,20 @@ from sqlmodel import col
 
 from versioner.common.errors import Failure, conflict, forbidden, not_found
 from versioner.common.messages.notifier import (
-    CreateButton,
     CreateChannel,
-    DeleteButton,
     DeleteChannel,
-    GetButton,
     GetChannel,
-    ListButtons,
     ListChannels,
     ListDeliveries,
-    ListFirings,
     NotifierRequest,
-    PreviewButton,
     TestChannel,
-    UpdateButton,
     UpdateChannel,
 )
 from versioner.common.notifications import ChannelPublic, ChannelTested, DeliveryPublic
 from versioner.common.resources import Done, Page
-from versioner.notifier import buttons, channels, logs
+from versioner.notifier import buttons, channels, logs  # noqa: F401 (buttons registers)
 from versioner.notifier.deliveries import Deliverer, delivery_public
+from versioner.notifier.registry import HANDLERS, handles
 from versioner.notifier.tables import Channel, Delivery
 
 
@@ -36,7 +34,8 @@ def _taken(name: str) -> Failure:
     return conflict(f"A notification channel named '{name}' already exists")
 
 
-async def create_channel(deliverer: Deliverer, request: CreateChannel) -> BaseModel:
+@handles(CreateChannel)
+async def create_channel(deliverer: Deliverer, request: CreateChannel) -> ChannelPublic | Failure:
     """A new channel."""
     values = channels.check(request.channel_kind, request.config)
     if isinstance(values, Failure):
@@ -68,13 +67,17 @@ async def _channel(deliverer: Deliverer, channel_id: UUID) -> Channel | None:
         return await session.get(Channel, channel_id)
 
 
-async def get_channel(deliverer: Deliverer, request: GetChannel) -> BaseModel:
+@handles(GetChannel)
+async def get_channel(deliverer: Deliverer, request: GetChannel) -> ChannelPublic | Failure:
     """One channel."""
     channel = await _channel(deliverer, request.channel_id)
     return channels.public(channel) if channel else not_found()
 
 
-async def list_channels(deliverer: Deliverer, request: ListChannels) -> BaseModel:
+@handles(ListChannels)
+async def list_channels(
+    deliverer: Deliverer, request: ListChannels
+) -> Page[ChannelPublic] | Failure:
     """Channels, newest first, from the cursor on."""
     order = (col(Channel.created_at).desc(), col(Channel.id).desc())
     async with deliverer.db.session() as session:
@@ -92,7 +95,8 @@ async def list_channels(deliverer: Deliverer, request: ListChannels) -> BaseMode
         return Page[ChannelPublic](items=[channels.public(c) for c in rows], total=total)
 
 
-async def update_channel(deliverer: Deliverer, request: UpdateChannel) -> BaseModel:
+@handles(UpdateChannel)
+async def update_channel(deliverer: Deliverer, request: UpdateChannel) -> ChannelPublic | Failure:
     """Change a channel; config keys left out keep their value."""
     try:
         async with deliverer.db.session() as session:
@@ -122,7 +126,8 @@ async def update_channel(deliverer: Deliverer, request: UpdateChannel) -> BaseMo
     return channels.public(channel)
 
 
-async def delete_channel(deliverer: Deliverer, request: DeleteChannel) -> BaseModel:
+@handles(DeleteChannel)
+async def delete_channel(deliverer: Deliverer, request: DeleteChannel) -> Done | Failure:
     """Remove a channel and its delivery log."""
     async with deliverer.db.session() as session:
         channel = await session.get(Channel, request.channel_id)
@@ -133,7 +138,8 @@ async def delete_channel(deliverer: Deliverer, request: DeleteChannel) -> BaseMo
     return Done()
 
 
-async def test_channel(deliverer: Deliverer, request: TestChannel) -> BaseModel:
+@handles(TestChannel)
+async def test_channel(deliverer: Deliverer, request: TestChannel) -> ChannelTested | Failure:
     """Send a test notification now."""
     channel = await _channel(deliverer, request.channel_id)
     if channel is None:
@@ -142,7 +148,10 @@ async def test_channel(deliverer: Deliverer, request: TestChannel) -> BaseModel:
     return ChannelTested(ok=delivery.status == "sent", delivery=delivery_public(delivery))
 
 
-async def list_deliveries(deliverer: Deliverer, request: ListDeliveries) -> BaseModel:
+@handles(ListDeliveries)
+async def list_deliveries(
+    deliverer: Deliverer, request: ListDeliveries
+) -> Page[DeliveryPublic] | Failure:
     """A channel's delivery log, newest first."""
     async with deliverer.db.session() as session:
         if await session.get(Channel, request.channel_id) is None:
@@ -161,35 +170,7 @@ async def list_deliveries(deliverer: Deliverer, request: ListDeliveries) -> Base
 
 
 async def handle(deliverer: Deliverer, request: NotifierRequest) -> BaseModel:
-    """Run one request; its result or a `Failure`."""
+    """Run one request with its registered handler; its result or a `Failure`."""
     if not request.actor.may(request.permission):
         return forbidden()
-    match request:
-        case CreateChannel():
-            return await create_channel(deliverer, request)
-        case GetChannel():
-            return await get_channel(deliverer, request)
-        case ListChannels():
-            return await list_channels(deliverer, request)
-        case UpdateChannel():
-            return await update_channel(deliverer, request)
-        case DeleteChannel():
-            return await delete_channel(deliverer, request)
-        case TestChannel():
-            return await test_channel(deliverer, request)
-        case ListDeliveries():
-            return await list_deliveries(deliverer, request)
-        case CreateButton():
-            return await buttons.create_button(deliverer, request)
-        case ListButtons():
-            return await buttons.list_buttons(deliverer, request)
-        case GetButton():
-            return await buttons.get_button(deliverer, request)
-        case UpdateButton():
-            return await buttons.update_button(deliverer, request)
-        case DeleteButton():
-            return await buttons.delete_button(deliverer, request)
-        case PreviewButton():
-            return await buttons.preview_button(deliverer, request)
-        case ListFirings():
-            return await buttons.list_firings(deliverer, request)
+    return await HANDLERS.run(deliverer, request)

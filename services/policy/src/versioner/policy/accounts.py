@@ -24,6 +24,7 @@ from versioner.common.messages.management import (
     Authenticated,
     CreateApiKey,
     CreateUser,
+    GetUser,
     ListApiKeys,
     ListUsers,
     RedeemInvite,
@@ -44,6 +45,7 @@ from versioner.policy.audit import audit
 from versioner.policy.context import PolicyContext
 from versioner.policy.outbox import enqueue
 from versioner.policy.paging import paginate
+from versioner.policy.registry import handles
 from versioner.policy.sql import is_postgres
 from versioner.policy.tables import Credential, User
 
@@ -153,6 +155,7 @@ async def _bootstrap(
     return credential
 
 
+@handles(Authenticate)
 async def authenticate(ctx: PolicyContext, request: Authenticate) -> Authenticated | Failure:
     """Who a bearer token stands for, or 401."""
     now = ctx.clock.now()
@@ -201,6 +204,7 @@ def _slack_conflict(slack_user_id: str | None) -> Failure:
     return conflict(f"Slack user {slack_user_id} is already mapped to another user")
 
 
+@handles(CreateUser)
 async def create_user(ctx: PolicyContext, request: CreateUser) -> UserInvited | Failure:
     """Create a user and an invite they redeem for their personal token."""
     try:
@@ -293,6 +297,7 @@ async def _issue_token(
     return token, revoked
 
 
+@handles(RedeemInvite)
 async def redeem_invite(ctx: PolicyContext, request: RedeemInvite) -> TokenIssued | Failure:
     """Trade a one-time invite (24 h) for a personal token."""
     now = ctx.clock.now()
@@ -331,6 +336,7 @@ async def redeem_invite(ctx: PolicyContext, request: RedeemInvite) -> TokenIssue
     return TokenIssued(token=token)
 
 
+@handles(RotateToken)
 async def rotate_token(ctx: PolicyContext, request: RotateToken) -> TokenIssued | Failure:
     """Replace the caller's personal token (every older one stops working at once)."""
     if request.actor.kind != "user" or request.actor.id is None:
@@ -351,6 +357,7 @@ async def rotate_token(ctx: PolicyContext, request: RotateToken) -> TokenIssued 
     return TokenIssued(token=token)
 
 
+@handles(ListUsers)
 async def list_users(ctx: PolicyContext, request: ListUsers) -> Page[UserPublic] | Failure:
     """Every user, newest first."""
     async with ctx.db.read() as session:
@@ -361,13 +368,17 @@ async def list_users(ctx: PolicyContext, request: ListUsers) -> Page[UserPublic]
     return Page[UserPublic](items=[user_public(u) for u in users], total=total)
 
 
-async def get_user(ctx: PolicyContext, user_id: UUID) -> UserPublic | Failure:
-    """One user."""
+@handles(GetUser)
+async def get_user(ctx: PolicyContext, request: GetUser) -> UserPublic | Failure:
+    """One user: admins may read anyone, everyone else only themselves (`/users/me`)."""
+    if request.actor.id != request.user_id and not request.actor.may(UpdateUser.permission):
+        return forbidden()
     async with ctx.db.read() as session:
-        user = await session.get(User, user_id)
+        user = await session.get(User, request.user_id)
     return user_public(user) if user else not_found()
 
 
+@handles(UpdateUser)
 async def update_user(ctx: PolicyContext, request: UpdateUser) -> UserPublic | Failure:
     """Change a user's role, email, Slack id or activity."""
     try:
@@ -424,6 +435,7 @@ async def _update_user(ctx: PolicyContext, request: UpdateUser) -> UserPublic | 
     return user_public(user)
 
 
+@handles(CreateApiKey)
 async def create_api_key(ctx: PolicyContext, request: CreateApiKey) -> ApiKeyCreated:
     """A new API key, its secret shown this once."""
     now = ctx.clock.now()
@@ -449,6 +461,7 @@ async def create_api_key(ctx: PolicyContext, request: CreateApiKey) -> ApiKeyCre
     return ApiKeyCreated(id=credential.id, name=request.name, key=key, created_at=now)
 
 
+@handles(ListApiKeys)
 async def list_api_keys(ctx: PolicyContext, request: ListApiKeys) -> Page[ApiKeyPublic] | Failure:
     """Every API key, newest first, without secrets."""
     async with ctx.db.read() as session:
@@ -465,6 +478,7 @@ async def list_api_keys(ctx: PolicyContext, request: ListApiKeys) -> Page[ApiKey
     return Page[ApiKeyPublic](items=[api_key_public(k) for k in keys], total=total)
 
 
+@handles(RevokeApiKey)
 async def revoke_api_key(ctx: PolicyContext, request: RevokeApiKey) -> ApiKeyPublic | Failure:
     """Revoke an API key; every ingest replica forgets it at once."""
     now = ctx.clock.now()

@@ -20,6 +20,7 @@ from versioner.policy.audit import audit
 from versioner.policy.catalog import find_environment, find_product
 from versioner.policy.context import PolicyContext
 from versioner.policy.outbox import enqueue
+from versioner.policy.registry import handles
 from versioner.policy.tables import Product, Version, VersionApproval
 
 
@@ -66,6 +67,7 @@ async def _version(
     return record, owner.name
 
 
+@handles(ApproveVersion)
 async def approve_version(
     ctx: PolicyContext, request: ApproveVersion
 ) -> VersionApprovalPublic | Failure:
@@ -122,6 +124,7 @@ async def approve_version(
     return shown
 
 
+@handles(RevokeVersionApproval)
 async def revoke_approval(
     ctx: PolicyContext, request: RevokeVersionApproval
 ) -> VersionApprovalPublic | Failure:
@@ -163,6 +166,7 @@ async def revoke_approval(
     return shown
 
 
+@handles(ListVersionApprovals)
 async def list_approvals(
     ctx: PolicyContext, request: ListVersionApprovals
 ) -> Page[VersionApprovalPublic] | Failure:

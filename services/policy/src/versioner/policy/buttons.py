@@ -35,6 +35,7 @@ from versioner.policy.audit import audit
 from versioner.policy.catalog import find_environment
 from versioner.policy.context import PolicyContext
 from versioner.policy.outbox import enqueue
+from versioner.policy.registry import handles
 from versioner.policy.tables import Product, SlackClick, User, Version
 
 
@@ -66,6 +67,7 @@ async def _variables(
     )
 
 
+@handles(ResolveVariables)
 async def resolve_variables(
     ctx: PolicyContext, request: ResolveVariables
 ) -> TemplateVariables | Failure:
@@ -74,6 +76,7 @@ async def resolve_variables(
         return await _variables(session, request.product_id, request.version, request.environment)
 
 
+@handles(AuthorizeFire)
 async def authorize_fire(ctx: PolicyContext, request: AuthorizeFire) -> FireAccepted | Failure:
     """Check the version and environment, audit, and hand the firing to the notifier."""
     now = ctx.clock.now()
@@ -213,6 +216,7 @@ async def _act(
     return True, done
 
 
+@handles(HandleSlackAction)
 async def handle_slack_action(ctx: PolicyContext, request: HandleSlackAction) -> Done:
     """One click: mapped, checked, done once; the notifier tells Slack what came of it."""
     origin = request.origin

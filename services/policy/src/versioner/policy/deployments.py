@@ -45,6 +45,7 @@ from versioner.policy.audit import audit_in
 from versioner.policy.context import PolicyContext
 from versioner.policy.deadline import Deadline, DeadlineExceeded
 from versioner.policy.outbox import enqueue_in
+from versioner.policy.registry import handles
 from versioner.policy.repository import DeploymentRecord, Ref, StateRef, VersionRef
 from versioner.policy.rules import engine
 from versioner.policy.rules.engine import Subject
@@ -878,6 +879,7 @@ async def handle_abandoned(ctx: PolicyContext, msg: DeploymentStartAbandoned) ->
     ctx.wake_relay()
 
 
+@handles(AbortDeployment)
 async def abort(ctx: PolicyContext, request: AbortDeployment) -> DeploymentPublic | Failure:
     """Close a pending or started deployment as aborted, by hand."""
     now = ctx.clock.now()

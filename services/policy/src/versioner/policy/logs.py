@@ -12,6 +12,7 @@ from versioner.common.messages.management import ListAudit, ListViolations
 from versioner.common.resources import Page
 from versioner.policy.catalog import find_environment, find_product
 from versioner.policy.context import PolicyContext
+from versioner.policy.registry import handles
 from versioner.policy.tables import (
     AuditEntry,
     Environment,
@@ -22,6 +23,7 @@ from versioner.policy.tables import (
 )
 
 
+@handles(ListViolations)
 async def list_violations(
     ctx: PolicyContext, request: ListViolations
 ) -> Page[ViolationPublic] | Failure:
@@ -110,6 +112,7 @@ async def _names(session: AsyncSession, records: list[ViolationRecord]) -> dict[
     return names
 
 
+@handles(ListAudit)
 async def list_audit(ctx: PolicyContext, request: ListAudit) -> Page[AuditEntryPublic] | Failure:
     """The audit log, newest first, by time, action (or its prefix, `rule.`) and actor."""
     stmt = select(AuditEntry)

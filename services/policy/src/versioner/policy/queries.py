@@ -8,10 +8,12 @@ from sqlmodel import col, select
 
 from versioner.common.errors import Failure, conflict, not_found
 from versioner.common.messages.management import (
+    GetDeployment,
     GetEnvironment,
     GetEvent,
     GetProduct,
     GetState,
+    GetVersion,
     ListDeployments,
     ListEnvironments,
     ListProducts,
@@ -47,6 +49,7 @@ from versioner.policy.catalog import (
 )
 from versioner.policy.context import PolicyContext
 from versioner.policy.paging import paginate
+from versioner.policy.registry import handles
 from versioner.policy.sql import insert_ignore
 from versioner.policy.sql import table as table_of
 from versioner.policy.tables import (
@@ -82,6 +85,7 @@ async def _environment_by_ref(session: AsyncSession, ref: str) -> Environment | 
     return await session.get(Environment, named.id) if named else None
 
 
+@handles(GetEvent)
 async def get_event(ctx: PolicyContext, request: GetEvent) -> EventStatus | Failure:
     """What became of an event; API keys see only the events they sent."""
     async with ctx.db.read() as session:
@@ -93,6 +97,7 @@ async def get_event(ctx: PolicyContext, request: GetEvent) -> EventStatus | Fail
     return eventlog.event_status(record)
 
 
+@handles(ListProducts)
 async def list_products(ctx: PolicyContext, request: ListProducts) -> Page[ProductPublic] | Failure:
     """Every product, newest first."""
     async with ctx.db.read() as session:
@@ -121,6 +126,7 @@ async def _all_names(
     return names
 
 
+@handles(GetProduct)
 async def get_product(ctx: PolicyContext, request: GetProduct) -> ProductPublic | Failure:
     """A product by id or any of its names."""
     async with ctx.db.read() as session:
@@ -146,6 +152,7 @@ async def _rename(
     return None
 
 
+@handles(UpdateProduct)
 async def update_product(ctx: PolicyContext, request: UpdateProduct) -> ProductPublic | Failure:
     """Rename or describe a product."""
     now = ctx.clock.now()
@@ -178,6 +185,7 @@ async def update_product(ctx: PolicyContext, request: UpdateProduct) -> ProductP
     return product_public(product, names)
 
 
+@handles(ListEnvironments)
 async def list_environments(
     ctx: PolicyContext, request: ListEnvironments
 ) -> Page[EnvironmentPublic] | Failure:
@@ -198,6 +206,7 @@ async def list_environments(
     )
 
 
+@handles(GetEnvironment)
 async def get_environment(
     ctx: PolicyContext, request: GetEnvironment
 ) -> EnvironmentPublic | Failure:
@@ -209,6 +218,7 @@ async def get_environment(
         return environment_public(environment, await environment_names(session, environment.id))
 
 
+@handles(UpdateEnvironment)
 async def update_environment(
     ctx: PolicyContext, request: UpdateEnvironment
 ) -> EnvironmentPublic | Failure:
@@ -259,6 +269,7 @@ async def update_environment(
     return environment_public(environment, names)
 
 
+@handles(ListVersions)
 async def list_versions(ctx: PolicyContext, request: ListVersions) -> Page[VersionPublic] | Failure:
     """Versions, newest first, by product and SHA."""
     async with ctx.db.read() as session:
@@ -288,10 +299,11 @@ async def list_versions(ctx: PolicyContext, request: ListVersions) -> Page[Versi
     )
 
 
-async def get_version(ctx: PolicyContext, version_id: UUID) -> VersionPublic | Failure:
+@handles(GetVersion)
+async def get_version(ctx: PolicyContext, request: GetVersion) -> VersionPublic | Failure:
     """A version by id."""
     async with ctx.db.read() as session:
-        version = await session.get(Version, version_id)
+        version = await session.get(Version, request.version_id)
         if version is None:
             return not_found()
         product = await session.get(Product, version.product_id)
@@ -299,6 +311,7 @@ async def get_version(ctx: PolicyContext, version_id: UUID) -> VersionPublic | F
     return version_public(version, product.name)
 
 
+@handles(ListDeployments)
 async def list_deployments(
     ctx: PolicyContext, request: ListDeployments
 ) -> Page[DeploymentPublic] | Failure:
@@ -327,16 +340,18 @@ async def list_deployments(
     return Page[DeploymentPublic](items=items, total=total)
 
 
-async def get_deployment(ctx: PolicyContext, deployment_id: UUID) -> DeploymentPublic | Failure:
+@handles(GetDeployment)
+async def get_deployment(ctx: PolicyContext, request: GetDeployment) -> DeploymentPublic | Failure:
     """A deployment by id."""
     async with ctx.db.read() as session:
-        deployment = await session.get(Deployment, deployment_id)
+        deployment = await session.get(Deployment, request.deployment_id)
         if deployment is None:
             return not_found()
         [public] = await deployments_public(session, [deployment], ctx.clock.now())
     return public
 
 
+@handles(GetState)
 async def get_state(ctx: PolicyContext, request: GetState) -> StateView | Failure:
     """The state matrix: every product by every environment, narrowed by names."""
     async with ctx.db.read() as session:

@@ -43,6 +43,7 @@ from versioner.policy.catalog import find_environment, find_product
 from versioner.policy.context import PolicyContext
 from versioner.policy.outbox import enqueue
 from versioner.policy.paging import paginate
+from versioner.policy.registry import handles
 from versioner.policy.tables import (
     Deployment,
     DeploymentRequest,
@@ -262,6 +263,7 @@ def _creator_only(actor: Actor) -> Failure | None:
     return None
 
 
+@handles(CreateRequest)
 async def create_request(
     ctx: PolicyContext, request: CreateRequest
 ) -> DeploymentRequestPublic | Failure:
@@ -305,6 +307,7 @@ async def create_request(
     return shown
 
 
+@handles(UpdateRequest)
 async def update_request(
     ctx: PolicyContext, request: UpdateRequest
 ) -> DeploymentRequestPublic | Failure:
@@ -360,6 +363,7 @@ async def update_request(
     return shown
 
 
+@handles(GetRequest)
 async def get_request(ctx: PolicyContext, request: GetRequest) -> DeploymentRequestPublic | Failure:
     """One request, with its progress grid."""
     async with ctx.db.read() as session:
@@ -368,6 +372,7 @@ async def get_request(ctx: PolicyContext, request: GetRequest) -> DeploymentRequ
         return await _one(session, request.request_id)
 
 
+@handles(ListRequests)
 async def list_requests(
     ctx: PolicyContext, request: ListRequests
 ) -> Page[DeploymentRequestPublic] | Failure:
@@ -433,6 +438,7 @@ async def _awaiting(
     )
 
 
+@handles(MoveRequest)
 async def move_request(
     ctx: PolicyContext, request: MoveRequest
 ) -> DeploymentRequestPublic | Failure:
@@ -511,6 +517,7 @@ async def _clear_decisions(session: AsyncSession, request_id: UUID) -> None:
         step.completed_by, step.completed_by_id, step.completed_at = None, None, None
 
 
+@handles(DecideSlot)
 async def decide_slot(ctx: PolicyContext, request: DecideSlot) -> DeploymentRequestPublic | Failure:
     """Approve or reject a slot; the request becomes approved or rejected when that settles it."""
     now = ctx.clock.now()
@@ -576,6 +583,7 @@ async def decide_slot(ctx: PolicyContext, request: DecideSlot) -> DeploymentRequ
     return shown
 
 
+@handles(CompleteStep)
 async def complete_step(
     ctx: PolicyContext, request: CompleteStep
 ) -> DeploymentRequestPublic | Failure:

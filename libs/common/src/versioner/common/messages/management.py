@@ -1,10 +1,11 @@
 """Policy's management RPCs: commands and queries any policy replica may answer.
 
-Each request names the result it answers with (`Reply`); any request may also answer with a
-`Failure`. Requests carry the caller (`Actor`) that ingest authenticated.
+Each request's type parameter is the result it answers with (`ManagementCall[Reply]`); any
+request may also answer with a `Failure`. Requests carry the caller (`Actor`) that ingest
+authenticated.
 """
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -20,6 +21,7 @@ from versioner.common.governance import (
 )
 from versioner.common.messages.actor import Actor
 from versioner.common.messages.domain import SlackOrigin
+from versioner.common.messages.rpc import ReplyT_co, Rpc
 from versioner.common.notifications import FireAccepted, TemplateVariables
 from versioner.common.resources import (
     ApiKeyCreated,
@@ -63,30 +65,28 @@ class Authenticated(BaseModel):
     credential_id: UUID
 
 
-class _Request(BaseModel):
-    Reply: ClassVar[type[BaseModel]] = Done
+class ManagementCall(Rpc[ReplyT_co], Generic[ReplyT_co]):
+    """A management request, typed by its reply: `ManagementCall[Reply]`."""
+
     # What the caller's role must allow; None: any caller (the handler decides).
     permission: ClassVar[Permission | None] = Permission.READ
-    actor: Actor
 
 
-class _Paged(_Request):
+class _Paged(ManagementCall[ReplyT_co], Generic[ReplyT_co]):
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     before: UUID | None = None
 
 
-class Ping(_Request):
+class Ping(ManagementCall[Pong]):
     """Is policy there, with its database?"""
 
-    Reply = Pong
     permission = None
     kind: Literal["ping"] = "ping"
 
 
-class Authenticate(_Request):
+class Authenticate(ManagementCall[Authenticated]):
     """Who does this bearer token stand for? (ingest caches the answer up to 60 s)."""
 
-    Reply = Authenticated
     permission = None
     kind: Literal["authenticate"] = "authenticate"
     token: str = Field(max_length=512)
@@ -105,7 +105,7 @@ class QueuedEvent(BaseModel):
 MAX_QUEUED_NOTES = 500
 
 
-class NoteEventsQueued(_Request):
+class NoteEventsQueued(ManagementCall[Done]):
     """Events answered 202: remember each as queued until its lane records it.
 
     Ingest notes every event it answered 202 at about the same moment in one message (one
@@ -118,33 +118,29 @@ class NoteEventsQueued(_Request):
     events: list[QueuedEvent] = Field(min_length=1, max_length=MAX_QUEUED_NOTES)
 
 
-class GetEvent(_Request):
+class GetEvent(ManagementCall[EventStatus]):
     """What became of an event."""
 
-    Reply = EventStatus
     kind: Literal["get_event"] = "get_event"
     event_id: UUID
 
 
-class ListProducts(_Paged):
+class ListProducts(_Paged[Page[ProductPublic]]):
     """Every product, newest first."""
 
-    Reply = Page[ProductPublic]
     kind: Literal["list_products"] = "list_products"
 
 
-class GetProduct(_Request):
+class GetProduct(ManagementCall[ProductPublic]):
     """A product by id or by any name it has had."""
 
-    Reply = ProductPublic
     kind: Literal["get_product"] = "get_product"
     ref: str
 
 
-class UpdateProduct(_Request):
+class UpdateProduct(ManagementCall[ProductPublic]):
     """Rename or describe a product; `None` leaves a field as it is."""
 
-    Reply = ProductPublic
     permission = Permission.EDIT_PRODUCTS
     kind: Literal["update_product"] = "update_product"
     product_id: UUID
@@ -153,26 +149,23 @@ class UpdateProduct(_Request):
     metadata: dict[str, Any] | None = None
 
 
-class ListEnvironments(_Paged):
+class ListEnvironments(_Paged[Page[EnvironmentPublic]]):
     """Every environment, newest first."""
 
-    Reply = Page[EnvironmentPublic]
     kind: Literal["list_environments"] = "list_environments"
     type: EnvironmentType | None = None
 
 
-class GetEnvironment(_Request):
+class GetEnvironment(ManagementCall[EnvironmentPublic]):
     """An environment by id or by any name it has had."""
 
-    Reply = EnvironmentPublic
     kind: Literal["get_environment"] = "get_environment"
     ref: str
 
 
-class UpdateEnvironment(_Request):
+class UpdateEnvironment(ManagementCall[EnvironmentPublic]):
     """Rename, retype or describe an environment; `None` leaves a field as it is."""
 
-    Reply = EnvironmentPublic
     permission = Permission.EDIT_ENVIRONMENTS
     kind: Literal["update_environment"] = "update_environment"
     environment_id: UUID
@@ -182,63 +175,56 @@ class UpdateEnvironment(_Request):
     metadata: dict[str, Any] | None = None
 
 
-class ListVersions(_Paged):
+class ListVersions(_Paged[Page[VersionPublic]]):
     """Versions, newest first, by product name and SHA."""
 
-    Reply = Page[VersionPublic]
     kind: Literal["list_versions"] = "list_versions"
     product: str | None = None
     scm_sha: str | None = None
 
 
-class GetVersion(_Request):
+class GetVersion(ManagementCall[VersionPublic]):
     """A version by id."""
 
-    Reply = VersionPublic
     kind: Literal["get_version"] = "get_version"
     version_id: UUID
 
 
-class ListDeployments(_Paged):
+class ListDeployments(_Paged[Page[DeploymentPublic]]):
     """Deployments, newest first."""
 
-    Reply = Page[DeploymentPublic]
     kind: Literal["list_deployments"] = "list_deployments"
     product: str | None = None
     environment: str | None = None
     status: Status | None = None
 
 
-class GetDeployment(_Request):
+class GetDeployment(ManagementCall[DeploymentPublic]):
     """A deployment by id."""
 
-    Reply = DeploymentPublic
     kind: Literal["get_deployment"] = "get_deployment"
     deployment_id: UUID
 
 
-class AbortDeployment(_Request):
+class AbortDeployment(ManagementCall[DeploymentPublic]):
     """Close a started deployment as aborted, so it stops blocking its environment."""
 
-    Reply = DeploymentPublic
     permission = Permission.SEND_EVENTS
     kind: Literal["abort_deployment"] = "abort_deployment"
     deployment_id: UUID
 
 
-class GetState(_Request):
+class GetState(ManagementCall[StateView]):
     """The state matrix, narrowed to some products and environments."""
 
-    Reply = StateView
     kind: Literal["get_state"] = "get_state"
     products: list[str] = Field(default_factory=list)
     environments: list[str] = Field(default_factory=list)
 
 
-class CreateUser(_Request):
+class CreateUser(ManagementCall[UserInvited]):
     """Invite a user: they redeem the invite for a personal token."""
 
-    Reply = UserInvited
     permission = Permission.MANAGE_USERS
     kind: Literal["create_user"] = "create_user"
     name: Name
@@ -247,27 +233,24 @@ class CreateUser(_Request):
     slack_user_id: str | None = Field(default=None, max_length=64)
 
 
-class ListUsers(_Paged):
+class ListUsers(_Paged[Page[UserPublic]]):
     """Every user."""
 
-    Reply = Page[UserPublic]
     permission = Permission.MANAGE_USERS
     kind: Literal["list_users"] = "list_users"
 
 
-class GetUser(_Request):
+class GetUser(ManagementCall[UserPublic]):
     """One user (the caller, for `/users/me`)."""
 
-    Reply = UserPublic
     permission = None
     kind: Literal["get_user"] = "get_user"
     user_id: UUID
 
 
-class UpdateUser(_Request):
+class UpdateUser(ManagementCall[UserPublic]):
     """Change a user's role, email, Slack id or activity; `None` leaves a field as it is."""
 
-    Reply = UserPublic
     permission = Permission.MANAGE_USERS
     kind: Literal["update_user"] = "update_user"
     user_id: UUID
@@ -277,53 +260,47 @@ class UpdateUser(_Request):
     active: bool | None = None
 
 
-class RedeemInvite(_Request):
+class RedeemInvite(ManagementCall[TokenIssued]):
     """Trade a one-time invite for a personal token."""
 
-    Reply = TokenIssued
     permission = None
     kind: Literal["redeem_invite"] = "redeem_invite"
     invite_token: str = Field(max_length=512)
 
 
-class RotateToken(_Request):
+class RotateToken(ManagementCall[TokenIssued]):
     """Replace the caller's personal token."""
 
-    Reply = TokenIssued
     permission = None
     kind: Literal["rotate_token"] = "rotate_token"
 
 
-class CreateApiKey(_Request):
+class CreateApiKey(ManagementCall[ApiKeyCreated]):
     """A new API key for CI."""
 
-    Reply = ApiKeyCreated
     permission = Permission.MANAGE_USERS
     kind: Literal["create_api_key"] = "create_api_key"
     name: Name
 
 
-class ListApiKeys(_Paged):
+class ListApiKeys(_Paged[Page[ApiKeyPublic]]):
     """Every API key, without secrets."""
 
-    Reply = Page[ApiKeyPublic]
     permission = Permission.LIST_API_KEYS
     kind: Literal["list_api_keys"] = "list_api_keys"
 
 
-class RevokeApiKey(_Request):
+class RevokeApiKey(ManagementCall[ApiKeyPublic]):
     """Revoke an API key at once."""
 
-    Reply = ApiKeyPublic
     permission = Permission.MANAGE_USERS
     kind: Literal["revoke_api_key"] = "revoke_api_key"
     key_id: UUID
 
 
-class CreateRule(_Request):
+class CreateRule(ManagementCall[RulePublic]):
     """A new Deployment Rule."""
 
-    Reply = RulePublic
     permission = Permission.MANAGE_RULES
     kind: Literal["create_rule"] = "create_rule"
     name: Name
@@ -334,25 +311,22 @@ class CreateRule(_Request):
     config: dict[str, Any]
 
 
-class ListRules(_Paged):
+class ListRules(_Paged[Page[RulePublic]]):
     """Every Deployment Rule, newest first."""
 
-    Reply = Page[RulePublic]
     kind: Literal["list_rules"] = "list_rules"
 
 
-class GetRule(_Request):
+class GetRule(ManagementCall[RulePublic]):
     """One Deployment Rule."""
 
-    Reply = RulePublic
     kind: Literal["get_rule"] = "get_rule"
     rule_id: UUID
 
 
-class UpdateRule(_Request):
+class UpdateRule(ManagementCall[RulePublic]):
     """Change a rule: its mode, name, scope or configuration; `None` leaves a field as it is."""
 
-    Reply = RulePublic
     permission = Permission.MANAGE_RULES
     kind: Literal["update_rule"] = "update_rule"
     rule_id: UUID
@@ -363,7 +337,7 @@ class UpdateRule(_Request):
     config: dict[str, Any] | None = None
 
 
-class DeleteRule(_Request):
+class DeleteRule(ManagementCall[Done]):
     """Delete a rule."""
 
     permission = Permission.MANAGE_RULES
@@ -371,21 +345,19 @@ class DeleteRule(_Request):
     rule_id: UUID
 
 
-class PreviewWindows(_Request):
+class PreviewWindows(ManagementCall[WindowsPreview]):
     """The next windows of a schedule rule, or of a schedule `config` not saved yet (a form
     being filled in)."""
 
-    Reply = WindowsPreview
     kind: Literal["preview_windows"] = "preview_windows"
     rule_id: UUID | None = None
     config: dict[str, Any] | None = None
     count: int = Field(default=10, ge=1, le=1000)
 
 
-class ListViolations(_Request):
+class ListViolations(ManagementCall[Page[ViolationPublic]]):
     """The violations log, newest first."""
 
-    Reply = Page[ViolationPublic]
     kind: Literal["list_violations"] = "list_violations"
     rule: str | None = None
     product: str | None = None
@@ -396,10 +368,9 @@ class ListViolations(_Request):
     before: int | None = None
 
 
-class CreateRequest(_Request):
+class CreateRequest(ManagementCall[DeploymentRequestPublic]):
     """A new Deployment Request, in draft."""
 
-    Reply = DeploymentRequestPublic
     permission = Permission.MANAGE_DRS
     kind: Literal["create_request"] = "create_request"
     name: Name
@@ -415,10 +386,9 @@ class CreateRequest(_Request):
     )
 
 
-class UpdateRequest(_Request):
+class UpdateRequest(ManagementCall[DeploymentRequestPublic]):
     """Change a draft request; `None` leaves a field as it is."""
 
-    Reply = DeploymentRequestPublic
     permission = Permission.MANAGE_DRS
     kind: Literal["update_request"] = "update_request"
     request_id: UUID
@@ -435,37 +405,33 @@ class UpdateRequest(_Request):
     )
 
 
-class ListRequests(_Paged):
+class ListRequests(_Paged[Page[DeploymentRequestPublic]]):
     """Deployment Requests, newest first; `awaiting_me`: those with a slot the caller may decide."""
 
-    Reply = Page[DeploymentRequestPublic]
     kind: Literal["list_requests"] = "list_requests"
     status: RequestStatus | None = None
     awaiting_me: bool = False
 
 
-class GetRequest(_Request):
+class GetRequest(ManagementCall[DeploymentRequestPublic]):
     """One Deployment Request, with its progress."""
 
-    Reply = DeploymentRequestPublic
     kind: Literal["get_request"] = "get_request"
     request_id: UUID
 
 
-class MoveRequest(_Request):
+class MoveRequest(ManagementCall[DeploymentRequestPublic]):
     """Submit, revert, complete or cancel a request."""
 
-    Reply = DeploymentRequestPublic
     permission = Permission.MANAGE_DRS
     kind: Literal["move_request"] = "move_request"
     request_id: UUID
     action: Literal["submit", "revert", "complete", "cancel"]
 
 
-class DecideSlot(_Request):
+class DecideSlot(ManagementCall[DeploymentRequestPublic]):
     """Approve or reject one approval slot (a role that may fill its type; never the creator)."""
 
-    Reply = DeploymentRequestPublic
     permission = None
     kind: Literal["decide_slot"] = "decide_slot"
     request_id: UUID
@@ -474,20 +440,18 @@ class DecideSlot(_Request):
     comment: str | None = Field(default=None, max_length=5000)
 
 
-class CompleteStep(_Request):
+class CompleteStep(ManagementCall[DeploymentRequestPublic]):
     """Tick a checklist step."""
 
-    Reply = DeploymentRequestPublic
     permission = Permission.MANAGE_DRS
     kind: Literal["complete_step"] = "complete_step"
     request_id: UUID
     step_id: UUID
 
 
-class ApproveVersion(_Request):
+class ApproveVersion(ManagementCall[VersionApprovalPublic]):
     """Sign off a version (by id, or by product and version names)."""
 
-    Reply = VersionApprovalPublic
     permission = Permission.APPROVE_VERSIONS
     kind: Literal["approve_version"] = "approve_version"
     version_id: UUID | None = None
@@ -498,10 +462,9 @@ class ApproveVersion(_Request):
     comment: str | None = Field(default=None, max_length=5000)
 
 
-class RevokeVersionApproval(_Request):
+class RevokeVersionApproval(ManagementCall[VersionApprovalPublic]):
     """Withdraw a sign-off."""
 
-    Reply = VersionApprovalPublic
     permission = Permission.APPROVE_VERSIONS
     kind: Literal["revoke_version_approval"] = "revoke_version_approval"
     approval_id: UUID
@@ -511,20 +474,18 @@ class RevokeVersionApproval(_Request):
     version: str | None = None
 
 
-class ListVersionApprovals(_Request):
+class ListVersionApprovals(ManagementCall[Page[VersionApprovalPublic]]):
     """A version's sign-offs, newest first."""
 
-    Reply = Page[VersionApprovalPublic]
     kind: Literal["list_version_approvals"] = "list_version_approvals"
     version_id: UUID | None = None
     product: str | None = None
     version: str | None = None
 
 
-class ListAudit(_Request):
+class ListAudit(ManagementCall[Page[AuditEntryPublic]]):
     """The audit log, newest first."""
 
-    Reply = Page[AuditEntryPublic]
     permission = Permission.READ_AUDIT
     kind: Literal["list_audit"] = "list_audit"
     since: UtcDatetime | None = None
@@ -545,31 +506,28 @@ class HomeView(BaseModel):
     blocked: list[ViolationPublic]
 
 
-class GetHome(_Request):
+class GetHome(ManagementCall[HomeView]):
     """The home page: the state matrix (narrowed), open requests, recent deployments, the
     violations of recent blocked attempts. One round trip instead of five."""
 
-    Reply = HomeView
     kind: Literal["get_home"] = "get_home"
     products: list[str] = Field(default_factory=list)
     environments: list[str] = Field(default_factory=list)
 
 
-class ResolveVariables(_Request):
+class ResolveVariables(ManagementCall[TemplateVariables]):
     """The `{vi_*}` values of a product's version in an environment (to preview a button)."""
 
-    Reply = TemplateVariables
     kind: Literal["resolve_variables"] = "resolve_variables"
     product_id: UUID
     version: Name
     environment: Name
 
 
-class AuthorizeFire(_Request):
+class AuthorizeFire(ManagementCall[FireAccepted]):
     """May this caller fire this webhook button for this version there? If so, hand the firing
     to the notifier (through the outbox, with the version's `{vi_*}` values)."""
 
-    Reply = FireAccepted
     permission = Permission.FIRE_BUTTONS
     kind: Literal["authorize_fire"] = "authorize_fire"
     firing_id: UUID
@@ -580,7 +538,7 @@ class AuthorizeFire(_Request):
     origin: SlackOrigin | None = None
 
 
-class HandleSlackAction(_Request):
+class HandleSlackAction(ManagementCall[Done]):
     """A click in Slack, its signature verified by ingest: map the Slack user, check the role,
     act once per (message, `action_ts`), and have the notifier answer in Slack."""
 

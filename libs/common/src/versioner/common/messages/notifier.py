@@ -1,16 +1,17 @@
 """The notifier's RPCs: its own configuration (channels, the delivery log), asked by ingest.
 
-Like policy's management requests, each names the result it answers with (`Reply`) and may
-answer with a `Failure` instead; each carries the caller ingest authenticated, and the role
-its action needs (ingest checks it before asking; the notifier checks it again).
+Like policy's management requests, each is typed by the result it answers with
+(`NotifierCall[Reply]`) and may answer with a `Failure` instead; each carries the caller
+ingest authenticated, and the role its action needs (ingest checks it before asking; the
+notifier checks it again).
 """
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from versioner.common.messages.actor import Actor
+from versioner.common.messages.rpc import ReplyT_co, Rpc
 from versioner.common.notifications import (
     ButtonKind,
     ButtonPublic,
@@ -32,16 +33,15 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
 
-class _Request(BaseModel):
-    Reply: ClassVar[type[BaseModel]] = Done
+class NotifierCall(Rpc[ReplyT_co], Generic[ReplyT_co]):
+    """A notifier request, typed by its reply: `NotifierCall[Reply]`."""
+
     permission: ClassVar[Permission] = Permission.MANAGE_CHANNELS
-    actor: Actor
 
 
-class CreateChannel(_Request):
+class CreateChannel(NotifierCall[ChannelPublic]):
     """A new channel; its config is checked for its kind and its secrets sealed."""
 
-    Reply = ChannelPublic
     kind: Literal["create_channel"] = "create_channel"
     name: Name
     channel_kind: ChannelKind
@@ -51,28 +51,25 @@ class CreateChannel(_Request):
     enabled: bool = True
 
 
-class ListChannels(_Request):
+class ListChannels(NotifierCall[Page[ChannelPublic]]):
     """Every channel, newest first."""
 
-    Reply = Page[ChannelPublic]
     kind: Literal["list_channels"] = "list_channels"
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     before: UUID | None = None
 
 
-class GetChannel(_Request):
+class GetChannel(NotifierCall[ChannelPublic]):
     """One channel."""
 
-    Reply = ChannelPublic
     kind: Literal["get_channel"] = "get_channel"
     channel_id: UUID
 
 
-class UpdateChannel(_Request):
+class UpdateChannel(NotifierCall[ChannelPublic]):
     """Change a channel; `None` leaves a field as it is. Config keys left out keep their value,
     so a secret need not be sent again to change something else."""
 
-    Reply = ChannelPublic
     kind: Literal["update_channel"] = "update_channel"
     channel_id: UUID
     name: Name | None = None
@@ -82,25 +79,23 @@ class UpdateChannel(_Request):
     enabled: bool | None = None
 
 
-class DeleteChannel(_Request):
+class DeleteChannel(NotifierCall[Done]):
     """Remove a channel (its delivery log goes with it)."""
 
     kind: Literal["delete_channel"] = "delete_channel"
     channel_id: UUID
 
 
-class TestChannel(_Request):
+class TestChannel(NotifierCall[ChannelTested]):
     """Send a test notification now and say how it went (it joins the delivery log)."""
 
-    Reply = ChannelTested
     kind: Literal["test_channel"] = "test_channel"
     channel_id: UUID
 
 
-class ListDeliveries(_Request):
+class ListDeliveries(NotifierCall[Page[DeliveryPublic]]):
     """A channel's delivery log, newest first."""
 
-    Reply = Page[DeliveryPublic]
     kind: Literal["list_deliveries"] = "list_deliveries"
     channel_id: UUID
     status: Literal["sending", "sent", "failed"] | None = None
@@ -108,10 +103,9 @@ class ListDeliveries(_Request):
     before: UUID | None = None
 
 
-class CreateButton(_Request):
+class CreateButton(NotifierCall[ButtonPublic]):
     """A deployment button for one product (resolved by ingest) and its environments."""
 
-    Reply = ButtonPublic
     permission = Permission.MANAGE_RULES
     kind: Literal["create_button"] = "create_button"
     product_id: UUID
@@ -125,10 +119,9 @@ class CreateButton(_Request):
     secret: str | None = Field(default=None, max_length=1024)
 
 
-class ListButtons(_Request):
+class ListButtons(NotifierCall[Page[ButtonPublic]]):
     """Buttons, newest first; of one product when given."""
 
-    Reply = Page[ButtonPublic]
     permission = Permission.READ_BUTTONS
     kind: Literal["list_buttons"] = "list_buttons"
     product_id: UUID | None = None
@@ -136,19 +129,17 @@ class ListButtons(_Request):
     before: UUID | None = None
 
 
-class GetButton(_Request):
+class GetButton(NotifierCall[ButtonPublic]):
     """One button."""
 
-    Reply = ButtonPublic
     permission = Permission.READ_BUTTONS
     kind: Literal["get_button"] = "get_button"
     button_id: UUID
 
 
-class UpdateButton(_Request):
+class UpdateButton(NotifierCall[ButtonPublic]):
     """Change a button; `None` leaves a field as it is."""
 
-    Reply = ButtonPublic
     permission = Permission.MANAGE_RULES
     kind: Literal["update_button"] = "update_button"
     button_id: UUID
@@ -160,7 +151,7 @@ class UpdateButton(_Request):
     secret: str | None = Field(default=None, max_length=1024)
 
 
-class DeleteButton(_Request):
+class DeleteButton(NotifierCall[Done]):
     """Remove a button (its firings stay in the log)."""
 
     permission = Permission.MANAGE_RULES
@@ -168,20 +159,18 @@ class DeleteButton(_Request):
     button_id: UUID
 
 
-class PreviewButton(_Request):
+class PreviewButton(NotifierCall[ButtonRequest]):
     """The request a button would make for these values (ingest resolves them with policy)."""
 
-    Reply = ButtonRequest
     permission = Permission.READ_BUTTONS
     kind: Literal["preview_button"] = "preview_button"
     button_id: UUID
     variables: TemplateVariables
 
 
-class ListFirings(_Request):
+class ListFirings(NotifierCall[Page[FiringPublic]]):
     """A button's firings, newest first."""
 
-    Reply = Page[FiringPublic]
     permission = Permission.READ_BUTTONS
     kind: Literal["list_firings"] = "list_firings"
     button_id: UUID

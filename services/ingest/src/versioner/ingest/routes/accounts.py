@@ -23,7 +23,6 @@ from versioner.common.messages.management import (
 from versioner.common.resources import (
     ApiKeyCreated,
     ApiKeyPublic,
-    Page,
     TokenIssued,
     UserInvited,
     UserPublic,
@@ -80,9 +79,7 @@ class ApiKeyIn(BaseModel):
 )
 async def create_user(user: UserIn, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Invite a user (admin): the answer holds a one-time invite token, valid 24 h."""
-    return respond(
-        await gateway.ask(CreateUser(actor=actor, **user.model_dump()), UserInvited), 201
-    )
+    return respond(await gateway.ask(CreateUser(actor=actor, **user.model_dump())), 201)
 
 
 @router.both("/users", methods=["GET"], responses={200: {"model": list[UserPublic]}})
@@ -90,7 +87,7 @@ async def list_users(
     actor: ActorDep, gateway: GatewayDep, limit: Limit = DEFAULT_LIMIT, before: UUID | None = None
 ) -> Response:
     """Every user, newest first (admin)."""
-    page = await gateway.ask(ListUsers(actor=actor, limit=limit, before=before), Page[UserPublic])
+    page = await gateway.ask(ListUsers(actor=actor, limit=limit, before=before))
     return respond_list(page.items, page.total)
 
 
@@ -98,9 +95,7 @@ async def list_users(
 async def redeem_invite(invite: InviteIn, gateway: GatewayDep) -> Response:
     """Trade an invite for a personal token (no credentials needed: the invite is one)."""
     return respond(
-        await gateway.ask(
-            RedeemInvite(actor=ANONYMOUS, invite_token=invite.invite_token), TokenIssued
-        )
+        await gateway.ask(RedeemInvite(actor=ANONYMOUS, invite_token=invite.invite_token))
     )
 
 
@@ -109,13 +104,13 @@ async def me(actor: ActorDep, gateway: GatewayDep) -> Response:
     """The calling user."""
     if actor.kind != "user" or actor.id is None:
         raise FailureError(forbidden())
-    return respond(await gateway.ask(GetUser(actor=actor, user_id=actor.id), UserPublic))
+    return respond(await gateway.ask(GetUser(actor=actor, user_id=actor.id)))
 
 
 @router.both("/users/me/token", methods=["POST"], responses={200: {"model": TokenIssued}})
 async def rotate_token(actor: ActorDep, gateway: GatewayDep, cache: CacheDep) -> Response:
     """Replace one's personal token; the old one stops working at once."""
-    issued = await gateway.ask(RotateToken(actor=actor), TokenIssued)
+    issued = await gateway.ask(RotateToken(actor=actor))
     # Policy's broadcast tells every gateway; this one need not wait for it.
     cache.forget(CredentialsChanged(actor_ids=[actor.id] if actor.id else []))
     return respond(issued)
@@ -124,7 +119,7 @@ async def rotate_token(actor: ActorDep, gateway: GatewayDep, cache: CacheDep) ->
 @router.both("/users/{user_id}", methods=["GET"], responses={200: {"model": UserPublic}})
 async def get_user(user_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """A user (admin, or oneself)."""
-    return respond(await gateway.ask(GetUser(actor=actor, user_id=ident(user_id)), UserPublic))
+    return respond(await gateway.ask(GetUser(actor=actor, user_id=ident(user_id))))
 
 
 @router.both(
@@ -145,7 +140,7 @@ async def update_user(
     request = UpdateUser(
         actor=actor, user_id=ident(user_id), **patch.model_dump(exclude_unset=True)
     )
-    user = await gateway.ask(request, UserPublic)
+    user = await gateway.ask(request)
     if request.role is not None or request.active is not None:
         cache.forget(CredentialsChanged(actor_ids=[request.user_id]))
     return respond(user)
@@ -156,7 +151,7 @@ async def update_user(
 )
 async def create_api_key(key: ApiKeyIn, actor: ActorDep, gateway: GatewayDep) -> Response:
     """A new API key for CI (admin); the key is shown this once."""
-    return respond(await gateway.ask(CreateApiKey(actor=actor, name=key.name), ApiKeyCreated), 201)
+    return respond(await gateway.ask(CreateApiKey(actor=actor, name=key.name)), 201)
 
 
 @router.both("/api-keys", methods=["GET"], responses={200: {"model": list[ApiKeyPublic]}})
@@ -164,9 +159,7 @@ async def list_api_keys(
     actor: ActorDep, gateway: GatewayDep, limit: Limit = DEFAULT_LIMIT, before: UUID | None = None
 ) -> Response:
     """Every API key without its secret (admin; developers may look)."""
-    page = await gateway.ask(
-        ListApiKeys(actor=actor, limit=limit, before=before), Page[ApiKeyPublic]
-    )
+    page = await gateway.ask(ListApiKeys(actor=actor, limit=limit, before=before))
     return respond_list(page.items, page.total)
 
 
@@ -175,6 +168,6 @@ async def revoke_api_key(
     key_id: str, actor: ActorDep, gateway: GatewayDep, cache: CacheDep
 ) -> Response:
     """Revoke an API key (admin): every gateway forgets it at once."""
-    revoked = await gateway.ask(RevokeApiKey(actor=actor, key_id=ident(key_id)), ApiKeyPublic)
+    revoked = await gateway.ask(RevokeApiKey(actor=actor, key_id=ident(key_id)))
     cache.forget(CredentialsChanged(credential_ids=[revoked.id]))
     return Response(status_code=204)

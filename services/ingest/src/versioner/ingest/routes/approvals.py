@@ -11,7 +11,6 @@ from versioner.common.messages.management import (
     ListVersionApprovals,
     RevokeVersionApproval,
 )
-from versioner.common.resources import Page
 from versioner.common.roles import ApprovalType
 from versioner.common.types import Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
@@ -39,7 +38,7 @@ async def approve_version(
 ) -> Response:
     """Sign a version off (a role that may fill the approval type)."""
     request = ApproveVersion(actor=actor, version_id=ident(version_id), **body.model_dump())
-    return respond(await gateway.ask(request, VersionApprovalPublic), 201)
+    return respond(await gateway.ask(request), 201)
 
 
 @router.both(
@@ -49,9 +48,7 @@ async def approve_version(
 )
 async def list_approvals(version_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """A version's sign-offs, newest first."""
-    page = await gateway.ask(
-        ListVersionApprovals(actor=actor, version_id=ident(version_id)), Page[VersionApprovalPublic]
-    )
+    page = await gateway.ask(ListVersionApprovals(actor=actor, version_id=ident(version_id)))
     return respond_list(page.items, page.total)
 
 
@@ -67,7 +64,7 @@ async def revoke_approval(
     request = RevokeVersionApproval(
         actor=actor, version_id=ident(version_id), approval_id=ident(approval_id)
     )
-    return respond(await gateway.ask(request, VersionApprovalPublic))
+    return respond(await gateway.ask(request))
 
 
 @router.both(
@@ -87,7 +84,7 @@ async def approve_named_version(
     """Sign a version off, naming it by product and version (percent-encoded segments)."""
     product, version = _split_names(http, product, version)
     request = ApproveVersion(actor=actor, product=product, version=version, **body.model_dump())
-    return respond(await gateway.ask(request, VersionApprovalPublic), 201)
+    return respond(await gateway.ask(request), 201)
 
 
 def _split_names(http: Request, product: str, version: str, tail: int = 1) -> tuple[str, str]:
@@ -121,7 +118,7 @@ async def list_named_approvals(
     """A version's sign-offs, naming it by product and version."""
     product, version = _split_names(http, product, version)
     request = ListVersionApprovals(actor=actor, product=product, version=version)
-    page = await gateway.ask(request, Page[VersionApprovalPublic])
+    page = await gateway.ask(request)
     return respond_list(page.items, page.total)
 
 
@@ -143,4 +140,4 @@ async def revoke_named_approval(
     request = RevokeVersionApproval(
         actor=actor, product=product, version=version, approval_id=ident(approval_id)
     )
-    return respond(await gateway.ask(request, VersionApprovalPublic))
+    return respond(await gateway.ask(request))

@@ -4,7 +4,6 @@ from fastapi import Query, Response
 
 from versioner.common.governance import AuditEntryPublic
 from versioner.common.messages.management import DEFAULT_LIMIT, ListAudit
-from versioner.common.resources import Page
 from versioner.common.types import Instant
 from versioner.ingest.deps import ActorDep, GatewayDep
 from versioner.ingest.routes.catalog import Limit
@@ -27,5 +26,5 @@ async def list_audit(
 ) -> Response:
     """Every verdict, approval, step, rule change, override, rename and credential change."""
     request = ListAudit(actor=actor, since=since, action=kind, by=by, limit=limit, before=before)
-    page = await gateway.ask(request, Page[AuditEntryPublic])
+    page = await gateway.ask(request)
     return respond_list(page.items, page.total)

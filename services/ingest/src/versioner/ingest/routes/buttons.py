@@ -34,7 +34,7 @@ from versioner.common.notifications import (
     FiringPublic,
     TemplateVariables,
 )
-from versioner.common.resources import Done, Page, ProductPublic
+from versioner.common.resources import Done, ProductPublic
 from versioner.common.types import Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
 from versioner.ingest.gateway import FailureError, PolicyGateway
@@ -141,7 +141,7 @@ def _button(button: ButtonPublic, status_code: int = 200) -> Response:
 
 async def _product(gateway: PolicyGateway, actor: Actor, ref: str) -> ProductPublic:
     try:
-        return await gateway.ask(GetProduct(actor=actor, ref=ref), ProductPublic)
+        return await gateway.ask(GetProduct(actor=actor, ref=ref))
     except FailureError as exc:
         if exc.failure.status_code == 404:
             raise FailureError(unprocessable("product", f"no product is named {ref}")) from None
@@ -151,9 +151,7 @@ async def _product(gateway: PolicyGateway, actor: Actor, ref: str) -> ProductPub
 async def _webhook_button(
     gateway: PolicyGateway, actor: Actor, button_id: str, environment: str
 ) -> ButtonPublic:
-    button = await gateway.ask_notifier(
-        GetButton(actor=actor, button_id=ident(button_id)), ButtonPublic
-    )
+    button = await gateway.ask_notifier(GetButton(actor=actor, button_id=ident(button_id)))
     if environment not in button.environments:
         raise FailureError(
             unprocessable(
@@ -187,7 +185,7 @@ async def create_button(button: ButtonIn, actor: ActorDep, gateway: GatewayDep) 
         button_kind=button.kind,
         **fields,
     )
-    return _button(await gateway.ask_notifier(request, ButtonPublic), 201)
+    return _button(await gateway.ask_notifier(request), 201)
 
 
 @router.both("/deployment-buttons", methods=["GET"], responses={200: {"model": list[ButtonView]}})
@@ -202,7 +200,7 @@ async def list_buttons(
     product_id = None
     if product is not None:
         try:
-            product_id = (await gateway.ask(GetProduct(actor=actor, ref=product), ProductPublic)).id
+            product_id = (await gateway.ask(GetProduct(actor=actor, ref=product))).id
         except FailureError as exc:
             if exc.failure.status_code != 404:
                 raise
@@ -210,7 +208,7 @@ async def list_buttons(
     request = ListButtons(
         actor=actor, product_id=product_id, limit=limit, before=ident(before) if before else None
     )
-    page = await gateway.ask_notifier(request, Page[ButtonPublic])
+    page = await gateway.ask_notifier(request)
     return JSONResponse(
         [b.api_view() for b in page.items], headers={"X-Total-Count": str(page.total)}
     )
@@ -222,7 +220,7 @@ async def list_buttons(
 async def get_button(button_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """One button."""
     request = GetButton(actor=actor, button_id=ident(button_id))
-    return _button(await gateway.ask_notifier(request, ButtonPublic))
+    return _button(await gateway.ask_notifier(request))
 
 
 @router.both(
@@ -237,7 +235,7 @@ async def update_button(
     request = UpdateButton(
         actor=actor, button_id=ident(button_id), **patch.model_dump(exclude_unset=True)
     )
-    return _button(await gateway.ask_notifier(request, ButtonPublic))
+    return _button(await gateway.ask_notifier(request))
 
 
 @router.both(
@@ -246,7 +244,7 @@ async def update_button(
 async def delete_button(button_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Remove a button."""
     request = DeleteButton(actor=actor, button_id=ident(button_id))
-    return respond(await gateway.ask_notifier(request, Done))
+    return respond(await gateway.ask_notifier(request))
 
 
 @router.both(
@@ -258,9 +256,7 @@ async def preview_button(
     button_id: str, target: FireIn, actor: ActorDep, gateway: GatewayDep
 ) -> Response:
     """The request the button would make for this version and environment, not made."""
-    button = await gateway.ask_notifier(
-        GetButton(actor=actor, button_id=ident(button_id)), ButtonPublic
-    )
+    button = await gateway.ask_notifier(GetButton(actor=actor, button_id=ident(button_id)))
     variables = await gateway.ask(
         ResolveVariables(
             actor=actor,
@@ -268,10 +264,9 @@ async def preview_button(
             version=target.version,
             environment=target.environment,
         ),
-        TemplateVariables,
     )
     request = PreviewButton(actor=actor, button_id=button.id, variables=variables)
-    return respond(await gateway.ask_notifier(request, ButtonRequest))
+    return respond(await gateway.ask_notifier(request))
 
 
 @router.both(
@@ -298,7 +293,7 @@ async def fire_button(
         version=target.version,
         environment=target.environment,
     )
-    return respond(await gateway.ask(request, FireAccepted), 202)
+    return respond(await gateway.ask(request), 202)
 
 
 @router.both(
@@ -320,5 +315,5 @@ async def list_firings(
         limit=limit,
         before=ident(before) if before else None,
     )
-    page = await gateway.ask_notifier(request, Page[FiringPublic])
+    page = await gateway.ask_notifier(request)
     return respond_list(page.items, page.total)

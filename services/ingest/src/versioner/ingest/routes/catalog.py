@@ -27,7 +27,6 @@ from versioner.common.resources import (
     DeploymentPublic,
     EnvironmentPublic,
     EnvironmentType,
-    Page,
     ProductPublic,
     StateView,
     VersionPublic,
@@ -70,16 +69,14 @@ async def list_products(
     actor: ActorDep, gateway: GatewayDep, limit: Limit = DEFAULT_LIMIT, before: UUID | None = None
 ) -> Response:
     """Every product, newest first."""
-    page = await gateway.ask(
-        ListProducts(actor=actor, limit=limit, before=before), Page[ProductPublic]
-    )
+    page = await gateway.ask(ListProducts(actor=actor, limit=limit, before=before))
     return respond_list(page.items, page.total)
 
 
 @router.both("/products/{ref:path}", methods=["GET"], responses={200: {"model": ProductPublic}})
 async def get_product(ref: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """A product by id or by any name it has had."""
-    return respond(await gateway.ask(GetProduct(actor=actor, ref=ref.rstrip("/")), ProductPublic))
+    return respond(await gateway.ask(GetProduct(actor=actor, ref=ref.rstrip("/"))))
 
 
 # `{ref}` as for reading, so the path has one entry in the OpenAPI document (and one `Allow`);
@@ -96,7 +93,7 @@ async def update_product(
     request = UpdateProduct(
         actor=actor, product_id=ident(ref.rstrip("/")), **patch.model_dump(exclude_unset=True)
     )
-    return respond(await gateway.ask(request, ProductPublic))
+    return respond(await gateway.ask(request))
 
 
 @router.both("/environments", methods=["GET"], responses={200: {"model": list[EnvironmentPublic]}})
@@ -110,7 +107,6 @@ async def list_environments(
     """Every environment, newest first (`?type=production` narrows)."""
     page = await gateway.ask(
         ListEnvironments(actor=actor, type=type, limit=limit, before=before),
-        Page[EnvironmentPublic],
     )
     return respond_list(page.items, page.total)
 
@@ -120,9 +116,7 @@ async def list_environments(
 )
 async def get_environment(ref: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """An environment by id or by any name it has had."""
-    return respond(
-        await gateway.ask(GetEnvironment(actor=actor, ref=ref.rstrip("/")), EnvironmentPublic)
-    )
+    return respond(await gateway.ask(GetEnvironment(actor=actor, ref=ref.rstrip("/"))))
 
 
 @router.both(
@@ -138,7 +132,7 @@ async def update_environment(
     request = UpdateEnvironment(
         actor=actor, environment_id=ident(ref.rstrip("/")), **patch.model_dump(exclude_unset=True)
     )
-    return respond(await gateway.ask(request, EnvironmentPublic))
+    return respond(await gateway.ask(request))
 
 
 @router.both("/versions", methods=["GET"], responses={200: {"model": list[VersionPublic]}})
@@ -154,16 +148,14 @@ async def list_versions(
     request = ListVersions(
         actor=actor, product=product, scm_sha=scm_sha, limit=limit, before=before
     )
-    page = await gateway.ask(request, Page[VersionPublic])
+    page = await gateway.ask(request)
     return respond_list(page.items, page.total)
 
 
 @router.both("/versions/{version_id}", methods=["GET"], responses={200: {"model": VersionPublic}})
 async def get_version(version_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """A version by id."""
-    return respond(
-        await gateway.ask(GetVersion(actor=actor, version_id=ident(version_id)), VersionPublic)
-    )
+    return respond(await gateway.ask(GetVersion(actor=actor, version_id=ident(version_id))))
 
 
 @router.both("/deployments", methods=["GET"], responses={200: {"model": list[DeploymentPublic]}})
@@ -197,7 +189,7 @@ async def list_deployments(
         limit=limit,
         before=before,
     )
-    page = await gateway.ask(request, Page[DeploymentPublic])
+    page = await gateway.ask(request)
     return respond_list(page.items, page.total)
 
 
@@ -207,9 +199,7 @@ async def list_deployments(
 async def get_deployment(deployment_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """A deployment by id (blocked attempts are not deployments)."""
     return respond(
-        await gateway.ask(
-            GetDeployment(actor=actor, deployment_id=ident(deployment_id)), DeploymentPublic
-        )
+        await gateway.ask(GetDeployment(actor=actor, deployment_id=ident(deployment_id)))
     )
 
 
@@ -221,9 +211,7 @@ async def get_deployment(deployment_id: str, actor: ActorDep, gateway: GatewayDe
 async def abort_deployment(deployment_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Close a stuck deployment as aborted, so its environment takes deployments again."""
     return respond(
-        await gateway.ask(
-            AbortDeployment(actor=actor, deployment_id=ident(deployment_id)), DeploymentPublic
-        )
+        await gateway.ask(AbortDeployment(actor=actor, deployment_id=ident(deployment_id)))
     )
 
 
@@ -236,4 +224,4 @@ async def get_state(
 ) -> Response:
     """What runs where: products by environments (dev, test, staging, production, then by name)."""
     request = GetState(actor=actor, products=_names(products), environments=_names(environments))
-    return respond(await gateway.ask(request, StateView))
+    return respond(await gateway.ask(request))

@@ -27,7 +27,7 @@ from versioner.common.notifications import (
     DeliveryPublic,
     EventNames,
 )
-from versioner.common.resources import Done, Page
+from versioner.common.resources import Done
 from versioner.common.types import Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
 from versioner.ingest.openapi import conflict
@@ -91,7 +91,7 @@ async def create_channel(channel: ChannelIn, actor: ActorDep, gateway: GatewayDe
     """Create a channel (admin, sre)."""
     fields = channel.model_dump(exclude={"kind"})
     request = CreateChannel(actor=actor, channel_kind=channel.kind, **fields)
-    return _channel(await gateway.ask_notifier(request, ChannelPublic), 201)
+    return _channel(await gateway.ask_notifier(request), 201)
 
 
 @router.both(
@@ -102,7 +102,7 @@ async def list_channels(
 ) -> Response:
     """Every channel, newest first (admin, sre)."""
     request = ListChannels(actor=actor, limit=limit, before=ident(before) if before else None)
-    page = await gateway.ask_notifier(request, Page[ChannelPublic])
+    page = await gateway.ask_notifier(request)
     return JSONResponse(
         [c.api_view() for c in page.items], headers={"X-Total-Count": str(page.total)}
     )
@@ -116,7 +116,7 @@ async def list_channels(
 async def get_channel(channel_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """One channel."""
     request = GetChannel(actor=actor, channel_id=ident(channel_id))
-    return _channel(await gateway.ask_notifier(request, ChannelPublic))
+    return _channel(await gateway.ask_notifier(request))
 
 
 @router.both(
@@ -131,7 +131,7 @@ async def update_channel(
     request = UpdateChannel(
         actor=actor, channel_id=ident(channel_id), **patch.model_dump(exclude_unset=True)
     )
-    return _channel(await gateway.ask_notifier(request, ChannelPublic))
+    return _channel(await gateway.ask_notifier(request))
 
 
 @router.both(
@@ -142,7 +142,7 @@ async def update_channel(
 async def delete_channel(channel_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Remove a channel and its delivery log."""
     request = DeleteChannel(actor=actor, channel_id=ident(channel_id))
-    return respond(await gateway.ask_notifier(request, Done))
+    return respond(await gateway.ask_notifier(request))
 
 
 @router.both(
@@ -155,7 +155,7 @@ async def test_channel(channel_id: str, actor: ActorDep, gateway: GatewayDep) ->
     few seconds, so this waits longer than other requests."""
     request = TestChannel(actor=actor, channel_id=ident(channel_id))
     timeout = max(gateway.timeout_s, 30.0)
-    return respond(await gateway.ask_notifier(request, ChannelTested, timeout=timeout))
+    return respond(await gateway.ask_notifier(request, timeout=timeout))
 
 
 @router.both(
@@ -179,5 +179,5 @@ async def list_deliveries(
         limit=limit,
         before=ident(before) if before else None,
     )
-    page = await gateway.ask_notifier(request, Page[DeliveryPublic])
+    page = await gateway.ask_notifier(request)
     return respond_list(page.items, page.total)

@@ -154,7 +154,7 @@ async def get_event(event_id: str, actor: ActorDep, gateway: GatewayDep) -> Resp
     """Queued, recorded or rejected, with the ids of what it created."""
     wanted = ident(event_id)
     try:
-        return respond(await gateway.ask(GetEvent(actor=actor, event_id=wanted), EventStatus))
+        return respond(await gateway.ask(GetEvent(actor=actor, event_id=wanted)))
     except FailureError as error:
         # Answered 202 here a moment ago, its note not yet written by policy.
         queued = gateway.accepted.queued(wanted, actor)

@@ -21,7 +21,6 @@ from versioner.common.messages.management import (
     MoveRequest,
     UpdateRequest,
 )
-from versioner.common.resources import Page
 from versioner.common.types import Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
 from versioner.ingest.openapi import conflict
@@ -79,7 +78,7 @@ _MOVED = {**_ONE, **conflict("Not possible in the request's status, or done alre
 async def create_request(body: RequestIn, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Create a request in draft (admin, release_manager, product, developer)."""
     return respond(
-        await gateway.ask(CreateRequest(actor=actor, **body.model_dump()), DeploymentRequestPublic),
+        await gateway.ask(CreateRequest(actor=actor, **body.model_dump())),
         201,
     )
 
@@ -105,18 +104,14 @@ async def list_requests(
         limit=limit,
         before=ident(before) if before else None,
     )
-    page = await gateway.ask(request, Page[DeploymentRequestPublic])
+    page = await gateway.ask(request)
     return respond_list(page.items, page.total)
 
 
 @router.both("/deployment-requests/{request_id}", methods=["GET"], responses=_ONE)
 async def get_request(request_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """One request, with slot and step ids and its progress per product and environment."""
-    return respond(
-        await gateway.ask(
-            GetRequest(actor=actor, request_id=ident(request_id)), DeploymentRequestPublic
-        )
-    )
+    return respond(await gateway.ask(GetRequest(actor=actor, request_id=ident(request_id))))
 
 
 @router.both("/deployment-requests/{request_id}", methods=["PATCH"], responses=_MOVED)
@@ -127,13 +122,13 @@ async def update_request(
     request = UpdateRequest(
         actor=actor, request_id=ident(request_id), **patch.model_dump(exclude_unset=True)
     )
-    return respond(await gateway.ask(request, DeploymentRequestPublic))
+    return respond(await gateway.ask(request))
 
 
 def _move(action: Literal["submit", "revert", "complete", "cancel"], summary: str) -> None:
     async def move(request_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
         request = MoveRequest(actor=actor, request_id=ident(request_id), action=action)
-        return respond(await gateway.ask(request, DeploymentRequestPublic))
+        return respond(await gateway.ask(request))
 
     move.__doc__ = summary
     move.__name__ = f"{action}_request"
@@ -164,7 +159,7 @@ async def decide_slot(
         decision=body.decision,
         comment=body.comment,
     )
-    return respond(await gateway.ask(request, DeploymentRequestPublic))
+    return respond(await gateway.ask(request))
 
 
 @router.both(
@@ -177,4 +172,4 @@ async def complete_step(
 ) -> Response:
     """Tick a pre- or post-deploy step."""
     request = CompleteStep(actor=actor, request_id=ident(request_id), step_id=ident(step_id))
-    return respond(await gateway.ask(request, DeploymentRequestPublic))
+    return respond(await gateway.ask(request))

@@ -16,7 +16,6 @@ from versioner.common.messages.management import (
     PreviewWindows,
     UpdateRule,
 )
-from versioner.common.resources import Done, Page
 from versioner.common.rules import RuleMode, RulePublic, RuleType, WindowsPreview, config_schemas
 from versioner.common.types import Instant, Name
 from versioner.ingest.deps import ActorDep, GatewayDep, ident
@@ -80,7 +79,7 @@ _NAME_TAKEN = conflict("Another rule has the name")
 )
 async def create_rule(rule: RuleIn, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Create a rule (admin, release_manager, sre)."""
-    return respond(await gateway.ask(CreateRule(actor=actor, **rule.model_dump()), RulePublic), 201)
+    return respond(await gateway.ask(CreateRule(actor=actor, **rule.model_dump())), 201)
 
 
 @router.both("/deployment-rules", methods=["GET"], responses={200: {"model": list[RulePublic]}})
@@ -90,7 +89,6 @@ async def list_rules(
     """Every rule, newest first."""
     page = await gateway.ask(
         ListRules(actor=actor, limit=limit, before=ident(before) if before else None),
-        Page[RulePublic],
     )
     return respond_list(page.items, page.total)
 
@@ -122,14 +120,14 @@ async def list_violations(
         limit=limit,
         before=before,
     )
-    page = await gateway.ask(request, Page[ViolationPublic])
+    page = await gateway.ask(request)
     return respond_list(page.items, page.total)
 
 
 @router.both("/deployment-rules/{rule_id}", methods=["GET"], responses={200: {"model": RulePublic}})
 async def get_rule(rule_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """One rule."""
-    return respond(await gateway.ask(GetRule(actor=actor, rule_id=ident(rule_id)), RulePublic))
+    return respond(await gateway.ask(GetRule(actor=actor, rule_id=ident(rule_id))))
 
 
 @router.both(
@@ -144,13 +142,13 @@ async def update_rule(
     request = UpdateRule(
         actor=actor, rule_id=ident(rule_id), **patch.model_dump(exclude_unset=True)
     )
-    return respond(await gateway.ask(request, RulePublic))
+    return respond(await gateway.ask(request))
 
 
 @router.both("/deployment-rules/{rule_id}", methods=["DELETE"], status_code=204)
 async def delete_rule(rule_id: str, actor: ActorDep, gateway: GatewayDep) -> Response:
     """Delete a rule."""
-    await gateway.ask(DeleteRule(actor=actor, rule_id=ident(rule_id)), Done)
+    await gateway.ask(DeleteRule(actor=actor, rule_id=ident(rule_id)))
     return Response(status_code=204)
 
 
@@ -167,4 +165,4 @@ async def preview_windows(
 ) -> Response:
     """The next windows of a schedule rule, in UTC and in the rule's time zone."""
     request = PreviewWindows(actor=actor, rule_id=ident(rule_id), count=count)
-    return respond(await gateway.ask(request, WindowsPreview))
+    return respond(await gateway.ask(request))

@@ -21,7 +21,6 @@ from slack_sdk.signature import SignatureVerifier
 from versioner.common.messages.actor import SYSTEM
 from versioner.common.messages.domain import SlackOrigin
 from versioner.common.messages.management import HandleSlackAction
-from versioner.common.resources import Done
 from versioner.common.slack_actions import decode
 from versioner.ingest.deps import GatewayDep, SettingsDep
 from versioner.ingest.gateway import FailureError, PolicyGateway
@@ -88,7 +87,7 @@ def clicks(payload: dict[str, Any]) -> list[HandleSlackAction]:
 
 async def _hand_over(gateway: PolicyGateway, click: HandleSlackAction) -> None:
     try:
-        await gateway.ask(click, Done)
+        await gateway.ask(click)
     except FailureError as exc:
         log.warning("a Slack click was not handled: %s", exc.failure.status_code)
 

@@ -17,7 +17,6 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from versioner.common.errors import Failure, forbidden, not_found, unprocessable
-from versioner.common.governance import VersionApprovalPublic
 from versioner.common.messages.management import (
     MAX_LIMIT,
     ApproveVersion,
@@ -38,13 +37,9 @@ from versioner.common.messages.management import (
 from versioner.common.messages.notifier import GetButton, ListButtons, PreviewButton
 from versioner.common.notifications import (
     ButtonPublic,
-    ButtonRequest,
-    FireAccepted,
-    TemplateVariables,
 )
 from versioner.common.resources import (
     ENVIRONMENT_TYPE_ORDER,
-    DeploymentPublic,
     EnvironmentPublic,
     Page,
     ProductPublic,
@@ -124,7 +119,6 @@ async def products_page(user: ViewerDep, before: str | None = None) -> Response:
     """Every product, newest first."""
     page = await user.ask(
         ListProducts(actor=user.actor, limit=PAGE_SIZE, before=_cursor(before)),
-        Page[ProductPublic],
     )
     return user.render("products.html", products=page.items, total=page.total, older=_older(page))
 
@@ -133,18 +127,15 @@ async def products_page(user: ViewerDep, before: str | None = None) -> Response:
 async def product_page(product_id: str, user: ViewerDep) -> Response:
     """One product: its names, its builds, where it runs, its deployments."""
     product: ProductPublic = await user.ask(
-        GetProduct(actor=user.actor, ref=str(ident(product_id))), ProductPublic
+        GetProduct(actor=user.actor, ref=str(ident(product_id)))
     )
     actor = user.actor
     versions, deployments, state = await asyncio.gather(
-        user.ask(
-            ListVersions(actor=actor, product=product.name, limit=HISTORY), Page[VersionPublic]
-        ),
+        user.ask(ListVersions(actor=actor, product=product.name, limit=HISTORY)),
         user.ask(
             ListDeployments(actor=actor, product=product.name, limit=HISTORY),
-            Page[DeploymentPublic],
         ),
-        user.ask(GetState(actor=actor, products=[product.name]), StateView),
+        user.ask(GetState(actor=actor, products=[product.name])),
     )
     return user.render(
         "product.html",
@@ -176,9 +167,7 @@ async def update_product(
         )
     except ValidationError as exc:
         return _invalid(user, exc)
-    return await user.act(
-        message, ProductPublic, back=f"/ui/products/{message.product_id}", done=f"Saved {name}."
-    )
+    return await user.act(message, back=f"/ui/products/{message.product_id}", done=f"Saved {name}.")
 
 
 # Environments
@@ -187,9 +176,7 @@ async def update_product(
 @router.get("/ui/environments")
 async def environments_page(user: ViewerDep) -> Response:
     """Every environment, in promotion order (dev, test, staging, production), then by name."""
-    page = await user.ask(
-        ListEnvironments(actor=user.actor, limit=MAX_LIMIT), Page[EnvironmentPublic]
-    )
+    page = await user.ask(ListEnvironments(actor=user.actor, limit=MAX_LIMIT))
     environments = sorted(page.items, key=lambda e: (ENVIRONMENT_TYPE_ORDER[e.type], e.name))
     return user.render("environments.html", environments=environments, total=page.total)
 
@@ -198,14 +185,13 @@ async def environments_page(user: ViewerDep) -> Response:
 async def environment_page(environment_id: str, user: ViewerDep) -> Response:
     """One environment: its names, what runs there, its deployments."""
     environment: EnvironmentPublic = await user.ask(
-        GetEnvironment(actor=user.actor, ref=str(ident(environment_id))), EnvironmentPublic
+        GetEnvironment(actor=user.actor, ref=str(ident(environment_id)))
     )
     deployments, state = await asyncio.gather(
         user.ask(
             ListDeployments(actor=user.actor, environment=environment.name, limit=HISTORY),
-            Page[DeploymentPublic],
         ),
-        user.ask(GetState(actor=user.actor, environments=[environment.name]), StateView),
+        user.ask(GetState(actor=user.actor, environments=[environment.name])),
     )
     return user.render(
         "environment.html",
@@ -241,7 +227,6 @@ async def update_environment(
         return _invalid(user, exc)
     return await user.act(
         message,
-        EnvironmentPublic,
         back=f"/ui/environments/{message.environment_id}",
         done=f"Saved {name}.",
     )
@@ -259,9 +244,8 @@ async def versions_page(
     page, products = await asyncio.gather(
         user.ask(
             ListVersions(actor=user.actor, product=wanted, limit=PAGE_SIZE, before=_cursor(before)),
-            Page[VersionPublic],
         ),
-        user.ask(ListProducts(actor=user.actor, limit=MAX_LIMIT), Page[ProductPublic]),
+        user.ask(ListProducts(actor=user.actor, limit=MAX_LIMIT)),
     )
     return user.render(
         "versions.html",
@@ -278,7 +262,6 @@ async def _buttons(user: Viewer, version: VersionPublic) -> list[ButtonPublic] |
     try:
         page = await user.gateway.ask_notifier(
             ListButtons(actor=user.actor, product_id=version.product_id, limit=MAX_LIMIT),
-            Page[ButtonPublic],
             timeout=BUTTONS_TIMEOUT_S,
         )
     # The buttons are an extra: whatever keeps the notifier from answering (a refusal, silence,
@@ -294,18 +277,13 @@ async def _buttons(user: Viewer, version: VersionPublic) -> list[ButtonPublic] |
 async def version_page(version_id: str, user: ViewerDep) -> Response:
     """One version: its build, where it runs, its sign-offs, its deployment buttons."""
     actor = user.actor
-    version: VersionPublic = await user.ask(
-        GetVersion(actor=actor, version_id=ident(version_id)), VersionPublic
-    )
+    version: VersionPublic = await user.ask(GetVersion(actor=actor, version_id=ident(version_id)))
     deployments, approvals, environments, buttons = await asyncio.gather(
         user.ask(
             ListDeployments(actor=actor, product=version.product_name, limit=200),
-            Page[DeploymentPublic],
         ),
-        user.ask(
-            ListVersionApprovals(actor=actor, version_id=version.id), Page[VersionApprovalPublic]
-        ),
-        user.ask(ListEnvironments(actor=actor, limit=MAX_LIMIT), Page[EnvironmentPublic]),
+        user.ask(ListVersionApprovals(actor=actor, version_id=version.id)),
+        user.ask(ListEnvironments(actor=actor, limit=MAX_LIMIT)),
         _buttons(user, version),
     )
     fillable = (
@@ -354,7 +332,6 @@ async def approve_version(
     where = f" for {message.environment}" if message.environment else ""
     return await user.act(
         message,
-        VersionApprovalPublic,
         back=f"/ui/versions/{message.version_id}",
         done=f"Signed off ({message.approval_type}){where}.",
     )
@@ -367,12 +344,8 @@ async def _button_for(
     raises `FailureError` (404 for a button of another product, 422 for a wrong kind or
     environment)."""
     wanted_version, wanted_button = ident(version_id), ident(button_id)
-    version: VersionPublic = await user.ask(
-        GetVersion(actor=user.actor, version_id=wanted_version), VersionPublic
-    )
-    button = await user.gateway.ask_notifier(
-        GetButton(actor=user.actor, button_id=wanted_button), ButtonPublic
-    )
+    version: VersionPublic = await user.ask(GetVersion(actor=user.actor, version_id=wanted_version))
+    button = await user.gateway.ask_notifier(GetButton(actor=user.actor, button_id=wanted_button))
     if button.product_id != version.product_id:
         raise FailureError(not_found())
     if button.button_kind != kind:
@@ -408,11 +381,9 @@ async def open_link_button(
                 version=version.version,
                 environment=environment,
             ),
-            TemplateVariables,
         )
         rendered = await user.gateway.ask_notifier(
             PreviewButton(actor=user.actor, button_id=button.id, variables=variables),
-            ButtonRequest,
         )
     except FailureError as exc:
         return _refused(user, exc.failure)
@@ -445,7 +416,6 @@ async def fire_button(
     )
     return await user.act(
         message,
-        FireAccepted,
         back=f"/ui/versions/{version.id}",
         done=f"Fired {button.label} for {version.product_name} {version.version} → {environment}.",
     )

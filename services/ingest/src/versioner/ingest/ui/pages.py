@@ -24,8 +24,8 @@ from versioner.common.governance import (
     ViolationPublic,
 )
 from versioner.common.messages.actor import Actor
-from versioner.common.messages.management import GetDeployment, GetHome, HomeView
-from versioner.common.resources import DeploymentPublic
+from versioner.common.messages.management import GetDeployment, GetHome, HomeView, ManagementCall
+from versioner.common.messages.rpc import R
 from versioner.common.roles import Permission
 from versioner.ingest.auth import Authenticator
 from versioner.ingest.gateway import FailureError, PolicyGateway
@@ -81,9 +81,9 @@ class Viewer:
         self.actor = actor
         self.gateway: PolicyGateway = request.app.state.gateway
 
-    async def ask(self, message: Any, reply: type[Any]) -> Any:
-        """A policy RPC on behalf of this user."""
-        return await self.gateway.ask(message, reply)
+    async def ask(self, message: ManagementCall[R]) -> R:
+        """A policy RPC on behalf of this user: the reply its type names."""
+        return await self.gateway.ask(message)
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         """A page for this user."""
@@ -93,11 +93,11 @@ class Viewer:
         """Whether this user's role allows it: pages offer only what would be allowed."""
         return self.actor.may(permission)
 
-    async def act(self, message: Any, reply: type[Any], back: str, done: str) -> Response:
+    async def act(self, message: ManagementCall[Any], back: str, done: str) -> Response:
         """Do what a form asks, in this user's name; back to `back` saying `done`, or the
         refusal as a page (nothing changed)."""
         try:
-            await self.ask(message, reply)
+            await self.ask(message)
         except FailureError as exc:
             return self.render(
                 "error.html", exc.failure.status_code, message=failure_text(exc.failure)
@@ -300,7 +300,6 @@ async def _home_data(user: Viewer, filters: dict[str, str]) -> dict[str, Any]:
             products=_names(filters["products"]),
             environments=_names(filters["environments"]),
         ),
-        HomeView,
     )
     attempts: dict[UUID, list[ViolationPublic]] = {}
     for violation in view.blocked:
@@ -339,9 +338,7 @@ async def home_live(
 @router.get("/ui/deployments/{deployment_id}")
 async def deployment_page(deployment_id: UUID, user: ViewerDep) -> Response:
     """One deployment."""
-    deployment = await user.ask(
-        GetDeployment(actor=user.actor, deployment_id=deployment_id), DeploymentPublic
-    )
+    deployment = await user.ask(GetDeployment(actor=user.actor, deployment_id=deployment_id))
     return user.render("deployment.html", deployment=deployment)
 
 

@@ -163,7 +163,7 @@ async def requests_page(
         )
     except ValidationError as exc:
         return _invalid(user, exc)
-    page: Page[DeploymentRequestPublic] = await user.ask(message, Page[DeploymentRequestPublic])
+    page: Page[DeploymentRequestPublic] = await user.ask(message)
     older = None
     if len(page.items) == PAGE_SIZE:
         query = {"before": str(page.items[-1].id), **({"status": status} if status else {})}
@@ -227,7 +227,7 @@ async def create_request(user: CheckedDep) -> Response:
     except ValidationError as exc:
         return _invalid(user, exc)
     try:
-        created: DeploymentRequestPublic = await user.ask(message, DeploymentRequestPublic)
+        created: DeploymentRequestPublic = await user.ask(message)
     except FailureError as exc:
         return user.render("error.html", exc.failure.status_code, message=failure_text(exc.failure))
     return _flash(_page(created.id), f"Deployment Request {created.name} created, in draft.")
@@ -237,7 +237,7 @@ async def create_request(user: CheckedDep) -> Response:
 async def request_page(request_id: str, user: ViewerDep) -> Response:
     """One request: its items, environments, slots, steps, progress and what may be done."""
     request: DeploymentRequestPublic = await user.ask(
-        GetRequest(actor=user.actor, request_id=ident(request_id)), DeploymentRequestPublic
+        GetRequest(actor=user.actor, request_id=ident(request_id))
     )
     return user.render(
         "request.html", r=request, offers=offers(user, request), grid=progress_grid(request)
@@ -253,7 +253,6 @@ async def move_request(request_id: str, action: str, user: CheckedDep) -> Respon
         raise FailureError(not_found())
     return await user.act(
         MoveRequest(actor=user.actor, request_id=found, action=move),
-        DeploymentRequestPublic,
         back=_page(found),
         done=_DONE[move],
     )
@@ -283,7 +282,7 @@ async def decide_slot(
     except ValidationError as exc:
         return _invalid(user, exc)
     done = "Approved." if message.decision == "approve" else "Rejected."
-    return await user.act(message, DeploymentRequestPublic, back=_back(back, found), done=done)
+    return await user.act(message, back=_back(back, found), done=done)
 
 
 @router.post("/ui/requests/{request_id}/steps/{step_id}/complete")
@@ -292,7 +291,6 @@ async def complete_step(request_id: str, step_id: str, user: CheckedDep) -> Resp
     found = ident(request_id)
     return await user.act(
         CompleteStep(actor=user.actor, request_id=found, step_id=ident(step_id)),
-        DeploymentRequestPublic,
         back=_page(found),
         done="Step ticked.",
     )
@@ -303,7 +301,6 @@ async def tasks_page(user: ViewerDep) -> Response:
     """My tasks: the requests with a slot the signed-in user may decide now."""
     page: Page[DeploymentRequestPublic] = await user.ask(
         ListRequests(actor=user.actor, awaiting_me=True, limit=PAGE_SIZE),
-        Page[DeploymentRequestPublic],
     )
     tasks: list[tuple[DeploymentRequestPublic, list[SlotPublic]]] = [
         # Policy lists only decidable requests the user did not create (checked by id).

@@ -30,7 +30,6 @@ from versioner.common.messages.management import (
     PreviewWindows,
     UpdateRule,
 )
-from versioner.common.resources import Done, Page
 from versioner.common.roles import APPROVERS, ApprovalType, Permission, Role
 from versioner.common.rules import RulePublic, WindowsPreview
 from versioner.ingest.deps import ident
@@ -375,9 +374,7 @@ def _type_of(raw: str) -> str:
 
 
 async def _rule(user: Viewer, rule_id: str) -> RulePublic:
-    found: RulePublic = await user.ask(
-        GetRule(actor=user.actor, rule_id=ident(rule_id)), RulePublic
-    )
+    found: RulePublic = await user.ask(GetRule(actor=user.actor, rule_id=ident(rule_id)))
     return found
 
 
@@ -385,7 +382,7 @@ async def _windows(user: Viewer, rule: RulePublic) -> WindowsPreview | None:
     if rule.rule_type != "schedule":
         return None
     preview: WindowsPreview = await user.ask(
-        PreviewWindows(actor=user.actor, rule_id=rule.id, count=WINDOWS_SHOWN), WindowsPreview
+        PreviewWindows(actor=user.actor, rule_id=rule.id, count=WINDOWS_SHOWN)
     )
     return preview
 
@@ -429,7 +426,7 @@ async def _save(
         problems = _problems(error.errors(include_url=False))
         return _form_page(user, form, rule, status_code=422, problems=problems)
     try:
-        saved: RulePublic = await user.ask(message, RulePublic)
+        saved: RulePublic = await user.ask(message)
     except FailureError as exc:
         if exc.failure.status_code not in (409, 422):
             raise
@@ -445,7 +442,6 @@ async def _preview(user: Viewer, form: RuleForm, rule: RulePublic | None) -> Res
     try:
         preview: WindowsPreview = await user.ask(
             PreviewWindows(actor=user.actor, config=form.config(), count=WINDOWS_SHOWN),
-            WindowsPreview,
         )
     except FailureError as exc:
         if exc.failure.status_code != 422:
@@ -458,7 +454,7 @@ async def _preview(user: Viewer, form: RuleForm, rule: RulePublic | None) -> Res
 @router.get("/ui/rules")
 async def rules_page(user: ViewerDep) -> Response:
     """Every rule, with a mode switch for those who manage rules."""
-    page = await user.ask(ListRules(actor=user.actor, limit=RULES_SHOWN), Page[RulePublic])
+    page = await user.ask(ListRules(actor=user.actor, limit=RULES_SHOWN))
     return user.render(
         "rules.html",
         rules=page.items,
@@ -515,7 +511,6 @@ async def rule_page(rule_id: str, user: ViewerDep) -> Response:
         _windows(user, rule),
         user.ask(
             ListViolations(actor=user.actor, rule=str(rule.id), limit=RECENT_VIOLATIONS),
-            Page[ViolationPublic],
         ),
     )
     return user.render(
@@ -585,7 +580,7 @@ async def switch_mode(
         )
     page = f"/ui/rules/{target}" if back == f"/ui/rules/{target}" else "/ui/rules"
     request = UpdateRule(actor=user.actor, rule_id=target, mode=mode)  # type: ignore[arg-type]
-    return await user.act(request, RulePublic, back=page, done=f"Rule now {MODES[mode]}.")
+    return await user.act(request, back=page, done=f"Rule now {MODES[mode]}.")
 
 
 @router.post("/ui/rules/{rule_id}/delete")
@@ -593,7 +588,7 @@ async def delete_rule(rule_id: str, user: CheckedDep) -> Response:
     """Delete a rule (its violations stay in the log)."""
     _managers_only(user)
     request = DeleteRule(actor=user.actor, rule_id=ident(rule_id))
-    return await user.act(request, Done, back="/ui/rules", done="Rule deleted.")
+    return await user.act(request, back="/ui/rules", done="Rule deleted.")
 
 
 @router.get("/ui/violations")
@@ -628,9 +623,8 @@ async def violations_page(
                 limit=VIOLATIONS_PER_PAGE,
                 before=older,
             ),
-            Page[ViolationPublic],
         ),
-        user.ask(ListRules(actor=user.actor, limit=RULES_SHOWN), Page[RulePublic]),
+        user.ask(ListRules(actor=user.actor, limit=RULES_SHOWN)),
     )
     items: list[ViolationPublic] = log.items
     next_page = (

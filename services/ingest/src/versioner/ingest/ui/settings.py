@@ -47,6 +47,7 @@ from versioner.common.messages.notifier import (
     ListChannels,
     ListDeliveries,
     ListFirings,
+    NotifierCall,
     PreviewButton,
     TestChannel,
     UpdateButton,
@@ -58,19 +59,14 @@ from versioner.common.notifications import (
     ButtonRequest,
     ChannelPublic,
     ChannelTested,
-    DeliveryPublic,
-    FiringPublic,
-    TemplateVariables,
 )
 from versioner.common.resources import (
     ApiKeyCreated,
     ApiKeyPublic,
-    Done,
     Page,
     ProductPublic,
     UserInvited,
     UserPublic,
-    VersionPublic,
 )
 from versioner.common.roles import Permission, Role
 from versioner.ingest.auth import Authenticator
@@ -315,9 +311,7 @@ async def _users_page(
     problems: Sequence[Problem] = (),
     status_code: int = 200,
 ) -> Response:
-    page = await user.ask(
-        ListUsers(actor=user.actor, limit=PAGE_SIZE, before=before), Page[UserPublic]
-    )
+    page = await user.ask(ListUsers(actor=user.actor, limit=PAGE_SIZE, before=before))
     return user.render(
         "users.html",
         status_code,
@@ -359,7 +353,7 @@ async def invite_user(user: CheckedDep) -> Response:
                 "slack_user_id": form.slack_user_id or None,
             }
         )
-        invited: UserInvited = await user.ask(message, UserInvited)
+        invited: UserInvited = await user.ask(message)
     except ValidationError as exc:
         return await _users_page(user, form=form, problems=_invalid(exc), status_code=422)
     except FailureError as exc:
@@ -392,7 +386,7 @@ async def update_user(user_id: str, user: CheckedDep) -> Response:
         fields["active"] = _text(data, "active") == "1"
     try:
         message = UpdateUser.model_validate(fields)
-        changed: UserPublic = await user.ask(message, UserPublic)
+        changed: UserPublic = await user.ask(message)
     except ValidationError as exc:
         return _invalid_page(user, exc)
     except FailureError as exc:
@@ -414,9 +408,7 @@ async def _keys_page(
     problems: Sequence[Problem] = (),
     status_code: int = 200,
 ) -> Response:
-    page = await user.ask(
-        ListApiKeys(actor=user.actor, limit=PAGE_SIZE, before=before), Page[ApiKeyPublic]
-    )
+    page = await user.ask(ListApiKeys(actor=user.actor, limit=PAGE_SIZE, before=before))
     return user.render(
         "api_keys.html",
         status_code,
@@ -444,7 +436,7 @@ async def create_api_key(user: CheckedDep) -> Response:
     name = _text(await user.request.form(), "name")
     try:
         message = CreateApiKey.model_validate({"actor": user.actor, "name": name})
-        created: ApiKeyCreated = await user.ask(message, ApiKeyCreated)
+        created: ApiKeyCreated = await user.ask(message)
     except ValidationError as exc:
         return await _keys_page(user, name=name, problems=_invalid(exc), status_code=422)
     except FailureError as exc:
@@ -460,9 +452,7 @@ async def revoke_api_key(key_id: str, user: CheckedDep) -> Response:
     """Revoke an API key (admin): it stops working at once."""
     _only(user, Permission.MANAGE_USERS)
     try:
-        revoked: ApiKeyPublic = await user.ask(
-            RevokeApiKey(actor=user.actor, key_id=ident(key_id)), ApiKeyPublic
-        )
+        revoked: ApiKeyPublic = await user.ask(RevokeApiKey(actor=user.actor, key_id=ident(key_id)))
     except FailureError as exc:
         return _refused(user, exc.failure)
     _forget(user, CredentialsChanged(credential_ids=[revoked.id]))
@@ -588,7 +578,7 @@ async def _channels_page(
     status_code: int = 200,
 ) -> Response:
     page = await user.gateway.ask_notifier(
-        ListChannels(actor=user.actor, limit=PAGE_SIZE, before=before), Page[ChannelPublic]
+        ListChannels(actor=user.actor, limit=PAGE_SIZE, before=before)
     )
     return user.render(
         "channels.html",
@@ -624,7 +614,7 @@ async def create_channel(user: CheckedDep) -> Response:
                 "enabled": form.enabled,
             }
         )
-        saved: ChannelPublic = await user.gateway.ask_notifier(message, ChannelPublic)
+        saved: ChannelPublic = await user.gateway.ask_notifier(message)
     except ValidationError as exc:
         return await _channels_page(user, form=form, problems=_invalid(exc), status_code=422)
     except FailureError as exc:
@@ -637,7 +627,7 @@ async def create_channel(user: CheckedDep) -> Response:
 
 async def _channel(user: Viewer, channel_id: UUID) -> ChannelPublic:
     found: ChannelPublic = await user.gateway.ask_notifier(
-        GetChannel(actor=user.actor, channel_id=channel_id), ChannelPublic
+        GetChannel(actor=user.actor, channel_id=channel_id)
     )
     return found
 
@@ -653,7 +643,7 @@ async def _channel_page(
     status_code: int = 200,
 ) -> Response:
     log = log or ListDeliveries(actor=user.actor, channel_id=channel.id, limit=PAGE_SIZE)
-    deliveries = await user.gateway.ask_notifier(log, Page[DeliveryPublic])
+    deliveries = await user.gateway.ask_notifier(log)
     return user.render(
         "channel.html",
         status_code,
@@ -708,7 +698,7 @@ async def update_channel(channel_id: str, user: CheckedDep) -> Response:
                 "filters": form.filters(),
             }
         )
-        saved: ChannelPublic = await user.gateway.ask_notifier(message, ChannelPublic)
+        saved: ChannelPublic = await user.gateway.ask_notifier(message)
     except ValidationError as exc:
         return await _channel_page(
             user, channel, form=form, problems=_invalid(exc), status_code=422
@@ -721,12 +711,10 @@ async def update_channel(channel_id: str, user: CheckedDep) -> Response:
     return _done(f"/ui/settings/channels/{saved.id}", f"Channel {saved.name} saved.")
 
 
-async def _notifier_act(
-    user: Viewer, message: Any, reply: type[Any], back: str, done: str
-) -> Response:
+async def _notifier_act(user: Viewer, message: NotifierCall[Any], back: str, done: str) -> Response:
     """Do what a form asks of the notifier; back to `back` saying `done`, or the refusal."""
     try:
-        await user.gateway.ask_notifier(message, reply)
+        await user.gateway.ask_notifier(message)
     except FailureError as exc:
         return _refused(user, exc.failure)
     return _done(back, done)
@@ -741,7 +729,6 @@ async def switch_channel(channel_id: str, user: CheckedDep) -> Response:
     return await _notifier_act(
         user,
         UpdateChannel(actor=user.actor, channel_id=target, enabled=enabled),
-        ChannelPublic,
         back=f"/ui/settings/channels/{target}",
         done="Channel enabled." if enabled else "Channel disabled: it sends nothing now.",
     )
@@ -754,7 +741,6 @@ async def delete_channel(channel_id: str, user: CheckedDep) -> Response:
     return await _notifier_act(
         user,
         DeleteChannel(actor=user.actor, channel_id=ident(channel_id)),
-        Done,
         back="/ui/settings/channels",
         done="Channel deleted.",
     )
@@ -768,7 +754,7 @@ async def test_channel(channel_id: str, user: CheckedDep) -> Response:
     timeout = max(user.gateway.timeout_s, TEST_TIMEOUT_S)
     try:
         tested: ChannelTested = await user.gateway.ask_notifier(
-            TestChannel(actor=user.actor, channel_id=target), ChannelTested, timeout=timeout
+            TestChannel(actor=user.actor, channel_id=target), timeout=timeout
         )
     except FailureError as exc:
         return _refused(user, exc.failure)
@@ -857,7 +843,7 @@ def _button_form_context(
 async def _product(user: Viewer, ref: str) -> ProductPublic:
     """The product a button form names; an unknown one is the form's mistake (422)."""
     try:
-        found: ProductPublic = await user.ask(GetProduct(actor=user.actor, ref=ref), ProductPublic)
+        found: ProductPublic = await user.ask(GetProduct(actor=user.actor, ref=ref))
     except FailureError as exc:
         if exc.failure.status_code == 404:
             raise FailureError(unprocessable("product", f"no product is named {ref}")) from None
@@ -888,15 +874,13 @@ async def _buttons_page(
         request = ListButtons(
             actor=user.actor, product_id=product_id, limit=PAGE_SIZE, before=before
         )
-        return await user.gateway.ask_notifier(request, Page[ButtonPublic])
+        return await user.gateway.ask_notifier(request)
 
     async def product_names() -> list[str]:
         """Suggestions for the new-button form."""
         if not manage:
             return []
-        page = await user.ask(
-            ListProducts(actor=user.actor, limit=SUGGESTIONS), Page[ProductPublic]
-        )
+        page = await user.ask(ListProducts(actor=user.actor, limit=SUGGESTIONS))
         return sorted(p.name for p in page.items)
 
     page, products = await asyncio.gather(listing(), product_names())
@@ -936,7 +920,7 @@ async def create_button(user: CheckedDep) -> Response:
                 **form.fields(),
             }
         )
-        saved: ButtonPublic = await user.gateway.ask_notifier(message, ButtonPublic)
+        saved: ButtonPublic = await user.gateway.ask_notifier(message)
     except ValidationError as exc:
         return await _buttons_page(user, form=form, problems=_invalid(exc), status_code=422)
     except FailureError as exc:
@@ -949,7 +933,7 @@ async def create_button(user: CheckedDep) -> Response:
 
 async def _button(user: Viewer, button_id: UUID) -> ButtonPublic:
     found: ButtonPublic = await user.gateway.ask_notifier(
-        GetButton(actor=user.actor, button_id=button_id), ButtonPublic
+        GetButton(actor=user.actor, button_id=button_id)
     )
     return found
 
@@ -978,10 +962,9 @@ async def _preview(user: Viewer, button: ButtonPublic, version: str, environment
                 "environment": environment,
             }
         )
-        variables = await user.ask(resolve, TemplateVariables)
+        variables = await user.ask(resolve)
         preview.request = await user.gateway.ask_notifier(
             PreviewButton(actor=user.actor, button_id=button.id, variables=variables),
-            ButtonRequest,
         )
     except ValidationError as exc:
         preview.problems = _invalid(exc)
@@ -1005,11 +988,9 @@ async def _button_page(
         _preview(user, button, version, environment),
         user.gateway.ask_notifier(
             ListFirings(actor=user.actor, button_id=button.id, limit=PAGE_SIZE, before=before),
-            Page[FiringPublic],
         ),
         user.ask(
             ListVersions(actor=user.actor, product=button.product, limit=RECENT_VERSIONS),
-            Page[VersionPublic],
         ),
     )
     if preview.problems and status_code == 200:
@@ -1059,7 +1040,7 @@ async def update_button(button_id: str, user: CheckedDep) -> Response:
         message = UpdateButton.model_validate(
             {"actor": user.actor, "button_id": button.id, **form.fields(button)}
         )
-        saved: ButtonPublic = await user.gateway.ask_notifier(message, ButtonPublic)
+        saved: ButtonPublic = await user.gateway.ask_notifier(message)
     except ValidationError as exc:
         return await _button_page(user, button, form=form, problems=_invalid(exc), status_code=422)
     except FailureError as exc:
@@ -1077,7 +1058,6 @@ async def delete_button(button_id: str, user: CheckedDep) -> Response:
     return await _notifier_act(
         user,
         DeleteButton(actor=user.actor, button_id=ident(button_id)),
-        Done,
         back="/ui/settings/buttons",
         done="Button deleted.",
     )
@@ -1114,7 +1094,7 @@ async def audit_page(
         return user.render(
             "audit.html", 422, entries=[], total=0, kinds=[], **context, **_shown(_invalid(exc))
         )
-    log: Page[AuditEntryPublic] = await user.ask(request, Page[AuditEntryPublic])
+    log: Page[AuditEntryPublic] = await user.ask(request)
     entries = log.items
     next_page = (
         "/ui/settings/audit?" + urlencode({**filters, "before": entries[-1].id})

@@ -31,6 +31,7 @@ from versioner.policy import revision
 from versioner.policy.audit import audit
 from versioner.policy.context import PolicyContext
 from versioner.policy.paging import paginate
+from versioner.policy.registry import handles
 from versioner.policy.rules import schedule
 from versioner.policy.tables import Rule
 
@@ -86,6 +87,7 @@ def _stored(config: RuleConfig) -> dict[str, Any]:
     return config.model_dump(mode="json", exclude_none=True)
 
 
+@handles(CreateRule)
 async def create_rule(ctx: PolicyContext, request: CreateRule) -> RulePublic | Failure:
     """A new rule; verdicts see it from the next one on."""
     config = _configure(request.rule_type, request.config, request.environments)
@@ -130,6 +132,7 @@ async def _named(session: Any, name: str, other_than: UUID | None = None) -> boo
     return (await session.execute(stmt)).first() is not None
 
 
+@handles(ListRules)
 async def list_rules(ctx: PolicyContext, request: ListRules) -> Page[RulePublic] | Failure:
     """Every rule, newest first."""
     async with ctx.db.read() as session:
@@ -140,6 +143,7 @@ async def list_rules(ctx: PolicyContext, request: ListRules) -> Page[RulePublic]
     return Page[RulePublic](items=[rule_public(r) for r in rules], total=total)
 
 
+@handles(GetRule)
 async def get_rule(ctx: PolicyContext, request: GetRule) -> RulePublic | Failure:
     """One rule."""
     async with ctx.db.read() as session:
@@ -147,6 +151,7 @@ async def get_rule(ctx: PolicyContext, request: GetRule) -> RulePublic | Failure
     return rule_public(rule) if rule else not_found()
 
 
+@handles(UpdateRule)
 async def update_rule(ctx: PolicyContext, request: UpdateRule) -> RulePublic | Failure:
     """Change a rule: mode, name, scope or configuration; a mode switch is audited as such."""
     now = ctx.clock.now()
@@ -208,6 +213,7 @@ async def update_rule(ctx: PolicyContext, request: UpdateRule) -> RulePublic | F
     return rule_public(rule)
 
 
+@handles(DeleteRule)
 async def delete_rule(ctx: PolicyContext, request: DeleteRule) -> Done | Failure:
     """Delete a rule (its violations stay in the log)."""
     now = ctx.clock.now()
@@ -229,6 +235,7 @@ async def delete_rule(ctx: PolicyContext, request: DeleteRule) -> Done | Failure
     return Done()
 
 
+@handles(PreviewWindows)
 async def preview_windows(ctx: PolicyContext, request: PreviewWindows) -> WindowsPreview | Failure:
     """The next windows of a schedule rule (or of an unsaved schedule), in UTC and in its own
     time zone."""
