@@ -27,6 +27,7 @@ The decision and its measurements: docs/adr/0002-sqlite-writes-on-the-event-loop
 """
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -67,16 +68,36 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# How long a statement waits for another connection's lock (SQLite's busy timeout).
+_BUSY_TIMEOUT_S = 30
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put a new database in WAL mode (it stays so). The switch needs the database to itself
+    and SQLite refuses it at once, without the busy wait, while another connection holds a
+    lock: a replica starting at the same moment, which switches it or already did. Tried
+    again until the busy timeout."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
 def _sqlite_listeners(engine: Engine, begin: str | None) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN, so we choose IMMEDIATE or DEFERRED.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # The busy timeout first: switching to WAL needs a lock that a replica migrating at
-        # the same moment holds, and without a timeout SQLite gives up at once.
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() != "wal":
+            _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
