@@ -12,6 +12,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,28 @@ def _healthy(url: str) -> bool:
         return False
 
 
+@dataclass
+class Running:
+    """`scripts/run.py` running, and what it printed so far (read as it comes: a full pipe
+    would stop it)."""
+
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[str]
+    lines: list[str]
+    reader: threading.Thread
+
+    def output(self) -> str:
+        """Everything it printed, once it has stopped."""
+        self.reader.join(timeout=10)
+        return "".join(self.lines)
+
+
 @pytest.fixture
-def running(
-    tmp_path: Path, amqp_url: str
-) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[str]]]:
-    """`scripts/run.py` (what `make run` starts) in a scratch folder, on its own port and prefix."""
+def running(tmp_path: Path, amqp_url: str) -> Iterator[Running]:
+    """`scripts/run.py` (what `make run` starts) in a scratch folder, on its own port and
+    prefix, once it has said the services are healthy (its banner: it stops with 1 when
+    stopped before it saw them healthy)."""
     port = free_port()
     prefix = f"vt-run-{uuid.uuid4().hex[:8]}"
     env = {
@@ -60,14 +78,18 @@ def running(
         text=True,
         start_new_session=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
+    reader.start()
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while not _healthy(url):
-            assert process.poll() is None, "run.py stopped before the services were healthy"
-            assert time.monotonic() < deadline, "the services did not become healthy in 60 s"
+        while not any("Versioner is running at" in line for line in lines):
+            assert process.poll() is None, ("run.py stopped before it was healthy", lines[-20:])
+            assert time.monotonic() < deadline, ("not healthy in 60 s", lines[-20:])
             time.sleep(0.2)
-        yield url, env, process
+        assert _healthy(url)
+        yield Running(url, env, process, lines, reader)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -85,10 +107,8 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_make_run_then_the_cli_tracks_and_state_shows_it(
-    running: tuple[str, dict[str, str], subprocess.Popen[str]], tmp_path: Path
-) -> None:
-    url, env, process = running
+def test_make_run_then_the_cli_tracks_and_state_shows_it(running: Running, tmp_path: Path) -> None:
+    url, env, process = running.url, running.env, running.process
     admin = (tmp_path / "var" / "bootstrap-token").read_text().strip()
     cli_env = {**env, "VERSIONER_API_URL": url, "VERSIONER_RETRY_DELAYS": "0,0,0"}
     for name in ("GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "CIRCLECI", "TF_BUILD", "TRAVIS"):
@@ -136,8 +156,9 @@ def test_make_run_then_the_cli_tracks_and_state_shows_it(
     assert state["products"][0]["cells"]["production"]["version"] == "1.0.0"
 
     os.killpg(process.pid, signal.SIGINT)
-    output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
+    code = process.wait(timeout=30)
+    output = running.output()
+    assert code == 0, output
     assert "Admin token:" in output
     assert not _healthy(url)
 
@@ -160,15 +181,8 @@ def _services(run_pid: int) -> dict[str, int]:
     return found
 
 
-def test_make_run_starts_a_killed_service_again(
-    running: tuple[str, dict[str, str], subprocess.Popen[str]], tmp_path: Path
-) -> None:
-    url, env, process = running
-    # Read what run.py prints as it comes: a full pipe would stop run.py, restarts included.
-    lines: list[str] = []
-    assert process.stdout is not None
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
-    reader.start()
+def test_make_run_starts_a_killed_service_again(running: Running, tmp_path: Path) -> None:
+    url, env, process, lines = running.url, running.env, running.process, running.lines
     before = _services(process.pid)
     assert set(before) == {"policy", "notifier", "ingest"}
     os.kill(before["policy"], signal.SIGKILL)
@@ -188,6 +202,7 @@ def test_make_run_starts_a_killed_service_again(
     assert created.returncode == 0, created.stderr
 
     os.killpg(process.pid, signal.SIGINT)
-    assert process.wait(timeout=30) == 0
-    reader.join(timeout=10)
-    assert any("policy exited (code -9); starting it again" in line for line in lines)
+    code = process.wait(timeout=30)
+    output = running.output()
+    assert code == 0, output[-3000:]
+    assert "policy exited (code -9); starting it again" in output

@@ -12,11 +12,15 @@ its egress guard sends through answers every request itself.
 """
 
 import asyncio
+import contextlib
+import importlib
+import pkgutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -30,6 +34,20 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from tests.support.databases import sqlite_url
 from tests.support.stack import NotifierSetup, Stack, memory_stack, serving
+
+
+def _import_all(package: ModuleType) -> None:
+    """Import every module of `package` now. schemathesis imports much of itself only when
+    first needed, in the middle of a run (a check's module), and CPython 3.11.7 compiling
+    in two threads at once (that import here, a template or model being built in the served
+    stack's thread) fails with "SystemError: AST constructor recursion depth mismatch"
+    (fixed in later CPython releases; seen once in four loaded runs)."""
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        with contextlib.suppress(Exception):
+            importlib.import_module(module.name)
+
+
+_import_all(schemathesis)
 
 CALLERS = ("admin", "viewer", "api_key")
 # Fuzzed cases per operation and workflows per caller (of at most STEPS calls): enough to
