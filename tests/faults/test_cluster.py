@@ -20,6 +20,7 @@ WORKERS = 8
 DEPLOYMENTS_EACH = 30
 
 
+@pytest.mark.cluster
 @pytest.mark.timeout(420)
 async def test_stopping_the_node_leading_the_lanes_loses_nothing_and_blocks_nothing(
     tmp_path: Path, receiver: Receiver
