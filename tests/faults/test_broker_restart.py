@@ -71,9 +71,8 @@ DEPLOYMENTS_EACH = 40
 
 @pytest.mark.timeout(300)
 async def test_a_broker_restart_under_load_loses_nothing_and_blocks_nothing(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, notifier: NotifierSetup
 ) -> None:
-    notifier = NotifierSetup(database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
     async with (
         own_broker() as broker,
         real_stack(sqlite_url(tmp_path), broker.url, notifier=notifier) as stack,

@@ -23,9 +23,8 @@ DEPLOYMENTS_EACH = 30
 @pytest.mark.cluster
 @pytest.mark.timeout(420)
 async def test_stopping_the_node_leading_the_lanes_loses_nothing_and_blocks_nothing(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, notifier: NotifierSetup
 ) -> None:
-    notifier = NotifierSetup(database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
     async with (
         own_cluster() as cluster,
         real_stack(sqlite_url(tmp_path), cluster.url, notifier=notifier) as stack,
@@ -33,10 +32,10 @@ async def test_stopping_the_node_leading_the_lanes_loses_nothing_and_blocks_noth
         names = stack.policy.settings.names
         lanes = {names.lane_queue(lane) for lane in range(names.lanes)}
         # Every queue the installation declared is replicated: quorum, without being told.
-        types = await cluster.types(names.prefix)
+        types = await cluster.queues(names.prefix, "type")
         assert lanes <= set(types)
         assert set(types.values()) == {"quorum"}, types
-        leaders = await cluster.leaders(names.prefix)
+        leaders = await cluster.queues(names.prefix, "leader")
         [(leader, _)] = Counter(leaders[lane] for lane in lanes).most_common(1)
         survivor = next(node for node in cluster.nodes if node.name != leader)
 
@@ -75,7 +74,7 @@ async def test_stopping_the_node_leading_the_lanes_loses_nothing_and_blocks_noth
             f" {last_refused:.2f} s, a start allowed again at {min(allowed_after):.2f} s"
         )
         assert min(allowed_after) < GATE_BACK_S
-        moved = await cluster.leaders(names.prefix, via=survivor)
+        moved = await cluster.queues(names.prefix, "leader", via=survivor)
         assert leader not in {moved[lane] for lane in lanes}, moved
 
         reader = burst.Reader(gateway, ci)

@@ -56,27 +56,17 @@ class OwnCluster:
         running = await self.ctl(first, "eval", "length(rabbit_nodes:all_running()).")
         assert running.strip() == str(len(self.nodes)), running
 
-    async def leaders(self, prefix: str, via: OwnBroker | None = None) -> dict[str, str]:
-        """Queue name → the node leading it, for the quorum queues whose name starts so (as
-        node `via` sees it: by default the first)."""
+    async def queues(
+        self, prefix: str, column: str, via: OwnBroker | None = None
+    ) -> dict[str, str]:
+        """Queue name → one `rabbitmqctl list_queues` column (`leader`, `type`, …) for the
+        queues whose name starts with `prefix`, as node `via` sees them (by default the first)."""
         listed = await self.ctl(
-            via or self.nodes[0], "list_queues", "name", "leader", "--quiet", "--no-table-headers"
-        )
-        leaders: dict[str, str] = {}
-        for line in listed.splitlines():
-            name, _, leader = line.partition("\t")
-            if name.startswith(prefix):
-                leaders[name] = leader.strip()
-        return leaders
-
-    async def types(self, prefix: str) -> dict[str, str]:
-        """Queue name → its type, for the queues whose name starts so."""
-        listed = await self.ctl(
-            self.nodes[0], "list_queues", "name", "type", "--quiet", "--no-table-headers"
+            via or self.nodes[0], "list_queues", "name", column, "--quiet", "--no-table-headers"
         )
         return {
-            name: kind.strip()
-            for name, _, kind in (line.partition("\t") for line in listed.splitlines())
+            name: value.strip()
+            for name, _, value in (line.partition("\t") for line in listed.splitlines())
             if name.startswith(prefix)
         }
 
