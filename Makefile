@@ -24,7 +24,7 @@ test: install ## Lint, type-check and run every test (SQLite and PostgreSQL, in 
 	$(UV) run --frozen lint-imports
 	$(UV) run --frozen pytest -n $(TEST_WORKERS)
 
-test-cluster: install ## The three-node RabbitMQ cluster fault test (not in make test yet: issue 9).
+test-cluster: install ## The three-node RabbitMQ cluster fault test alone (make test runs it too).
 	@./scripts/ensure-services.sh rabbitmq
 	$(UV) run --frozen pytest -m cluster tests/faults/test_cluster.py -p no:xdist
 

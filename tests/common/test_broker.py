@@ -3,6 +3,8 @@
 import asyncio
 import uuid
 
+import pytest
+from aiormq.exceptions import DeliveryError
 from pamqp.commands import Basic
 
 from versioner.common.broker import connect_hot, publish
@@ -40,5 +42,46 @@ async def test_a_hot_connection_buffers_frames_without_bound_and_publishes_confi
                 if len(received) == len(bodies):
                     break
         assert received == bodies
+    finally:
+        await connection.close()
+
+
+async def test_a_nacked_publish_renews_its_channel_once_and_the_new_one_publishes(
+    amqp_url: str,
+) -> None:
+    connection = await connect_hot(amqp_url, "versioner-test")
+    try:
+        confirmed = await connection.channel(publisher_confirms=True)
+        reopened = asyncio.Event()
+        confirmed.reopen_callbacks.add(lambda _channel: reopened.set())
+        # A queue that refuses every message: RabbitMQ nacks what is published to it.
+        full = await confirmed.declare_queue(
+            f"vt-full-{uuid.uuid4().hex[:8]}",
+            exclusive=True,
+            arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
+        )
+        first = await confirmed.get_underlay_channel()
+        properties = Basic.Properties(delivery_mode=2)
+        nacked = await asyncio.gather(
+            *(publish(confirmed, b"x", routing_key=full.name, properties=properties) for _ in "ab"),
+            return_exceptions=True,
+        )
+        assert all(
+            isinstance(result, DeliveryError) and isinstance(result.frame, Basic.Nack)
+            for result in nacked
+        ), nacked
+        await reopened.wait()
+        second = await confirmed.get_underlay_channel()
+        assert second is not first
+        assert first.is_closed
+        # Renewed once for both nacks, and what was declared through it is declared again.
+        assert not second.is_closed
+        queue = await confirmed.declare_queue(f"vt-ok-{uuid.uuid4().hex[:8]}", exclusive=True)
+        confirm = await publish(confirmed, b"y", routing_key=queue.name, properties=properties)
+        assert isinstance(confirm, Basic.Ack)
+        # A nack right after the renewal does not renew it again.
+        with pytest.raises(DeliveryError):
+            await publish(confirmed, b"x", routing_key=full.name, properties=properties)
+        assert await confirmed.get_underlay_channel() is second
     finally:
         await connection.close()

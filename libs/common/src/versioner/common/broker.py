@@ -17,6 +17,8 @@ process's own bounded work (its in-flight requests and lane messages) published.
 
 import asyncio
 import logging
+import time
+import weakref
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -24,6 +26,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from aiormq.abc import ConfirmationFrameType
+from aiormq.exceptions import DeliveryError
 from pamqp.commands import Basic
 from yarl import URL
 
@@ -160,6 +163,35 @@ async def connect_hot(url: str, name: str) -> AbstractRobustConnection:
     )
 
 
+# When each channel was last renewed after a nack: a nack of many publishes at once (`multiple`)
+# renews it once.
+_RENEWED: "weakref.WeakKeyDictionary[AbstractChannel, float]" = weakref.WeakKeyDictionary()
+
+
+async def renew(channel: AbstractChannel) -> None:
+    """Close the channel's AMQP channel, so that aio-pika opens a new one in its place (and
+    restores what was declared through it, and runs its reopen callbacks); once per
+    `RECONNECT_INTERVAL_S` at most.
+
+    Done after the broker nacked a publish. On a RabbitMQ 3.10 cluster, after the node leading
+    a quorum queue stopped, a channel that had published to that queue went on nacking every
+    publish routed there, for minutes (900 in a row in one run), while the queue had a new
+    leader on a running node and took publishes from any other channel: the facts ingest
+    accepted were answered 503 until the test gave up, and the outbox relay stalled behind
+    its first nacked row (tests/faults/test_cluster.py, one run in three). A new channel
+    publishes again (docs/adr/0006-replies-and-cluster-failover.md).
+    """
+    now = time.monotonic()
+    if now - _RENEWED.get(channel, -RECONNECT_INTERVAL_S) < RECONNECT_INTERVAL_S:
+        return
+    _RENEWED[channel] = now
+    if channel.is_closed:
+        return
+    log.warning("the broker nacked a publish: opening a new channel in place of %s", channel)
+    underlay = await channel.get_underlay_channel()
+    await underlay.close()
+
+
 async def publish(
     channel: AbstractChannel,
     body: bytes,
@@ -173,13 +205,19 @@ async def publish(
     for the socket's drain, which aiormq does holding the channel's lock: one publish per two
     turns of the loop under load (issue 8). On a confirming channel the confirm is awaited
     (outside the lock) and returned: it, not the drain, says the broker has the message.
+    A nack raises `DeliveryError` and renews the channel (`renew`).
     """
     underlay = cast("aiormq.Channel", await channel.get_underlay_channel())
-    return await underlay.basic_publish(
-        body,
-        exchange=exchange,
-        routing_key=routing_key,
-        properties=properties,
-        mandatory=mandatory,
-        wait=False,
-    )
+    try:
+        return await underlay.basic_publish(
+            body,
+            exchange=exchange,
+            routing_key=routing_key,
+            properties=properties,
+            mandatory=mandatory,
+            wait=False,
+        )
+    except DeliveryError as exc:
+        if isinstance(exc.frame, Basic.Nack):
+            await renew(channel)
+        raise

@@ -8,7 +8,8 @@ broker. Requests (a start, a query) go on one without, and transient: a lost req
 answered by its deadline anyway, a confirm or a disk write would only add latency
 (persistent starts cost the broker 1.5–2 ms more CPU per deployment at one connection, issue
 8), and a start that survived a broker restart could only be decided after its caller was
-told 503.
+told 503. On a cluster requests are confirmed too (see `connect`): there a refused request
+must be told from a slow one.
 faststream's `request` is not used here: it holds a lock per broker and opens a consumer per
 call, which capped the gateway near 400 requests/s (docs/adr/0001-hand-written-rpc-client.md).
 """
@@ -120,10 +121,14 @@ class AmqpPolicyClient:
         """Connect, declare policy's queues (so facts are kept even before policy first runs)
         and start the reply consumer."""
         self._connection = await connect_hot(self.url, f"versioner-ingest {self.names.prefix}")
-        # Facts on the first channel (confirmed, returned when unroutable), requests on the other.
-        for index, confirms in enumerate((True, False)):
+        # Facts on the first channel (confirmed, returned when unroutable), requests on the
+        # other: unconfirmed on one node; confirmed on a cluster, where a channel opened while
+        # a lane's leader was being elected may have every publish to that lane refused (a
+        # nack) for minutes: silently dropped, unconfirmed, so starts timed out for a minute
+        # (`versioner.common.broker.renew`, which the nack triggers, opens a new channel).
+        for index, confirms in enumerate((True, self._reply_queues)):
             channel = await self._connection.channel(
-                publisher_confirms=confirms, on_return_raises=confirms
+                publisher_confirms=confirms, on_return_raises=index == 0
             )
             self._reply_to.append(DIRECT_REPLY_TO)
             await self._consume_replies(channel, index)
