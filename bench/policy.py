@@ -29,16 +29,17 @@ from versioner.common.messages.actor import SYSTEM
 from versioner.common.messages.lanes import DeploymentEventReceived, EvaluateDeployment
 from versioner.common.messages.management import CreateRule
 from versioner.common.status import Status
-from versioner.policy import deployments, repository
-from versioner.policy.clock import FrozenClock
 from versioner.policy.context import PolicyContext
-from versioner.policy.db import Database
-from versioner.policy.deadline import Deadline
-from versioner.policy.migrate import migrate
+from versioner.policy.deployments import service as deployments
 from versioner.policy.rules import admin, engine
 from versioner.policy.settings import PolicySettings
-from versioner.policy.sql import table
-from versioner.policy.tables import (
+from versioner.policy.store import hot_path as repository
+from versioner.policy.store.clock import FrozenClock
+from versioner.policy.store.db import Database
+from versioner.policy.store.deadline import Deadline
+from versioner.policy.store.migrate import migrate
+from versioner.policy.store.sql import table
+from versioner.policy.store.tables import (
     Deployment,
     Environment,
     EnvironmentName,

@@ -9,9 +9,9 @@ _SCRIPT = """
 import logging
 from versioner.common.logs import configure_logging
 configure_logging({argument})
-logging.getLogger("versioner.policy.lanes").debug("debug line")
-logging.getLogger("versioner.policy.lanes").info("info line")
-logging.getLogger("versioner.policy.lanes").warning("warning line")
+logging.getLogger("versioner.policy.deployments.lanes").debug("debug line")
+logging.getLogger("versioner.policy.deployments.lanes").info("info line")
+logging.getLogger("versioner.policy.deployments.lanes").warning("warning line")
 """
 
 
@@ -34,16 +34,16 @@ def test_info_by_default_in_the_one_format() -> None:
     lines = _log(None)
     assert len(lines) == 2
     assert re.fullmatch(
-        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO versioner\.policy\.lanes info line", lines[0]
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO versioner\.policy\.deployments\.lanes info line", lines[0]
     )
-    assert lines[1].endswith(" WARNING versioner.policy.lanes warning line")
+    assert lines[1].endswith(" WARNING versioner.policy.deployments.lanes warning line")
 
 
 def test_the_level_comes_from_versioner_log_level_in_any_case() -> None:
     assert [line.split(" ", 2)[2] for line in _log("debug")] == [
-        "DEBUG versioner.policy.lanes debug line",
-        "INFO versioner.policy.lanes info line",
-        "WARNING versioner.policy.lanes warning line",
+        "DEBUG versioner.policy.deployments.lanes debug line",
+        "INFO versioner.policy.deployments.lanes info line",
+        "WARNING versioner.policy.deployments.lanes warning line",
     ]
 
 

@@ -17,7 +17,7 @@ from versioner.common.names import BrokerNames, LaneQueueType
 from versioner.ingest.app import create_app
 from versioner.ingest.gateway import PolicyGateway
 from versioner.ingest.rpc import AmqpPolicyClient, BrokerUnavailable
-from versioner.policy import lanes
+from versioner.policy.deployments import lanes
 
 START = {"version": "1.0.0", "environment_name": "production", "status": "started"}
 

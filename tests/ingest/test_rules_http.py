@@ -14,7 +14,7 @@ import pytest
 from tests.ingest.flows import FORBIDDEN, NOT_FOUND, ROLES, deploy_body, is_utc
 from tests.support.databases import sqlite_url
 from tests.support.stack import Stack, memory_stack
-from versioner.policy.clock import FrozenClock
+from versioner.policy.store.clock import FrozenClock
 
 RULE_MANAGERS = ("admin", "release_manager", "sre")
 FLOW_NAME = "staging before production"

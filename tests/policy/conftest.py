@@ -41,14 +41,16 @@ from versioner.common.messages.management import (
 )
 from versioner.common.resources import BuildPublic, DeploymentPublic
 from versioner.common.roles import Role
-from versioner.policy import builds, commands, deployments
-from versioner.policy.clock import FrozenClock
+from versioner.policy import commands
+from versioner.policy.catalog import builds
 from versioner.policy.context import PolicyContext
-from versioner.policy.db import Database
-from versioner.policy.deadline import Deadline
-from versioner.policy.migrate import migrate
+from versioner.policy.deployments import service as deployments
 from versioner.policy.settings import PolicySettings
-from versioner.policy.tables import AuditEntry, OutboxMessage
+from versioner.policy.store.clock import FrozenClock
+from versioner.policy.store.db import Database
+from versioner.policy.store.deadline import Deadline
+from versioner.policy.store.migrate import migrate
+from versioner.policy.store.tables import AuditEntry, OutboxMessage
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BOOTSTRAP_TOKEN = "pat_bootstrap_" + "t" * 32

@@ -44,10 +44,10 @@ from versioner.common.resources import (
     UserPublic,
 )
 from versioner.common.roles import Role
-from versioner.policy import accounts
+from versioner.policy.accounts import service as accounts
 from versioner.policy.context import PolicyContext
-from versioner.policy.db import Database
-from versioner.policy.tables import Credential, User
+from versioner.policy.store.db import Database
+from versioner.policy.store.tables import Credential, User
 
 API_KEY_FORMAT = re.compile(r"^sk_local_[a-z0-9]{8}_[A-Za-z0-9]{40}$")
 

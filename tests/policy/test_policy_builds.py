@@ -23,8 +23,8 @@ from tests.policy.conftest import (
 from versioner.common.messages.domain import BuildEventOccurred, EventRejected
 from versioner.common.messages.management import GetVersion
 from versioner.common.resources import VersionPublic
-from versioner.policy import builds
-from versioner.policy.tables import Build, EventRecord, Version
+from versioner.policy.catalog import builds
+from versioner.policy.store.tables import Build, EventRecord, Version
 
 
 async def _version(policy: Policy, reply_version_id: object) -> VersionPublic:

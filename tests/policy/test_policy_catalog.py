@@ -21,10 +21,10 @@ from tests.policy.conftest import (
 )
 from versioner.common.messages.management import GetEnvironment, GetProduct, ListVersions
 from versioner.common.resources import EnvironmentPublic, Page, VersionPublic
-from versioner.policy import builds
+from versioner.policy.catalog import builds
 from versioner.policy.context import PolicyContext
-from versioner.policy.sql import table
-from versioner.policy.tables import (
+from versioner.policy.store.sql import table
+from versioner.policy.store.tables import (
     Environment,
     EnvironmentName,
     Product,

@@ -15,7 +15,7 @@ from versioner.common.messages.management import (
 )
 from versioner.common.resources import Done, Page, ProductPublic, StateView
 from versioner.common.roles import Role
-from versioner.policy.tables import User
+from versioner.policy.store.tables import User
 
 
 async def test_a_viewer_asking_to_create_a_user_is_403(policy: Policy) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, insert, select
 
-from versioner.policy.db import Database
-from versioner.policy.migrate import migrate
-from versioner.policy.sql import table
-from versioner.policy.tables import Lease
+from versioner.policy.store.db import Database
+from versioner.policy.store.migrate import migrate
+from versioner.policy.store.sql import table
+from versioner.policy.store.tables import Lease
 
 LEASES = table(Lease)
 _T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -34,12 +34,12 @@ from versioner.common.messages.management import (
     GetEvent,
 )
 from versioner.common.resources import DeploymentPublic, EventStatus
-from versioner.policy import deployments
-from versioner.policy.clock import FrozenClock
 from versioner.policy.context import PolicyContext
-from versioner.policy.db import Database
-from versioner.policy.deadline import COMMIT_MARGIN_S, Deadline, DeadlineExceeded
-from versioner.policy.tables import (
+from versioner.policy.deployments import service as deployments
+from versioner.policy.store.clock import FrozenClock
+from versioner.policy.store.db import Database
+from versioner.policy.store.deadline import COMMIT_MARGIN_S, Deadline, DeadlineExceeded
+from versioner.policy.store.tables import (
     AuditEntry,
     BlockedAttempt,
     Deployment,

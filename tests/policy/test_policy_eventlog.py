@@ -16,7 +16,7 @@ from tests.policy.conftest import (
 from versioner.common.messages.actor import SYSTEM
 from versioner.common.messages.management import GetEvent, NoteEventsQueued, QueuedEvent
 from versioner.common.resources import Done, EventStatus
-from versioner.policy import builds
+from versioner.policy.catalog import builds
 
 
 async def _status(policy: Policy, event_id: object, actor: object = CI) -> EventStatus:

@@ -32,11 +32,11 @@ from versioner.common.messages.lanes import (
 from versioner.common.messages.management import CreateUser, GetState, Ping
 from versioner.common.names import DEADLINE_HEADER, BrokerNames
 from versioner.common.roles import Role
-from versioner.policy import lanes
 from versioner.policy.app import PolicyService
-from versioner.policy.clock import FrozenClock
-from versioner.policy.deadline import Deadline
-from versioner.policy.tables import Deployment, EnvironmentState
+from versioner.policy.deployments import lanes
+from versioner.policy.store.clock import FrozenClock
+from versioner.policy.store.deadline import Deadline
+from versioner.policy.store.tables import Deployment, EnvironmentState
 
 _BUILD_REPLY: TypeAdapter[BuildReply] = TypeAdapter(BuildReply)
 _DEPLOYMENT_REPLY: TypeAdapter[DeploymentReply] = TypeAdapter(DeploymentReply)

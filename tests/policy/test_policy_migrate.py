@@ -8,9 +8,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 from sqlmodel import SQLModel
 
-from versioner.policy import tables
-from versioner.policy.db import Database
-from versioner.policy.migrate import current_revision, head_revision, migrate
+from versioner.policy.store import tables
+from versioner.policy.store.db import Database
+from versioner.policy.store.migrate import current_revision, head_revision, migrate
 
 
 def _policy_metadata() -> MetaData:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from versioner.policy.naming import infer_environment_type
+from versioner.policy.catalog.naming import infer_environment_type
 
 
 @pytest.mark.parametrize(

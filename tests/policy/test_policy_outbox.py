@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Connection
 
 from tests.policy.conftest import Policy, outbox, recorded_build
-from versioner.policy.clock import FrozenClock
-from versioner.policy.db import Database
-from versioner.policy.outbox import Exchange, OutboxRelay
+from versioner.policy.store.clock import FrozenClock
+from versioner.policy.store.db import Database
+from versioner.policy.store.outbox import Exchange, OutboxRelay
 
 Published = tuple[Exchange, str, str]
 T = TypeVar("T")

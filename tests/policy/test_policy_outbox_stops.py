@@ -4,10 +4,10 @@ import asyncio
 from pathlib import Path
 
 from tests.support.databases import sqlite_url
-from versioner.policy.clock import SystemClock
-from versioner.policy.db import Database
-from versioner.policy.migrate import migrate
-from versioner.policy.outbox import Exchange, OutboxRelay
+from versioner.policy.store.clock import SystemClock
+from versioner.policy.store.db import Database
+from versioner.policy.store.migrate import migrate
+from versioner.policy.store.outbox import Exchange, OutboxRelay
 
 
 async def test_the_relay_stops_when_cancelled_as_it_is_woken(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ from versioner.common.resources import (
     UserInvited,
 )
 from versioner.common.roles import ApprovalType, Role
-from versioner.policy.tables import OutboxMessage
+from versioner.policy.store.tables import OutboxMessage
 
 Action = Literal["submit", "revert", "complete", "cancel"]
 State = Literal["draft", "in_progress", "approved", "rejected", "completed", "cancelled"]

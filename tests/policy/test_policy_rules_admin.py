@@ -29,7 +29,7 @@ from versioner.common.messages.management import (
 from versioner.common.resources import Done, Page
 from versioner.common.roles import Role
 from versioner.common.rules import RulePublic, RuleType, WindowsPreview
-from versioner.policy.tables import ViolationRecord
+from versioner.policy.store.tables import ViolationRecord
 
 SRE = Actor(kind="user", id=uuid4(), name="sarah", role=Role.SRE)
 DEVELOPER = Actor(kind="user", id=uuid4(), name="dev", role=Role.DEVELOPER)

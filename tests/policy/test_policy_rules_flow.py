@@ -7,7 +7,7 @@ from versioner.common.errors import ErrorDetail
 from versioner.common.messages.management import CreateRule, UpdateEnvironment
 from versioner.common.resources import EnvironmentPublic
 from versioner.common.rules import RulePublic
-from versioner.policy.tables import Environment
+from versioner.policy.store.tables import Environment
 
 
 async def _flow(

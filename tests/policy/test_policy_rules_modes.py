@@ -22,7 +22,7 @@ from versioner.common.messages.management import (
 from versioner.common.resources import Page
 from versioner.common.roles import ApprovalType
 from versioner.common.rules import RuleMode, RulePublic
-from versioner.policy.tables import BlockedAttempt, ViolationRecord
+from versioner.policy.store.tables import BlockedAttempt, ViolationRecord
 
 # In force at the suite's T0 (2026-03-02 09:00 UTC) and for days after.
 FREEZE = {

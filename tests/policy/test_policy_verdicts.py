@@ -54,12 +54,12 @@ from versioner.common.messages.management import (
 from versioner.common.resources import Page, ProductPublic
 from versioner.common.roles import ApprovalType, Role
 from versioner.common.rules import RuleMode, RulePublic, RuleType
-from versioner.policy import deployments
-from versioner.policy.clock import FrozenClock
 from versioner.policy.context import PolicyContext
-from versioner.policy.db import Database
-from versioner.policy.deadline import Deadline
-from versioner.policy.tables import (
+from versioner.policy.deployments import service as deployments
+from versioner.policy.store.clock import FrozenClock
+from versioner.policy.store.db import Database
+from versioner.policy.store.deadline import Deadline
+from versioner.policy.store.tables import (
     AuditEntry,
     BlockedAttempt,
     Deployment,

@@ -17,12 +17,12 @@ from alembic.config import Config
 from sqlalchemy import create_engine
 
 from tests.support.services import POSTGRES_ADMIN_URL
-from versioner.policy.db import Database
-from versioner.policy.migrate import migrate
+from versioner.policy.store.db import Database
+from versioner.policy.store.migrate import migrate
 
 
 def _migrations_digest() -> str:
-    folder = files("versioner.policy") / "migrations" / "versions"
+    folder = files("versioner.policy.store") / "migrations" / "versions"
     digest = hashlib.sha256()
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".py"):
@@ -178,7 +178,7 @@ def _migrated_sqlite_template() -> Path:
         engine = create_engine(f"sqlite:///{path}")
         with engine.begin() as connection:
             config = Config()
-            config.set_main_option("script_location", str(files("versioner.policy") / "migrations"))
+            config.set_main_option("script_location", str(files("versioner.policy.store") / "migrations"))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
         engine.dispose()

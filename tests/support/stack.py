@@ -31,13 +31,13 @@ from versioner.ingest.rpc import PolicyClient
 from versioner.ingest.settings import IngestSettings
 from versioner.notifier.app import NotifierService
 from versioner.notifier.settings import NotifierSettings
-from versioner.policy import lanes
 from versioner.policy.app import PolicyService
-from versioner.policy.clock import Clock
 from versioner.policy.context import PolicyContext
-from versioner.policy.deadline import Deadline
+from versioner.policy.deployments import lanes
 from versioner.policy.settings import PolicySettings
-from versioner.policy.topology import credentials_exchange, events_exchange
+from versioner.policy.store.clock import Clock
+from versioner.policy.store.deadline import Deadline
+from versioner.policy.store.topology import credentials_exchange, events_exchange
 
 BOOTSTRAP_TOKEN = "pat_bootstrap_" + "x" * 32
 TEST_LANES = 2

@@ -13,17 +13,17 @@ from sqlmodel import col, select
 
 from versioner.common.broker import failover
 from versioner.common.roles import Role
-from versioner.policy.clock import Clock, SystemClock
 from versioner.policy.context import PolicyContext
-from versioner.policy.db import Database
-from versioner.policy.deployments import sweep_timeouts
+from versioner.policy.deployments.lanes import LaneConsumer
+from versioner.policy.deployments.service import sweep_timeouts
 from versioner.policy.handlers import register
-from versioner.policy.lanes import LaneConsumer
-from versioner.policy.migrate import migrate
-from versioner.policy.outbox import Exchange, OutboxRelay
 from versioner.policy.settings import PolicySettings
-from versioner.policy.tables import User
-from versioner.policy.topology import credentials_exchange, declare, events_exchange
+from versioner.policy.store.clock import Clock, SystemClock
+from versioner.policy.store.db import Database
+from versioner.policy.store.migrate import migrate
+from versioner.policy.store.outbox import Exchange, OutboxRelay
+from versioner.policy.store.tables import User
+from versioner.policy.store.topology import credentials_exchange, declare, events_exchange
 
 log = logging.getLogger("versioner.policy")
 

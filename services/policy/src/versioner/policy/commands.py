@@ -21,19 +21,19 @@ from versioner.common.messages.management import (
     Pong,
 )
 from versioner.common.resources import Done
-from versioner.policy import (  # noqa: F401 (each registers its handlers)
-    accounts,
-    approvals,
-    buttons,
-    deployments,
-    eventlog,
-    logs,
-    queries,
-    requests,
-)
+
+# Each registers its handlers.
+from versioner.policy.accounts import service as accounts  # noqa: F401
+from versioner.policy.approvals import service as approvals  # noqa: F401
+from versioner.policy.buttons import service as buttons  # noqa: F401
+from versioner.policy.catalog import queries
 from versioner.policy.context import PolicyContext
+from versioner.policy.deployments import service as deployments  # noqa: F401
+from versioner.policy.logs import service as logs
 from versioner.policy.registry import HANDLERS, handles
+from versioner.policy.requests import service as requests
 from versioner.policy.rules import admin  # noqa: F401 (registers its handlers)
+from versioner.policy.store import eventlog
 
 
 @handles(Ping)

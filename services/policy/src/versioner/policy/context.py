@@ -3,11 +3,11 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from versioner.policy.clock import Clock, SystemClock
-from versioner.policy.db import Database
-from versioner.policy.repository import NameCache
 from versioner.policy.rules.snapshot import SnapshotCache
 from versioner.policy.settings import PolicySettings
+from versioner.policy.store.clock import Clock, SystemClock
+from versioner.policy.store.db import Database
+from versioner.policy.store.hot_path import NameCache
 
 
 @dataclass

@@ -20,7 +20,7 @@ from versioner.common.messages.management import ManagementRequest
 from versioner.common.names import DEADLINE_HEADER, BrokerNames, work_queue_arguments
 from versioner.policy import commands
 from versioner.policy.context import PolicyContext
-from versioner.policy.deadline import Deadline
+from versioner.policy.store.deadline import Deadline
 
 
 def policy_exchange(names: BrokerNames) -> RabbitExchange:

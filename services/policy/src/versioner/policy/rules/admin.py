@@ -27,13 +27,13 @@ from versioner.common.rules import (
     WindowsPreview,
     parse_config,
 )
-from versioner.policy import revision
-from versioner.policy.audit import audit
 from versioner.policy.context import PolicyContext
-from versioner.policy.paging import paginate
+from versioner.policy.logs.audit import audit
 from versioner.policy.registry import handles
 from versioner.policy.rules import schedule
-from versioner.policy.tables import Rule
+from versioner.policy.store import revision
+from versioner.policy.store.paging import paginate
+from versioner.policy.store.tables import Rule
 
 
 def rule_public(rule: Rule) -> RulePublic:

@@ -20,11 +20,11 @@ from versioner.common.rules import (
     ScheduleConfig,
     VersionApprovalConfig,
 )
+from versioner.policy.deployments.verdict import order_key
 from versioner.policy.rules import schedule
 from versioner.policy.rules.snapshot import ActiveRule, OpenRequest, Snapshot
-from versioner.policy.sql import table
-from versioner.policy.tables import Deployment, VersionApproval
-from versioner.policy.verdict import order_key
+from versioner.policy.store.sql import table
+from versioner.policy.store.tables import Deployment, VersionApproval
 
 DEPLOYMENTS = table(Deployment)
 APPROVALS = table(VersionApproval)

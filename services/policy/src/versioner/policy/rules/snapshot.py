@@ -14,10 +14,10 @@ from sqlalchemy import Connection, bindparam, select
 
 from versioner.common.governance import OPEN_STATUSES
 from versioner.common.rules import RuleConfig, parse_config
-from versioner.policy import revision
 from versioner.policy.rules.schedule import ScheduleVerdict
-from versioner.policy.sql import table
-from versioner.policy.tables import (
+from versioner.policy.store import revision
+from versioner.policy.store.sql import table
+from versioner.policy.store.tables import (
     DeploymentRequest,
     EnvironmentName,
     ProductName,

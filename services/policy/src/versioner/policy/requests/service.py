@@ -37,14 +37,14 @@ from versioner.common.messages.management import (
 )
 from versioner.common.resources import Page
 from versioner.common.roles import ApprovalType, Role, role_may_fill
-from versioner.policy import revision
-from versioner.policy.audit import audit
-from versioner.policy.catalog import find_environment, find_product
+from versioner.policy.catalog.lookup import find_environment, find_product
 from versioner.policy.context import PolicyContext
-from versioner.policy.outbox import enqueue
-from versioner.policy.paging import paginate
+from versioner.policy.logs.audit import audit
 from versioner.policy.registry import handles
-from versioner.policy.tables import (
+from versioner.policy.store import revision
+from versioner.policy.store.outbox import enqueue
+from versioner.policy.store.paging import paginate
+from versioner.policy.store.tables import (
     Deployment,
     DeploymentRequest,
     RequestEnvironment,

@@ -15,13 +15,13 @@ from versioner.common.messages.management import (
 )
 from versioner.common.resources import Page
 from versioner.common.roles import ApprovalType, role_may_fill
-from versioner.policy import revision
-from versioner.policy.audit import audit
-from versioner.policy.catalog import find_environment, find_product
+from versioner.policy.catalog.lookup import find_environment, find_product
 from versioner.policy.context import PolicyContext
-from versioner.policy.outbox import enqueue
+from versioner.policy.logs.audit import audit
 from versioner.policy.registry import handles
-from versioner.policy.tables import Product, Version, VersionApproval
+from versioner.policy.store import revision
+from versioner.policy.store.outbox import enqueue
+from versioner.policy.store.tables import Product, Version, VersionApproval
 
 
 def approval_public(approval: VersionApproval, product: str, version: str) -> VersionApprovalPublic:

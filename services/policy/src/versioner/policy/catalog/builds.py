@@ -11,14 +11,15 @@ from versioner.common.messages.domain import BuildEventOccurred, EventRejected
 from versioner.common.messages.lanes import BuildEventReceived, BuildRecorded, BuildReply
 from versioner.common.resources import BuildPublic
 from versioner.common.status import Status
-from versioner.policy import eventlog, repository
-from versioner.policy.audit import audit_in
 from versioner.policy.context import PolicyContext
-from versioner.policy.deadline import Deadline
-from versioner.policy.outbox import enqueue_in
-from versioner.policy.repository import Ref, VersionRef
-from versioner.policy.sql import from_row, row_values, table
-from versioner.policy.tables import Build
+from versioner.policy.logs.audit import audit_in
+from versioner.policy.store import eventlog
+from versioner.policy.store import hot_path as repository
+from versioner.policy.store.deadline import Deadline
+from versioner.policy.store.hot_path import Ref, VersionRef
+from versioner.policy.store.outbox import enqueue_in
+from versioner.policy.store.sql import from_row, row_values, table
+from versioner.policy.store.tables import Build
 
 BUILDS = table(Build)
 _BUILD_FIELDS = (

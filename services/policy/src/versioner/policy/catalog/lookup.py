@@ -7,7 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from versioner.common.resources import EnvironmentPublic, ProductPublic, VersionPublic
-from versioner.policy.tables import Environment, EnvironmentName, Product, ProductName, Version
+from versioner.policy.store.tables import (
+    Environment,
+    EnvironmentName,
+    Product,
+    ProductName,
+    Version,
+)
 
 
 @dataclass(frozen=True)

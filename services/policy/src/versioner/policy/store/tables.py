@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from versioner.common.types import utcnow
-from versioner.policy.db import UtcDateTime
+from versioner.policy.store.db import UtcDateTime
 
 
 def _json(factory: type[dict[str, Any]] | type[list[Any]]) -> Any:

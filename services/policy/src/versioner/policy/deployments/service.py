@@ -40,20 +40,21 @@ from versioner.common.messages.management import AbortDeployment
 from versioner.common.resources import DeploymentPublic
 from versioner.common.roles import Permission
 from versioner.common.status import Status
-from versioner.policy import eventlog, repository
-from versioner.policy.audit import audit_in
 from versioner.policy.context import PolicyContext
-from versioner.policy.deadline import Deadline, DeadlineExceeded
-from versioner.policy.outbox import enqueue_in
+from versioner.policy.deployments.verdict import blocked, ordered, preflight_status
+from versioner.policy.deployments.views import deployment_public, hours_since
+from versioner.policy.logs.audit import audit_in
 from versioner.policy.registry import handles
-from versioner.policy.repository import DeploymentRecord, Ref, StateRef, VersionRef
 from versioner.policy.rules import engine
 from versioner.policy.rules.engine import Subject
 from versioner.policy.rules.snapshot import Snapshot
-from versioner.policy.sql import table
-from versioner.policy.tables import BlockedAttempt, ViolationRecord
-from versioner.policy.verdict import blocked, ordered, preflight_status
-from versioner.policy.views import deployment_public, hours_since
+from versioner.policy.store import eventlog
+from versioner.policy.store import hot_path as repository
+from versioner.policy.store.deadline import Deadline, DeadlineExceeded
+from versioner.policy.store.hot_path import DeploymentRecord, Ref, StateRef, VersionRef
+from versioner.policy.store.outbox import enqueue_in
+from versioner.policy.store.sql import table
+from versioner.policy.store.tables import BlockedAttempt, ViolationRecord
 
 CONCURRENCY_RULE = "one deployment at a time"
 _ABORT_KINDS = {"timeout": "deployment.timed_out", "abandoned": "deployment.abandoned"}

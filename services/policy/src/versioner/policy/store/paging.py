@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
-from versioner.policy.sql import count
+from versioner.policy.store.sql import count
 
 M = TypeVar("M")
 

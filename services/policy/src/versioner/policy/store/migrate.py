@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from versioner.policy.db import Database
+from versioner.policy.store.db import Database
 
 # Any constant works; it only has to be the same in every replica.
 _ADVISORY_LOCK_KEY = 0x5645_5253  # "VERS"
@@ -21,7 +21,7 @@ _ADVISORY_LOCK_KEY = 0x5645_5253  # "VERS"
 
 def _config(connection: Connection | None = None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(files("versioner.policy") / "migrations"))
+    config.set_main_option("script_location", str(files("versioner.policy.store") / "migrations"))
     if connection is not None:
         config.attributes["connection"] = connection
     return config

@@ -10,10 +10,10 @@ from versioner.common.errors import Failure
 from versioner.common.governance import AuditEntryPublic, ViolationPublic
 from versioner.common.messages.management import ListAudit, ListViolations
 from versioner.common.resources import Page
-from versioner.policy.catalog import find_environment, find_product
+from versioner.policy.catalog.lookup import find_environment, find_product
 from versioner.policy.context import PolicyContext
 from versioner.policy.registry import handles
-from versioner.policy.tables import (
+from versioner.policy.store.tables import (
     AuditEntry,
     Environment,
     Product,

@@ -41,13 +41,13 @@ from versioner.common.resources import (
     UserPublic,
 )
 from versioner.common.roles import Role
-from versioner.policy.audit import audit
 from versioner.policy.context import PolicyContext
-from versioner.policy.outbox import enqueue
-from versioner.policy.paging import paginate
+from versioner.policy.logs.audit import audit
 from versioner.policy.registry import handles
-from versioner.policy.sql import is_postgres
-from versioner.policy.tables import Credential, User
+from versioner.policy.store.outbox import enqueue
+from versioner.policy.store.paging import paginate
+from versioner.policy.store.sql import is_postgres
+from versioner.policy.store.tables import Credential, User
 
 _ALPHABET = string.ascii_letters + string.digits
 INVITE_TTL = timedelta(hours=24)

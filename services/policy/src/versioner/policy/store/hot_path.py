@@ -18,9 +18,9 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
-from versioner.policy.naming import infer_environment_type
-from versioner.policy.sql import Prepared, is_postgres, table
-from versioner.policy.tables import (
+from versioner.policy.catalog.naming import infer_environment_type
+from versioner.policy.store.sql import Prepared, is_postgres, table
+from versioner.policy.store.tables import (
     Deployment,
     Environment,
     EnvironmentName,

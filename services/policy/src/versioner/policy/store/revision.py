@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from versioner.policy.sql import Executor, Prepared, is_postgres, table
-from versioner.policy.tables import PolicyRevision
+from versioner.policy.store.sql import Executor, Prepared, is_postgres, table
+from versioner.policy.store.tables import PolicyRevision
 
 _REVISION = table(PolicyRevision)
 _SELECT = select(_REVISION.c.revision).where(_REVISION.c.id == 1)

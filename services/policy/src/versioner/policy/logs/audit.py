@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from versioner.common.messages.actor import Actor
-from versioner.policy.sql import Executor, Prepared, table
-from versioner.policy.tables import AuditEntry
+from versioner.policy.store.sql import Executor, Prepared, table
+from versioner.policy.store.tables import AuditEntry
 
 _INSERT = insert(table(AuditEntry))
 _PREPARED = Prepared(_INSERT)

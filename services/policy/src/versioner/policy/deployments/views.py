@@ -9,8 +9,8 @@ from sqlmodel import col, select
 
 from versioner.common.resources import DeploymentPublic
 from versioner.common.status import Status
-from versioner.policy.repository import DeploymentRecord
-from versioner.policy.tables import Deployment, Environment, Product, Version
+from versioner.policy.store.hot_path import DeploymentRecord
+from versioner.policy.store.tables import Deployment, Environment, Product, Version
 
 
 def deployment_public(

@@ -1,13 +1,15 @@
-"""Alembic environment: runs on the connection `versioner.policy.migrate` hands over."""
+"""Alembic environment: runs on the connection `versioner.policy.store.migrate` hands over."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import versioner.policy.tables  # noqa: F401 - registers the tables on the metadata
+import versioner.policy.store.tables  # noqa: F401 - registers the tables on the metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through versioner.policy.migrate, which holds the lock")
+    raise RuntimeError(
+        "run migrations through versioner.policy.store.migrate, which holds the lock"
+    )
 
 context.configure(
     connection=connection,

@@ -19,10 +19,10 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from versioner.common.types import utcnow
-from versioner.policy.clock import Clock
-from versioner.policy.db import Database
-from versioner.policy.sql import Executor, Prepared, table, upsert_insert
-from versioner.policy.tables import Lease, OutboxMessage
+from versioner.policy.store.clock import Clock
+from versioner.policy.store.db import Database
+from versioner.policy.store.sql import Executor, Prepared, table, upsert_insert
+from versioner.policy.store.tables import Lease, OutboxMessage
 
 log = logging.getLogger(__name__)
 

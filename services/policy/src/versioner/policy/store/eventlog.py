@@ -20,8 +20,8 @@ from versioner.common.errors import Failure
 from versioner.common.messages.lanes import BuildReply, DeploymentReply
 from versioner.common.messages.management import QueuedEvent
 from versioner.common.resources import EventStatus
-from versioner.policy.db import Database
-from versioner.policy.sql import (
+from versioner.policy.store.db import Database
+from versioner.policy.store.sql import (
     Executor,
     Prepared,
     dialect_insert,
@@ -29,7 +29,7 @@ from versioner.policy.sql import (
     from_row,
     table,
 )
-from versioner.policy.tables import EventRecord
+from versioner.policy.store.tables import EventRecord
 
 log = logging.getLogger(__name__)
 

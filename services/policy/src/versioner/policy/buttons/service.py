@@ -30,13 +30,14 @@ from versioner.common.notifications import FireAccepted, TemplateVariables
 from versioner.common.resources import Done
 from versioner.common.roles import Permission, Role
 from versioner.common.slack_actions import ApproveAction, FireAction, SlotAction
-from versioner.policy import approvals, requests
-from versioner.policy.audit import audit
-from versioner.policy.catalog import find_environment
+from versioner.policy.approvals import service as approvals
+from versioner.policy.catalog.lookup import find_environment
 from versioner.policy.context import PolicyContext
-from versioner.policy.outbox import enqueue
+from versioner.policy.logs.audit import audit
 from versioner.policy.registry import handles
-from versioner.policy.tables import Product, SlackClick, User, Version
+from versioner.policy.requests import service as requests
+from versioner.policy.store.outbox import enqueue
+from versioner.policy.store.tables import Product, SlackClick, User, Version
 
 
 async def _variables(

@@ -56,9 +56,10 @@ from versioner.common.names import (
     BrokerNames,
     lane_queue_arguments,
 )
-from versioner.policy import builds, deployments
+from versioner.policy.catalog import builds
 from versioner.policy.context import PolicyContext
-from versioner.policy.deadline import Deadline
+from versioner.policy.deployments import service as deployments
+from versioner.policy.store.deadline import Deadline
 
 log = logging.getLogger(__name__)
 

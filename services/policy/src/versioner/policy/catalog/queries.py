@@ -36,9 +36,7 @@ from versioner.common.resources import (
     VersionPublic,
 )
 from versioner.common.status import Status
-from versioner.policy import eventlog, revision
-from versioner.policy.audit import audit
-from versioner.policy.catalog import (
+from versioner.policy.catalog.lookup import (
     environment_names,
     environment_public,
     find_environment,
@@ -48,11 +46,14 @@ from versioner.policy.catalog import (
     version_public,
 )
 from versioner.policy.context import PolicyContext
-from versioner.policy.paging import paginate
+from versioner.policy.deployments.views import deployments_public
+from versioner.policy.logs.audit import audit
 from versioner.policy.registry import handles
-from versioner.policy.sql import insert_ignore
-from versioner.policy.sql import table as table_of
-from versioner.policy.tables import (
+from versioner.policy.store import eventlog, revision
+from versioner.policy.store.paging import paginate
+from versioner.policy.store.sql import insert_ignore
+from versioner.policy.store.sql import table as table_of
+from versioner.policy.store.tables import (
     Deployment,
     Environment,
     EnvironmentName,
@@ -61,7 +62,6 @@ from versioner.policy.tables import (
     ProductName,
     Version,
 )
-from versioner.policy.views import deployments_public
 
 
 def _as_uuid(ref: str) -> UUID | None:

@@ -1,0 +1,1 @@
+"""Version sign-offs."""

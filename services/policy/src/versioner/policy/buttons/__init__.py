@@ -1,0 +1,1 @@
+"""Slack buttons: what a click may do, and firing the next deployment."""

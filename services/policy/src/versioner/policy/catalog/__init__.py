@@ -1,0 +1,1 @@
+"""Products, environments, versions and builds: finding, creating, listing and editing them."""

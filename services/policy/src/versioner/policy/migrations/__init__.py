@@ -1,1 +1,0 @@
-"""Alembic migrations of policy's database, applied at start (`versioner.policy.migrate`)."""

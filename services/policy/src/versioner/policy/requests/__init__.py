@@ -1,0 +1,1 @@
+"""Deployment Requests: submitting, checklists, approving and rejecting."""

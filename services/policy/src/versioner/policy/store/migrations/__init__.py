@@ -1,0 +1,1 @@
+"""Alembic migrations of policy's database, applied at start (`versioner.policy.store.migrate`)."""
