@@ -4,7 +4,7 @@ The same 500 rules (schedule, flow, dr_required, version_approval, a tenth repor
 scoped to a mix of products and environments) are evaluated for `deployment started` of
 versions that have history in the flow rules' prerequisites. Two figures per history size:
 the engine alone (rules checked inside a transaction, the snapshot warm) and the whole verdict
-transaction (`deployments.handle_start`: state row, engine, records, outbox). Rules are cheap
+transaction (`handle_start`: state row, engine, records, outbox). Rules are cheap
 when the ratio of the two history sizes stays near 1: indexed queries, no scan of history.
 
     uv run python bench/policy.py [--database-url postgresql+asyncpg://…] [--samples 300]
@@ -30,7 +30,8 @@ from versioner.common.messages.lanes import DeploymentEventReceived, EvaluateDep
 from versioner.common.messages.management import CreateRule
 from versioner.common.status import Status
 from versioner.policy.context import PolicyContext
-from versioner.policy.deployments import service as deployments
+from versioner.policy.deployments.outcomes import handle_deployment_event
+from versioner.policy.deployments.start import handle_start
 from versioner.policy.rules import admin, engine
 from versioner.policy.settings import PolicySettings
 from versioner.policy.store import hot_path as repository
@@ -187,9 +188,9 @@ async def _prepare(ctx: PolicyContext, product: str, version: str) -> None:
                 event=event,
             )
             if status == "started":
-                await deployments.handle_start(ctx, message, Deadline())
+                await handle_start(ctx, message, Deadline())
             else:
-                await deployments.handle_deployment_event(
+                await handle_deployment_event(
                     ctx, DeploymentEventReceived(**message.model_dump(exclude={"kind"}))
                 )
 
@@ -246,7 +247,7 @@ async def measure(database_url: str, history: int, samples: int) -> tuple[list[f
             event_id=uuid.uuid4(), received_at=NOW, actor=SYSTEM, event=event
         )
         began = time.perf_counter()
-        await deployments.handle_start(ctx, message, Deadline())
+        await handle_start(ctx, message, Deadline())
         verdict_times.append(time.perf_counter() - began)
     await db.dispose()
     return engine_times, verdict_times

@@ -34,7 +34,9 @@ def test_info_by_default_in_the_one_format() -> None:
     lines = _log(None)
     assert len(lines) == 2
     assert re.fullmatch(
-        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO versioner\.policy\.deployments\.lanes info line", lines[0]
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO "
+        r"versioner\.policy\.deployments\.lanes info line",
+        lines[0],
     )
     assert lines[1].endswith(" WARNING versioner.policy.deployments.lanes warning line")
 

@@ -44,7 +44,9 @@ from versioner.common.roles import Role
 from versioner.policy import commands
 from versioner.policy.catalog import builds
 from versioner.policy.context import PolicyContext
-from versioner.policy.deployments import service as deployments
+from versioner.policy.deployments.closing import handle_abandoned
+from versioner.policy.deployments.outcomes import handle_deployment_event
+from versioner.policy.deployments.start import handle_start
 from versioner.policy.settings import PolicySettings
 from versioner.policy.store.clock import FrozenClock
 from versioner.policy.store.db import Database
@@ -335,14 +337,14 @@ class Policy:
     ) -> DeploymentReply:
         """Ask for a deployment to start (no deadline)."""
         msg = started(product, version, environment, at=self.clock.now(), **fields)
-        return await deployments.handle_start(self.ctx, msg, Deadline())
+        return await handle_start(self.ctx, msg, Deadline())
 
     async def report(
         self, product: str, version: str, environment: str, status: str, **fields: Any
     ) -> DeploymentReply:
         """Report a pending or terminal deployment event."""
         msg = deployment_event(product, version, environment, status, at=self.clock.now(), **fields)
-        return await deployments.handle_deployment_event(self.ctx, msg)
+        return await handle_deployment_event(self.ctx, msg)
 
     async def deploy(
         self, product: str, version: str, environment: str, **fields: Any
@@ -353,7 +355,7 @@ class Policy:
 
     async def abandon(self, event_id: UUID, product: str) -> None:
         """The gateway gave up on a start request."""
-        await deployments.handle_abandoned(
+        await handle_abandoned(
             self.ctx,
             DeploymentStartAbandoned(
                 event_id=event_id, product_name=product, abandoned_at=self.clock.now()

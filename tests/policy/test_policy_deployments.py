@@ -35,7 +35,9 @@ from versioner.common.messages.management import (
 )
 from versioner.common.resources import DeploymentPublic, EventStatus
 from versioner.policy.context import PolicyContext
-from versioner.policy.deployments import service as deployments
+from versioner.policy.deployments.closing import sweep_timeouts
+from versioner.policy.deployments.outcomes import handle_deployment_event
+from versioner.policy.deployments.start import handle_start
 from versioner.policy.store.clock import FrozenClock
 from versioner.policy.store.db import Database
 from versioner.policy.store.deadline import COMMIT_MARGIN_S, Deadline, DeadlineExceeded
@@ -75,7 +77,7 @@ def _event(row_body: str) -> DeploymentEventOccurred:
 
 async def test_a_start_is_let_through_with_preflight_passed(policy: Policy) -> None:
     msg = started("api", "1.0.0", "production", at=policy.clock.now(), deployed_by="dora")
-    d = recorded(await deployments.handle_start(policy.ctx, msg, Deadline()))
+    d = recorded(await handle_start(policy.ctx, msg, Deadline()))
     assert d.id == msg.event_id
     assert d.status == "started"
     assert d.extra_metadata["preflight_status"] == PASSED
@@ -141,7 +143,7 @@ async def test_a_blocked_start_is_a_blocked_attempt_not_a_deployment(policy: Pol
     running = recorded(await policy.start("api", "1.0.0", "production"))
     state_before = await _state(policy)
     msg = started("api", "1.0.1", "production", at=policy.clock.now(), scm_sha="f00")
-    refused(await deployments.handle_start(policy.ctx, msg, Deadline()), 409)
+    refused(await handle_start(policy.ctx, msg, Deadline()), 409)
     [attempt] = await rows(policy.ctx, BlockedAttempt)
     assert attempt.id == msg.event_id
     assert attempt.status_code == 409
@@ -163,7 +165,7 @@ async def test_a_blocked_start_is_a_blocked_attempt_not_a_deployment(policy: Pol
 async def test_a_blocked_start_is_announced_as_preflight_failed(policy: Policy) -> None:
     recorded(await policy.start("api", "1.0.0", "production"))
     msg = started("api", "1.0.1", "production", at=policy.clock.now(), scm_sha="f00")
-    refused(await deployments.handle_start(policy.ctx, msg, Deadline()), 409)
+    refused(await handle_start(policy.ctx, msg, Deadline()), 409)
     [row] = await outbox(policy.ctx, "deployment.preflight_failed")
     event = _event(row.body)
     assert event.deployment is None
@@ -221,8 +223,8 @@ async def test_the_same_invoke_id_for_another_version_is_blocked(policy: Policy)
 
 async def test_a_redelivered_start_answers_the_stored_verdict(policy: Policy) -> None:
     msg = started("api", "1.0.0", "production", at=policy.clock.now())
-    first = recorded(await deployments.handle_start(policy.ctx, msg, Deadline()))
-    again = recorded(await deployments.handle_start(policy.ctx, msg, Deadline()))
+    first = recorded(await handle_start(policy.ctx, msg, Deadline()))
+    again = recorded(await handle_start(policy.ctx, msg, Deadline()))
     assert again == first
     assert await count(policy.ctx, BlockedAttempt) == 0
     assert len(await outbox(policy.ctx, "deployment.started")) == 1
@@ -231,8 +233,8 @@ async def test_a_redelivered_start_answers_the_stored_verdict(policy: Policy) ->
 async def test_a_redelivered_blocked_start_is_blocked_again(policy: Policy) -> None:
     recorded(await policy.start("api", "1.0.0", "production"))
     msg = started("api", "1.0.1", "production", at=policy.clock.now())
-    first = refused(await deployments.handle_start(policy.ctx, msg, Deadline()), 409)
-    again = refused(await deployments.handle_start(policy.ctx, msg, Deadline()), 409)
+    first = refused(await handle_start(policy.ctx, msg, Deadline()), 409)
+    again = refused(await handle_start(policy.ctx, msg, Deadline()), 409)
     assert again == first
     assert await count(policy.ctx, BlockedAttempt) == 1
 
@@ -241,9 +243,9 @@ async def test_a_redelivered_start_answers_as_the_first_time_after_its_outcome(
     policy: Policy,
 ) -> None:
     msg = started("api", "1.0.0", "production", at=policy.clock.now())
-    first = recorded(await deployments.handle_start(policy.ctx, msg, Deadline()))
+    first = recorded(await handle_start(policy.ctx, msg, Deadline()))
     recorded(await policy.report("api", "1.0.0", "production", "completed"))
-    again = recorded(await deployments.handle_start(policy.ctx, msg, Deadline()))
+    again = recorded(await handle_start(policy.ctx, msg, Deadline()))
     assert again == first
 
 
@@ -253,9 +255,9 @@ async def test_a_redelivered_pending_event_answers_as_the_first_time_after_its_s
     msg = deployment_event(
         "api", "1.0.0", "production", "pending", invoke_id="run-1", at=policy.clock.now()
     )
-    first = recorded(await deployments.handle_deployment_event(policy.ctx, msg))
+    first = recorded(await handle_deployment_event(policy.ctx, msg))
     recorded(await policy.start("api", "1.0.0", "production", invoke_id="run-1"))
-    again = recorded(await deployments.handle_deployment_event(policy.ctx, msg))
+    again = recorded(await handle_deployment_event(policy.ctx, msg))
     assert again == first
     assert await count(policy.ctx, Deployment) == 1
 
@@ -265,9 +267,9 @@ async def test_a_redelivered_blocked_start_answers_the_stored_verdict_once_the_p
 ) -> None:
     recorded(await policy.start("api", "1.0.0", "production"))
     msg = started("api", "1.0.1", "production", at=policy.clock.now())
-    first = refused(await deployments.handle_start(policy.ctx, msg, Deadline()), 409)
+    first = refused(await handle_start(policy.ctx, msg, Deadline()), 409)
     recorded(await policy.report("api", "1.0.0", "production", "completed"))
-    again = refused(await deployments.handle_start(policy.ctx, msg, Deadline()), 409)
+    again = refused(await handle_start(policy.ctx, msg, Deadline()), 409)
     assert again == first
     assert await count(policy.ctx, BlockedAttempt) == 1
 
@@ -391,7 +393,7 @@ async def test_a_completed_without_a_start_is_a_new_deployment_with_preflight_sk
     policy: Policy,
 ) -> None:
     msg = deployment_event("api", "1.0.0", "production", "completed", at=policy.clock.now())
-    d = recorded(await deployments.handle_deployment_event(policy.ctx, msg))
+    d = recorded(await handle_deployment_event(policy.ctx, msg))
     assert d.id == msg.event_id
     assert d.status == "completed"
     assert d.extra_metadata["preflight_status"] == {
@@ -536,7 +538,7 @@ async def test_the_sweep_closes_deployments_older_than_the_timeout(policy: Polic
     policy.clock.advance(minutes=30)
     recent = recorded(await policy.start("web", "1.0.0", "production"))
     policy.clock.advance(minutes=policy.ctx.settings.deployment_timeout_min - 29)
-    assert await deployments.sweep_timeouts(policy.ctx) == 1
+    assert await sweep_timeouts(policy.ctx) == 1
     closed = await _deployment(policy, stuck.id)
     assert (closed.status, closed.abort_reason, closed.finished_at) == (
         "aborted",
@@ -555,7 +557,7 @@ async def test_the_sweep_closes_deployments_older_than_the_timeout(policy: Polic
 async def test_the_sweep_with_nothing_stale_closes_nothing(policy: Policy) -> None:
     running = recorded(await policy.start("api", "1.0.0", "production"))
     policy.clock.advance(minutes=policy.ctx.settings.deployment_timeout_min - 1)
-    assert await deployments.sweep_timeouts(policy.ctx) == 0
+    assert await sweep_timeouts(policy.ctx) == 0
     assert (await _deployment(policy, running.id)).status == "started"
     assert await outbox(policy.ctx, "deployment.aborted") == []
 
@@ -582,7 +584,7 @@ async def test_an_abandoned_start_with_nothing_recorded_makes_a_late_copy_answer
 ) -> None:
     msg = started("api", "1.0.0", "production", at=policy.clock.now())
     await policy.abandon(msg.event_id, "api")
-    late = refused(await deployments.handle_start(policy.ctx, msg, Deadline()), 503)
+    late = refused(await handle_start(policy.ctx, msg, Deadline()), 503)
     assert detail_of(late).code == "POLICY_UNAVAILABLE"
     assert await count(policy.ctx, Deployment) == 0
     assert await count(policy.ctx, Product) == 0
@@ -592,7 +594,7 @@ async def test_an_abandoned_start_with_nothing_recorded_makes_a_late_copy_answer
 async def test_an_abandoned_start_that_was_blocked_changes_nothing(policy: Policy) -> None:
     running = recorded(await policy.start("api", "1.0.0", "production"))
     msg = started("api", "1.0.1", "production", at=policy.clock.now())
-    refused(await deployments.handle_start(policy.ctx, msg, Deadline()), 409)
+    refused(await handle_start(policy.ctx, msg, Deadline()), 409)
     await policy.abandon(msg.event_id, "api")
     assert (await _deployment(policy, running.id)).status == "started"
     assert (await _state(policy)).in_progress_deployment_id == running.id
@@ -612,7 +614,7 @@ async def test_an_abandoned_start_that_promoted_a_pending_row_closes_it(policy: 
         await policy.report("api", "1.0.0", "production", "pending", invoke_id="run-1")
     )
     msg = started("api", "1.0.0", "production", at=policy.clock.now(), invoke_id="run-1")
-    assert recorded(await deployments.handle_start(policy.ctx, msg, Deadline())).id == pending.id
+    assert recorded(await handle_start(policy.ctx, msg, Deadline())).id == pending.id
     await policy.abandon(msg.event_id, "api")
     assert (await _deployment(policy, pending.id)).status == "aborted"
     assert (await _state(policy)).in_progress_deployment_id is None
@@ -624,7 +626,7 @@ async def test_an_abandoned_start_that_promoted_a_pending_row_closes_it(policy: 
 async def test_a_deadline_already_past_is_503_and_records_nothing(policy: Policy) -> None:
     msg = started("api", "1.0.0", "production", at=policy.clock.now())
     past = Deadline(at_ms=1_000)
-    failure = refused(await deployments.handle_start(policy.ctx, msg, past), 503)
+    failure = refused(await handle_start(policy.ctx, msg, past), 503)
     detail = detail_of(failure)
     assert (detail.error, detail.code, detail.retry_after) == (
         "policy_unavailable",
@@ -652,19 +654,19 @@ class _RunsOutBeforeCommit(Deadline):
 async def test_a_deadline_reached_before_commit_rolls_the_verdict_back(policy: Policy) -> None:
     msg = started("api", "1.0.0", "production", at=policy.clock.now())
     deadline = _RunsOutBeforeCommit()
-    refused(await deployments.handle_start(policy.ctx, msg, deadline), 503)
+    refused(await handle_start(policy.ctx, msg, deadline), 503)
     assert len(deadline.checks) == 2
     assert await count(policy.ctx, Deployment) == 0
     assert await count(policy.ctx, EventRecord) == 0
     assert await outbox(policy.ctx) == []
     # The same request redelivered in time is decided afresh.
-    recorded(await deployments.handle_start(policy.ctx, msg, Deadline()))
+    recorded(await handle_start(policy.ctx, msg, Deadline()))
 
 
 async def test_a_deadline_with_time_left_is_answered(policy: Policy) -> None:
     msg = started("api", "1.0.0", "production", at=policy.clock.now())
     at_ms = int((policy.clock.now() + timedelta(days=3650)).timestamp() * 1000)
-    recorded(await deployments.handle_start(policy.ctx, msg, Deadline(at_ms=at_ms)))
+    recorded(await handle_start(policy.ctx, msg, Deadline(at_ms=at_ms)))
 
 
 # --- abort ---------------------------------------------------------------------------------
@@ -708,11 +710,11 @@ async def test_abort_needs_permission_to_send_events(policy: Policy) -> None:
 
 async def test_timestamps_in_replies_serialise_with_z(policy: Policy) -> None:
     msg = started("api", "1.0.0", "production", at=policy.clock.now())
-    first = await deployments.handle_start(policy.ctx, msg, Deadline())
+    first = await handle_start(policy.ctx, msg, Deadline())
     body = recorded(first).model_dump(mode="json")
     assert body["deployed_at"] == "2026-03-02T09:00:00Z"
     # The stored reply, given again to a redelivery, too.
-    again = await deployments.handle_start(policy.ctx, msg, Deadline())
+    again = await handle_start(policy.ctx, msg, Deadline())
     assert recorded(again).model_dump(mode="json")["deployed_at"] == "2026-03-02T09:00:00Z"
     policy.clock.advance(minutes=5)
     done = recorded(await policy.report("api", "1.0.0", "production", "completed"))
@@ -721,7 +723,7 @@ async def test_timestamps_in_replies_serialise_with_z(policy: Policy) -> None:
 
 async def test_the_start_event_is_recorded_with_what_it_became(policy: Policy) -> None:
     msg = started("api", "1.0.0", "production", at=policy.clock.now())
-    d = recorded(await deployments.handle_start(policy.ctx, msg, Deadline()))
+    d = recorded(await handle_start(policy.ctx, msg, Deadline()))
     status = result(await policy.ask(GetEvent(actor=CI, event_id=msg.event_id)), EventStatus)
     assert status.status == "recorded"
     assert (status.product_id, status.version_id, status.environment_id, status.record_id) == (
@@ -749,7 +751,7 @@ async def test_two_replicas_let_one_of_ten_concurrent_starts_through(
     try:
         replies = await asyncio.gather(
             *(
-                deployments.handle_start(
+                handle_start(
                     replicas[i % 2],
                     started("api", f"1.0.{i}", "production", at=clock.now()),
                     Deadline(),

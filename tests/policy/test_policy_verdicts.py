@@ -55,7 +55,7 @@ from versioner.common.resources import Page, ProductPublic
 from versioner.common.roles import ApprovalType, Role
 from versioner.common.rules import RuleMode, RulePublic, RuleType
 from versioner.policy.context import PolicyContext
-from versioner.policy.deployments import service as deployments
+from versioner.policy.deployments.start import handle_start
 from versioner.policy.store.clock import FrozenClock
 from versioner.policy.store.db import Database
 from versioner.policy.store.deadline import Deadline
@@ -267,7 +267,7 @@ async def test_a_blocked_attempt_is_recorded_and_moves_no_state(policy: Policy) 
     rule = await _rule(policy, "freeze", "schedule", _freeze())
     policy.clock.advance(minutes=1)
     msg = started("api", "1.0.0", "production", at=policy.clock.now(), deployed_by="dora")
-    refused(await deployments.handle_start(policy.ctx, msg, Deadline()), 428)
+    refused(await handle_start(policy.ctx, msg, Deadline()), 428)
 
     [attempt] = await rows(policy.ctx, BlockedAttempt)
     assert (attempt.id, attempt.status_code, attempt.actor, attempt.at) == (

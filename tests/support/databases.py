@@ -178,7 +178,9 @@ def _migrated_sqlite_template() -> Path:
         engine = create_engine(f"sqlite:///{path}")
         with engine.begin() as connection:
             config = Config()
-            config.set_main_option("script_location", str(files("versioner.policy.store") / "migrations"))
+            config.set_main_option(
+                "script_location", str(files("versioner.policy.store") / "migrations")
+            )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
         engine.dispose()

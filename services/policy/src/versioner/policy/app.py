@@ -14,8 +14,8 @@ from sqlmodel import col, select
 from versioner.common.broker import failover
 from versioner.common.roles import Role
 from versioner.policy.context import PolicyContext
+from versioner.policy.deployments.closing import sweep_timeouts
 from versioner.policy.deployments.lanes import LaneConsumer
-from versioner.policy.deployments.service import sweep_timeouts
 from versioner.policy.handlers import register
 from versioner.policy.settings import PolicySettings
 from versioner.policy.store.clock import Clock, SystemClock

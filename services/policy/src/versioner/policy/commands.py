@@ -28,7 +28,7 @@ from versioner.policy.approvals import service as approvals  # noqa: F401
 from versioner.policy.buttons import service as buttons  # noqa: F401
 from versioner.policy.catalog import queries
 from versioner.policy.context import PolicyContext
-from versioner.policy.deployments import service as deployments  # noqa: F401
+from versioner.policy.deployments import closing  # noqa: F401
 from versioner.policy.logs import service as logs
 from versioner.policy.registry import HANDLERS, handles
 from versioner.policy.requests import service as requests

@@ -58,7 +58,9 @@ from versioner.common.names import (
 )
 from versioner.policy.catalog import builds
 from versioner.policy.context import PolicyContext
-from versioner.policy.deployments import service as deployments
+from versioner.policy.deployments.closing import handle_abandoned
+from versioner.policy.deployments.outcomes import handle_deployment_event
+from versioner.policy.deployments.start import handle_start
 from versioner.policy.store.deadline import Deadline
 
 log = logging.getLogger(__name__)
@@ -82,13 +84,13 @@ async def handle(ctx: PolicyContext, message: LaneMessage, deadline: Deadline) -
     """Record a fact, answer a start request, or close an abandoned start; the reply, if any."""
     match message:
         case EvaluateDeployment() as start:
-            return await deployments.handle_start(ctx, start, deadline)
+            return await handle_start(ctx, start, deadline)
         case BuildEventReceived() as build:
             return await builds.handle_build_event(ctx, build, deadline)
         case DeploymentEventReceived() as event:
-            return await deployments.handle_deployment_event(ctx, event)
+            return await handle_deployment_event(ctx, event)
         case DeploymentStartAbandoned() as abandoned:
-            await deployments.handle_abandoned(ctx, abandoned)
+            await handle_abandoned(ctx, abandoned)
     return None
 
 
@@ -327,4 +329,4 @@ class LaneConsumer:
             product_name=start.event.product_name,
             abandoned_at=self.ctx.clock.now(),
         )
-        await deployments.handle_abandoned(self.ctx, abandoned)
+        await handle_abandoned(self.ctx, abandoned)
