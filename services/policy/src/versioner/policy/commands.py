@@ -26,9 +26,9 @@ from versioner.common.resources import Done
 from versioner.policy.accounts import service as accounts  # noqa: F401
 from versioner.policy.approvals import service as approvals  # noqa: F401
 from versioner.policy.buttons import service as buttons  # noqa: F401
-from versioner.policy.catalog import queries
+from versioner.policy.catalog import environments, events, products, versions  # noqa: F401
 from versioner.policy.context import PolicyContext
-from versioner.policy.deployments import closing  # noqa: F401
+from versioner.policy.deployments import closing, queries  # noqa: F401
 from versioner.policy.logs import service as logs
 from versioner.policy.registry import HANDLERS, handles
 from versioner.policy.requests import service as requests
