@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tests.client.conftest import FakeApi, Runner
+    from tests.support.client import FakeApi, Runner
 
 DEPLOY = ("track", "deployment", "--product", "api", "--version", "1", "--environment", "prod")
 NO_ENV = {"VERSIONER_API_URL": "", "VERSIONER_API_KEY": ""}

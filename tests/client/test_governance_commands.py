@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from tests.client.conftest import FakeApi, Runner
+    from tests.support.client import FakeApi, Runner
 
 AT = "2026-05-01T10:00:00Z"
 RULE = {

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from tests.client.conftest import FakeApi, Runner
+    from tests.support.client import FakeApi, Runner
 
 DEPLOY = ("track", "deployment", "--product", "api", "--version", "1.4.0", "--environment", "prod")
 BUILD = ("track", "build", "--product", "api", "--version", "1.4.0")

@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tests.ingest.flows import build_body, deploy_body
-from tests.notifier.conftest import SIGNING_SECRET
 from tests.support.fake_slack import VALID_TOKEN, Call, FakeSlack
+from tests.support.notifier import SIGNING_SECRET
 from tests.support.receiver import Receiver
 from tests.support.stack import Stack
 

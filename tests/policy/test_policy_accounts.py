@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.policy.conftest import (
+from tests.support.policy import (
     BOOTSTRAP_TOKEN,
     CI,
     Policy,

@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from tests.policy.conftest import (
+from tests.support.policy import (
     CI,
     Policy,
     audit_entries,

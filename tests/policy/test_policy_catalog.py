@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import insert, text
 
-from tests.policy.conftest import (
+from tests.support.policy import (
     CI,
     T0,
     Policy,

@@ -2,7 +2,7 @@
 
 from uuid import uuid4
 
-from tests.policy.conftest import CI, VIEWER, Policy, noted, refused, result, rows
+from tests.support.policy import CI, VIEWER, Policy, noted, refused, result, rows
 from versioner.common.errors import FORBIDDEN
 from versioner.common.messages.actor import ANONYMOUS, SYSTEM
 from versioner.common.messages.management import (

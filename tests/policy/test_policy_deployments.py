@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from tests.policy.conftest import (
+from tests.support.policy import (
     ADMIN,
     CI,
     VIEWER,

@@ -2,7 +2,7 @@
 
 from uuid import uuid4
 
-from tests.policy.conftest import (
+from tests.support.policy import (
     ADMIN,
     CI,
     OTHER_CI,

@@ -9,7 +9,7 @@ import pytest
 from faststream.rabbit import RabbitBroker, TestRabbitBroker
 from pydantic import BaseModel, TypeAdapter
 
-from tests.policy.conftest import (
+from tests.support.policy import (
     CI,
     VIEWER,
     build_event,

@@ -7,7 +7,7 @@ from typing import TypeVar, cast
 import pytest
 from sqlalchemy import Connection
 
-from tests.policy.conftest import Policy, outbox, recorded_build
+from tests.support.policy import Policy, outbox, recorded_build
 from versioner.policy.store.clock import FrozenClock
 from versioner.policy.store.db import Database
 from versioner.policy.store.outbox import Exchange, OutboxRelay

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.policy.conftest import (
+from tests.support.policy import (
     ADMIN,
     BOOTSTRAP_TOKEN,
     CI,

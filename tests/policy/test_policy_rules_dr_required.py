@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Literal
 from uuid import uuid4
 
-from tests.policy.conftest import ADMIN, Policy, detail_of, recorded, refused, result
+from tests.support.policy import ADMIN, Policy, detail_of, recorded, refused, result
 from versioner.common.errors import ErrorDetail
 from versioner.common.governance import DeploymentRequestPublic, RequestItemIn, SlotIn
 from versioner.common.messages.actor import Actor

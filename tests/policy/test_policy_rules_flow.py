@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from tests.policy.conftest import ADMIN, Policy, detail_of, recorded, refused, result, rows
+from tests.support.policy import ADMIN, Policy, detail_of, recorded, refused, result, rows
 from versioner.common.errors import ErrorDetail
 from versioner.common.messages.management import CreateRule, UpdateEnvironment
 from versioner.common.resources import EnvironmentPublic

@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from tests.policy.conftest import (
+from tests.support.policy import (
     ADMIN,
     Policy,
     audit_entries,

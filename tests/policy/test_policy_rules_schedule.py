@@ -8,7 +8,7 @@ Berlin is UTC+1 until Sunday 2026-03-29 02:00 local, UTC+2 after.
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.policy.conftest import ADMIN, Policy, detail_of, recorded, refused, result
+from tests.support.policy import ADMIN, Policy, detail_of, recorded, refused, result
 from versioner.common.errors import ErrorDetail
 from versioner.common.messages.management import CreateRule
 from versioner.common.rules import RuleMode, RulePublic

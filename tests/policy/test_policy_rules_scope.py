@@ -1,6 +1,6 @@
 """Which deployments a rule applies to: product and environment names, old names, unseen ones."""
 
-from tests.policy.conftest import ADMIN, Policy, detail_of, recorded, refused, result
+from tests.support.policy import ADMIN, Policy, detail_of, recorded, refused, result
 from versioner.common.messages.management import (
     CreateRule,
     GetEnvironment,

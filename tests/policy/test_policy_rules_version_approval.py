@@ -2,7 +2,7 @@
 
 from uuid import UUID, uuid4
 
-from tests.policy.conftest import (
+from tests.support.policy import (
     ADMIN,
     Policy,
     detail_of,

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.policy.conftest import (
+from tests.support.policy import (
     ADMIN,
     CI,
     T0,
