@@ -4,7 +4,7 @@ UV := ./scripts/uv.sh
 # database and ports, so they do not meet.
 TEST_WORKERS ?= 2
 
-.PHONY: install run demo test test-cluster lint format typecheck migration pytest bench clean
+.PHONY: install run demo test test-fast test-cluster lint format typecheck migration pytest bench clean
 
 install: ## Install uv (if missing) and the workspace's locked dependencies.
 	@$(UV) sync --frozen --quiet
@@ -23,6 +23,9 @@ test: install ## Lint, type-check and run every test (SQLite and PostgreSQL, in 
 	$(UV) run --frozen mypy libs services tests bench scripts
 	$(UV) run --frozen lint-imports
 	$(UV) run --frozen pytest -n $(TEST_WORKERS)
+
+test-fast: install ## The tests that need no broker, no PostgreSQL and no browser (under a minute).
+	$(UV) run --frozen pytest -n $(TEST_WORKERS) -m "not rabbit and not postgres and not browser and not cluster"
 
 test-cluster: install ## The three-node RabbitMQ cluster fault test alone (make test runs it too).
 	@./scripts/ensure-services.sh rabbitmq

@@ -23,6 +23,25 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
 
 
+# Folders whose every test runs RabbitMQ nodes or real services of its own (the fault suite,
+# `make run` and the end-to-end paths).
+_RABBIT_FOLDERS = frozenset({"faults", "e2e"})
+_TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with what it needs besides Python (`make test-fast` leaves them out):
+    `rabbit` (the real RabbitMQ: the `amqp_url` fixture, directly or through another, or a
+    folder of real services), `browser` (Chromium); `postgres` comes with `database_url`'s
+    PostgreSQL half."""
+    for item in items:
+        folder = item.path.relative_to(_TESTS).parts[0]
+        if "amqp_url" in getattr(item, "fixturenames", ()) or folder in _RABBIT_FOLDERS:
+            item.add_marker(pytest.mark.rabbit)
+        if folder == "browser":
+            item.add_marker(pytest.mark.browser)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Leave no test database behind."""
     if postgres_answers():
