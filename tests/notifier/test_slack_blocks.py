@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from versioner.common import links
 from versioner.common.errors import Violation
 from versioner.common.governance import (
     DeploymentRequestPublic,
@@ -845,7 +846,7 @@ def test_dates_are_slack_date_tokens_with_an_iso_fallback() -> None:
 def test_a_public_url_with_a_trailing_slash_makes_the_same_links() -> None:
     request_id = UUID(int=7)
 
-    assert slack_blocks.request_url(URL + "/", request_id) == f"{URL}/ui/requests/{request_id}"
+    assert links.request_url(URL + "/", request_id) == f"{URL}/ui/requests/{request_id}"
 
 
 def test_more_pending_slots_than_blocks_allow_end_in_a_link() -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from versioner.common.links import deployment_url, request_url, version_url
 from versioner.common.messages.domain import (
     BuildEventOccurred,
     DeploymentEventOccurred,
@@ -19,16 +20,6 @@ from versioner.common.messages.domain import (
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
-def deployment_url(public_url: str, deployment_id: UUID) -> str:
-    """Where a person sees a deployment (Versioner's client link; ingest redirects it)."""
-    return f"{public_url}/manage/deployments?view={deployment_id}"
-
-
-def request_url(public_url: str, request_id: UUID) -> str:
-    """Where a person sees a Deployment Request."""
-    return f"{public_url}/ui/requests/{request_id}"
 
 
 def _successful(event_type: str) -> bool | None:
@@ -76,7 +67,7 @@ def _deployment(event: DeploymentEventOccurred, public_url: str) -> dict[str, An
             "repo_name": None,
             "commit_sha": attempt.scm_sha,
             "preflight_status": "failed",
-            "source_url": f"{public_url}/manage/versions?view={attempt.version_id}",
+            "source_url": version_url(public_url, attempt.version_id),
         }
     if event.event_type in ("deployment.preflight_failed", "deployment.overridden"):
         body["violations"] = violations
@@ -98,7 +89,7 @@ def _build(event: BuildEventOccurred, public_url: str) -> dict[str, Any]:
         "repo_name": b.scm_repository,
         "commit_sha": b.scm_sha,
         "preflight_status": None,
-        "source_url": f"{public_url}/manage/versions?view={b.version_id}",
+        "source_url": version_url(public_url, b.version_id),
     }
 
 

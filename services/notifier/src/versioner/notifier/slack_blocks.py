@@ -30,6 +30,7 @@ from slack_sdk.models.blocks import (
 
 from versioner.common.errors import Violation
 from versioner.common.governance import SlotPublic
+from versioner.common.links import deployment_url, request_url, version_url
 from versioner.common.messages.domain import (
     BuildEventOccurred,
     DeploymentAttempt,
@@ -114,21 +115,6 @@ def slack_date(moment: datetime) -> str:
 def mention(slack_user_id: str) -> str:
     """A Slack user, as a mention."""
     return f"<@{slack_user_id}>"
-
-
-def deployment_url(public_url: str, deployment_id: UUID) -> str:
-    """A deployment's page."""
-    return f"{public_url.rstrip('/')}/manage/deployments?view={deployment_id}"
-
-
-def version_url(public_url: str, version_id: UUID) -> str:
-    """A version's page."""
-    return f"{public_url.rstrip('/')}/manage/versions?view={version_id}"
-
-
-def request_url(public_url: str, request_id: UUID) -> str:
-    """A Deployment Request's page."""
-    return f"{public_url.rstrip('/')}/ui/requests/{request_id}"
 
 
 def render(

@@ -26,6 +26,7 @@ from versioner.common.governance import (
     RequestStatus,
     SlotPublic,
 )
+from versioner.common.links import request_path
 from versioner.common.messages.management import (
     CompleteStep,
     CreateRequest,
@@ -138,13 +139,9 @@ def _flash(target: str, note: str) -> Response:
     return response
 
 
-def _page(request_id: UUID | str) -> str:
-    return f"/ui/requests/{request_id}"
-
-
 def _back(back: str, request_id: UUID) -> str:
     """Where a form returns: My tasks when it came from there, else the request's page."""
-    return "/ui/tasks" if back == "/ui/tasks" else _page(request_id)
+    return "/ui/tasks" if back == "/ui/tasks" else request_path(request_id)
 
 
 @router.get("/ui/requests")
@@ -230,7 +227,7 @@ async def create_request(user: CheckedDep) -> Response:
         created: DeploymentRequestPublic = await user.ask(message)
     except FailureError as exc:
         return user.render("error.html", exc.failure.status_code, message=failure_text(exc.failure))
-    return _flash(_page(created.id), f"Deployment Request {created.name} created, in draft.")
+    return _flash(request_path(created.id), f"Deployment Request {created.name} created, in draft.")
 
 
 @router.get("/ui/requests/{request_id}")
@@ -253,7 +250,7 @@ async def move_request(request_id: str, action: str, user: CheckedDep) -> Respon
         raise FailureError(not_found())
     return await user.act(
         MoveRequest(actor=user.actor, request_id=found, action=move),
-        back=_page(found),
+        back=request_path(found),
         done=_DONE[move],
     )
 
@@ -291,7 +288,7 @@ async def complete_step(request_id: str, step_id: str, user: CheckedDep) -> Resp
     found = ident(request_id)
     return await user.act(
         CompleteStep(actor=user.actor, request_id=found, step_id=ident(step_id)),
-        back=_page(found),
+        back=request_path(found),
         done="Step ticked.",
     )
 
