@@ -9,6 +9,9 @@ from versioner.common.roles import ApprovalType
 from versioner.common.types import Name, UtcDatetime
 
 RequestStatus = Literal["draft", "in_progress", "approved", "rejected", "completed", "cancelled"]
+SlotStatus = Literal["pending", "approved", "rejected"]
+# What came of a failed check: it blocked the start, was only reported, or was overridden.
+ViolationOutcome = Literal["blocked", "reported", "overridden"]
 # Open requests are checked on every deployment they cover (a rejected one blocks).
 OPEN_STATUSES: tuple[RequestStatus, ...] = ("in_progress", "approved", "rejected")
 ProgressStatus = Literal["deployed", "not_deployed", "failed", "in_progress"]
@@ -41,7 +44,7 @@ class SlotPublic(BaseModel):
     id: UUID
     approval_type: ApprovalType
     optional: bool
-    status: Literal["pending", "approved", "rejected"]
+    status: SlotStatus
     decided_by: str | None = None
     decided_role: str | None = None
     decided_at: UtcDatetime | None = None
@@ -121,7 +124,7 @@ class ViolationPublic(BaseModel):
     rule_type: str
     code: str
     message: str
-    outcome: Literal["blocked", "reported", "overridden"]
+    outcome: ViolationOutcome
     actor: str
     at: UtcDatetime
 

@@ -10,6 +10,9 @@ from versioner.common.status import Status
 from versioner.common.types import UtcDatetime
 
 EnvironmentType = Literal["dev", "test", "staging", "production"]
+# What became of an event answered 202, and which kind of event it was.
+EventState = Literal["queued", "recorded", "rejected"]
+EventKind = Literal["build", "deployment"]
 ENVIRONMENT_TYPE_ORDER: dict[str, int] = {"dev": 0, "test": 1, "staging": 2, "production": 3}
 
 T = TypeVar("T")
@@ -130,8 +133,8 @@ class EventStatus(BaseModel):
 
     kind: Literal["event_status"] = "event_status"
     event_id: UUID
-    status: Literal["queued", "recorded", "rejected"]
-    event_kind: Literal["build", "deployment"] | None = None
+    status: EventState
+    event_kind: EventKind | None = None
     product_id: UUID | None = None
     version_id: UUID | None = None
     environment_id: UUID | None = None

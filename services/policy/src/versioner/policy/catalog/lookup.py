@@ -86,7 +86,7 @@ def environment_public(environment: Environment, names: list[str]) -> Environmen
     return EnvironmentPublic(
         id=environment.id,
         name=environment.name,
-        type=environment.type,  # type: ignore[arg-type]
+        type=environment.type,
         description=environment.description,
         metadata=environment.meta,
         previous_names=[n for n in names if n != environment.name],

@@ -74,7 +74,7 @@ async def list_violations(
                 rule_type=r.rule_type,
                 code=r.code,
                 message=r.message,
-                outcome=r.outcome,  # type: ignore[arg-type]
+                outcome=r.outcome,
                 actor=r.actor,
                 at=r.at,
             )

@@ -20,6 +20,7 @@ from versioner.common.governance import (
     ProgressCell,
     RequestItemIn,
     RequestItemPublic,
+    RequestStatus,
     SlotIn,
     SlotPublic,
     StepPublic,
@@ -55,7 +56,7 @@ from versioner.policy.store.tables import (
 )
 
 # Moves and the states they start from (API.md): anything else is 409.
-_MOVES: dict[str, tuple[tuple[str, ...], str, RequestEventName]] = {
+_MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus, RequestEventName]] = {
     "submit": (("draft",), "in_progress", "dr.activated"),
     "revert": (("in_progress", "approved", "rejected"), "draft", "dr.deactivated"),
     "complete": (("approved",), "completed", "dr.completed"),
@@ -105,7 +106,7 @@ def _slot(slot: RequestSlot) -> SlotPublic:
         id=slot.id,
         approval_type=ApprovalType(slot.approval_type),
         optional=slot.optional,
-        status=slot.status,  # type: ignore[arg-type]
+        status=slot.status,
         decided_by=slot.decided_by,
         decided_role=slot.decided_role,
         decided_at=slot.decided_at,
@@ -173,7 +174,7 @@ async def _public(
             id=r.id,
             name=r.name,
             description=r.description,
-            status=r.status,  # type: ignore[arg-type]
+            status=r.status,
             created_by=r.created_by,
             created_by_id=r.created_by_id,
             items=[RequestItemPublic(product=i.product, version=i.version) for i in items[r.id]],

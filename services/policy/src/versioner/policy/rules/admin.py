@@ -41,8 +41,8 @@ def rule_public(rule: Rule) -> RulePublic:
     return RulePublic(
         id=rule.id,
         name=rule.name,
-        rule_type=rule.rule_type,  # type: ignore[arg-type]
-        mode=rule.mode,  # type: ignore[arg-type]
+        rule_type=rule.rule_type,
+        mode=rule.mode,
         products=rule.products,
         environments=rule.environments,
         config=rule.config,

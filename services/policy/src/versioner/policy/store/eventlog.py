@@ -196,8 +196,8 @@ def event_status(record: EventRecord) -> EventStatus:
         detail = record.reply.get("body", {}).get("detail")
     return EventStatus(
         event_id=record.event_id,
-        status=record.status,  # type: ignore[arg-type]
-        event_kind=record.event_kind,  # type: ignore[arg-type]
+        status=record.status,
+        event_kind=record.event_kind,
         product_id=record.product_id,
         version_id=record.version_id,
         environment_id=record.environment_id,

@@ -10,8 +10,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
+from versioner.common.governance import RequestStatus, SlotStatus, ViolationOutcome
+from versioner.common.resources import EnvironmentType, EventKind, EventState
+from versioner.common.rules import RuleMode, RuleType
 from versioner.common.types import utcnow
 from versioner.policy.store.db import UtcDateTime
 
@@ -22,6 +25,14 @@ def _json(factory: type[dict[str, Any]] | type[list[Any]]) -> Any:
 
 def _json_nullable() -> Any:
     return Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+def _choice(length: int, *, index: bool = False, default: str | None = None) -> Any:
+    """A column holding one value of its annotation's `Literal`: typed in Python, stored as the
+    plain VARCHAR(length) it always was (no database enum: a new value needs no migration)."""
+    if default is None:
+        return Field(sa_type=AutoString(length), index=index)
+    return Field(default=default, sa_type=AutoString(length), index=index)
 
 
 def _when(*, nullable: bool = False, index: bool = False, default_now: bool = True) -> Any:
@@ -57,7 +68,7 @@ class Environment(SQLModel, table=True):
     __tablename__ = "environments"
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     name: str = Field(max_length=255)
-    type: str = Field(max_length=16)
+    type: EnvironmentType = _choice(16)
     description: str | None = None
     meta: dict[str, Any] = _json(dict)
     created_at: datetime = _when()
@@ -183,8 +194,8 @@ class EventRecord(SQLModel, table=True):
 
     __tablename__ = "events"
     event_id: UUID = Field(primary_key=True)
-    event_kind: str = Field(max_length=16)
-    status: str = Field(max_length=16)
+    event_kind: EventKind = _choice(16)
+    status: EventState = _choice(16)
     status_code: int | None = None
     reply: dict[str, Any] | None = _json_nullable()
     product_id: UUID | None = None
@@ -273,8 +284,8 @@ class Rule(SQLModel, table=True):
     __tablename__ = "deployment_rules"
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     name: str = Field(max_length=255, unique=True)
-    rule_type: str = Field(max_length=32)
-    mode: str = Field(max_length=16)
+    rule_type: RuleType = _choice(32)
+    mode: RuleMode = _choice(16)
     products: list[str] = _json(list)
     environments: list[str] = _json(list)
     config: dict[str, Any] = _json(dict)
@@ -304,7 +315,7 @@ class DeploymentRequest(SQLModel, table=True):
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     name: str = Field(max_length=255)
     description: str | None = None
-    status: str = Field(max_length=16, index=True)
+    status: RequestStatus = _choice(16, index=True)
     created_by_id: UUID | None = None
     created_by: str = Field(max_length=300)
     created_at: datetime = _when(index=True)
@@ -342,7 +353,7 @@ class RequestSlot(SQLModel, table=True):
     position: int
     approval_type: str = Field(max_length=32)
     optional: bool = False
-    status: str = Field(default="pending", max_length=16)
+    status: SlotStatus = _choice(16, default="pending")
     decided_by_id: UUID | None = None
     decided_by: str | None = Field(default=None, max_length=300)
     decided_role: str | None = Field(default=None, max_length=32)
@@ -404,7 +415,7 @@ class ViolationRecord(SQLModel, table=True):
     rule_type: str = Field(max_length=32)
     code: str = Field(max_length=64)
     message: str
-    outcome: str = Field(max_length=16)
+    outcome: ViolationOutcome = _choice(16)
     actor: str = Field(max_length=300)
     at: datetime = _when()
 
