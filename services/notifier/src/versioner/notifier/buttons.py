@@ -64,9 +64,9 @@ def public(button: Button, environments: list[str]) -> ButtonPublic:
         product_id=button.product_id,
         environments=environments,
         label=button.label,
-        button_kind=button.kind,  # type: ignore[arg-type]
+        button_kind=button.kind,
         url_template=button.url_template,
-        method=button.method,  # type: ignore[arg-type]
+        method=button.method,
         body_template=button.body_template,
         secret=button.secret_hint,
         created_by=button.created_by,

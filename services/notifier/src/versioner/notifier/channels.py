@@ -110,7 +110,7 @@ def public(channel: Channel) -> ChannelPublic:
     return ChannelPublic(
         id=channel.id,
         name=channel.name,
-        channel_kind=channel.kind,  # type: ignore[arg-type]
+        channel_kind=channel.kind,
         config=dict(channel.config),
         events=list(channel.events),
         filters=ChannelFilters(

@@ -12,8 +12,9 @@ from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
+from versioner.common.notifications import ButtonKind, ChannelKind, HttpMethod
 from versioner.common.types import utcnow
 
 
@@ -60,7 +61,8 @@ class Channel(NotifierModel, table=True):
     __tablename__ = "notification_channels"
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     name: str = Field(max_length=255, unique=True)
-    kind: str = Field(max_length=16)
+    # Typed by its Literal, stored as the VARCHAR it always was (no database enum).
+    kind: ChannelKind = Field(sa_type=AutoString(16))
     config: dict[str, Any] = _json(dict)
     sealed: str = Field(default="")
     events: list[str] = _json(list)
@@ -126,9 +128,9 @@ class Button(NotifierModel, table=True):
     product_id: UUID = Field(index=True)
     product: str = Field(max_length=255)
     label: str = Field(max_length=75)
-    kind: str = Field(max_length=16)
+    kind: ButtonKind = Field(sa_type=AutoString(16))
     url_template: str = Field(max_length=2048)
-    method: str = Field(max_length=8)
+    method: HttpMethod = Field(sa_type=AutoString(8))
     body_template: str | None = None
     secret_hint: str | None = Field(default=None, max_length=16)
     sealed: str = Field(default="")

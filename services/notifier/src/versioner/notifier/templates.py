@@ -18,12 +18,16 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
+from typing import get_args
 from urllib.parse import quote
 from uuid import UUID
 
 import httpx
 
-METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH")
+from versioner.common.notifications import HttpMethod
+
+METHODS: tuple[HttpMethod, ...] = get_args(HttpMethod)
+_BY_NAME: dict[str, HttpMethod] = {method: method for method in METHODS}
 BODY_METHODS: frozenset[str] = frozenset({"POST", "PUT", "PATCH"})
 MAX_URL_TEMPLATE = 2048  # characters: what browsers and proxies reliably accept
 MAX_BODY_TEMPLATE = 64 * 1024  # bytes of UTF-8
@@ -76,13 +80,12 @@ class Rendered:
     content_type: str | None
 
 
-def canonical_method(method: str) -> str:
+def canonical_method(method: str) -> HttpMethod:
     """The method in upper case; `ValueError` unless it is one of `METHODS`."""
-    canonical = method.upper()
     # str.upper maps a few non-ASCII letters onto ASCII ones: "poſt".upper() == "POST".
-    if not method.isascii() or canonical not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}")
-    return canonical
+    if method.isascii() and (known := _BY_NAME.get(method.upper())):
+        return known
+    raise ValueError(f"method must be one of {', '.join(METHODS)}")
 
 
 def template_problem(
