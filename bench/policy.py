@@ -34,7 +34,7 @@ from versioner.policy.deployments.outcomes import handle_deployment_event
 from versioner.policy.deployments.start import handle_start
 from versioner.policy.rules import admin, engine
 from versioner.policy.settings import PolicySettings
-from versioner.policy.store import hot_path as repository
+from versioner.policy.store import hot_path
 from versioner.policy.store.clock import FrozenClock
 from versioner.policy.store.db import Database
 from versioner.policy.store.deadline import Deadline
@@ -199,9 +199,9 @@ def _engine_time(
     ctx: PolicyContext, product: str, version: str, environment: str
 ) -> Callable[[Connection], float]:
     def work(conn: Connection) -> float:
-        target_product = repository.product(conn, ctx.names, product, NOW)
-        target_environment = repository.environment(conn, ctx.names, environment, NOW)
-        target_version = repository.version(conn, target_product, version, NOW)
+        target_product = hot_path.product(conn, ctx.names, product, NOW)
+        target_environment = hot_path.environment(conn, ctx.names, environment, NOW)
+        target_version = hot_path.version(conn, target_product, version, NOW)
         snapshot = ctx.snapshots.current(conn)
         subject = engine.Subject(
             product_id=target_product.id,

@@ -13,8 +13,7 @@ from versioner.common.resources import BuildPublic
 from versioner.common.status import Status
 from versioner.policy.context import PolicyContext
 from versioner.policy.logs.audit import audit_in
-from versioner.policy.store import eventlog
-from versioner.policy.store import hot_path as repository
+from versioner.policy.store import eventlog, hot_path
 from versioner.policy.store.deadline import Deadline
 from versioner.policy.store.hot_path import Ref, VersionRef
 from versioner.policy.store.outbox import enqueue_in
@@ -92,7 +91,7 @@ def _register(conn: Connection, version: VersionRef, event: BuildEventIn, now: A
 
     One UPDATE: `COALESCE` keeps what is already set.
     """
-    v = repository.VERSIONS
+    v = hot_path.VERSIONS
     changes: dict[str, Any] = {
         name: func.coalesce(v.c[name], value)
         for name in _VERSION_FIELDS
@@ -113,10 +112,10 @@ def record_build(
 ) -> tuple[BuildReply, Build | None, Ref]:
     """Record one build event in the caller's transaction; the reply, the build row, the product."""
     event, now = msg.event, msg.received_at
-    product = repository.product(conn, ctx.names, event.product_name, now)
+    product = hot_path.product(conn, ctx.names, event.product_name, now)
     fresh = {name: getattr(event, name) for name in _VERSION_FIELDS}
     registering = event.status is Status.COMPLETED
-    version = repository.version(
+    version = hot_path.version(
         conn,
         product,
         event.version,
