@@ -113,6 +113,12 @@ class AmqpPolicyClient:
         # docs/adr/0006-replies-and-cluster-failover.md.
         self._reply_queues = names.lane_type == "quorum"
         self._reply_to: list[str] = []
+        # Whether each channel consumes its replies now: a request published on a channel
+        # reopened before its consumer is back is refused by RabbitMQ with a channel error
+        # (PRECONDITION_FAILED "fast reply consumer does not exist"); when that closed the
+        # channel during aio-pika's own restore, nothing reopened it and ingest answered 503
+        # until restarted (broker-restart fault test, one CI run).
+        self._consuming: list[bool] = []
         self._pending: dict[str, asyncio.Future[bytes]] = {}
         # Sent `answered`, by correlation id: when each was sent (in send order).
         self._unanswered: dict[str, float] = {}
@@ -131,6 +137,8 @@ class AmqpPolicyClient:
                 publisher_confirms=confirms, on_return_raises=index == 0
             )
             self._reply_to.append(DIRECT_REPLY_TO)
+            self._consuming.append(False)
+            channel.close_callbacks.add(partial(self._stopped_consuming, index))
             await self._consume_replies(channel, index)
             # aio-pika restores what was declared through it, not a consumer on the driver's
             # channel: without this, every request after a reconnect was refused ("fast reply
@@ -157,6 +165,10 @@ class AmqpPolicyClient:
             assert declared.queue is not None
             self._reply_to[index] = declared.queue
         await underlay.basic_consume(self._reply_to[index], self._on_reply, no_ack=True)
+        self._consuming[index] = True
+
+    def _stopped_consuming(self, index: int, *_args: object) -> None:
+        self._consuming[index] = False
 
     async def _on_reopen(self, index: int, channel: AbstractRobustChannel | None) -> None:
         if channel is not None:
@@ -180,13 +192,15 @@ class AmqpPolicyClient:
     @property
     def connected(self) -> bool:
         """Whether the broker connection is up (not closed, nor being re-established: a robust
-        connection is not closed while it reconnects, and a publish then waits for it)."""
+        connection is not closed while it reconnects, and a publish then waits for it) and
+        each channel consumes its replies again."""
         return (
             self._connection is not None
             and not self._connection.is_closed
             and self._connection.connected.is_set()
             and bool(self._channels)
             and not any(channel.is_closed for channel in self._channels)
+            and all(self._consuming)
         )
 
     @property
