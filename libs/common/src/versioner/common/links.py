@@ -9,8 +9,6 @@ it is installed without libs/common.
 
 from uuid import UUID
 
-DASHBOARD = "/ui/"
-
 
 def request_path(request_id: UUID | str) -> str:
     """A Deployment Request's page, from the dashboard's root."""

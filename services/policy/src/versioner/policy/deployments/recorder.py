@@ -39,6 +39,7 @@ class Recorder:
         self.target = target
         self.event_id = event_id
         self.actor = actor
+        self.label = actor if isinstance(actor, str) else actor.label
         self.at = at
 
     @property
@@ -66,7 +67,7 @@ class Recorder:
                     "code": violation.code,
                     "message": violation.message,
                     "outcome": outcome,
-                    "actor": self.actor if isinstance(self.actor, str) else self.actor.label,
+                    "actor": self.label,
                     "at": self.at,
                 }
                 for violation, rule_id, outcome in findings
@@ -94,16 +95,15 @@ class Recorder:
         deployment: DeploymentPublic | None = None,
         attempt: DeploymentAttempt | None = None,
         violations: list[Violation] | None = None,
-        event_id: UUID | None = None,
     ) -> None:
-        """The domain event the notifier delivers (by default under this event's id)."""
+        """The domain event the notifier delivers, under this event's id."""
         enqueue_in(
             self.conn,
             DeploymentEventOccurred(
                 event_type=event_type,
-                event_id=event_id or self.event_id,
+                event_id=self.event_id,
                 occurred_at=self.at,
-                actor=self.actor if isinstance(self.actor, str) else self.actor.label,
+                actor=self.label,
                 deployment=deployment,
                 attempt=attempt,
                 violations=violations or [],
