@@ -135,7 +135,7 @@ async def test_a_role_that_may_not_edit_sees_no_form_and_is_refused(
         f"/ui/products/{product_id}", data={"csrf_token": token, "name": "mine"}
     )
     assert refused.status_code == 403
-    assert "permission" in refused.text
+    assert "Your role does not allow this." in refused.text
     retyped = await sqlite_stack.http.post(
         f"/ui/environments/{environment_id}",
         data={"csrf_token": token, "name": "staging", "type": "production"},

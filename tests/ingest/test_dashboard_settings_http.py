@@ -16,7 +16,7 @@ from tests.ingest.test_dashboard_http import csrf, signed_in
 from tests.support.databases import sqlite_url
 from tests.support.receiver import Receiver, Reply, verify_signature
 from tests.support.stack import BOOTSTRAP_TOKEN, NotifierSetup, Stack, memory_stack
-from versioner.ingest.ui import settings
+from versioner.ingest.ui import paging
 
 WEBHOOK_SECRET = "whsec-" + "s" * 24
 BOT_TOKEN = "xoxb-1234-5678-" + "t" * 24
@@ -871,7 +871,7 @@ async def test_the_audit_log_is_filtered_by_kind_actor_and_time(sqlite_stack: St
 async def test_the_audit_log_pages_back(
     sqlite_stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(settings, "PAGE_SIZE", 2)
+    monkeypatch.setattr(paging, "PAGE_SIZE", 2)
     for name in ("k1", "k2", "k3"):
         await sqlite_stack.api_key(name)
     await signed_in(sqlite_stack, "compliance")

@@ -27,7 +27,7 @@ from versioner.ingest.routes import (
 )
 from versioner.ingest.rpc import AmqpPolicyClient, PolicyClient
 from versioner.ingest.settings import IngestSettings
-from versioner.ingest.ui import pages as ui
+from versioner.ingest.ui import mount as ui
 from versioner.ingest.web import install
 
 log = logging.getLogger("versioner.ingest")

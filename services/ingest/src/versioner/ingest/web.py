@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from versioner.common.errors import INVALID_JSON, NOT_FOUND, Failure
 from versioner.ingest.gateway import FailureError
+from versioner.ingest.ui.render import failure_page
 
 log = logging.getLogger("versioner.ingest.http")
 
@@ -152,8 +153,6 @@ def failure_response(failure: Failure) -> JSONResponse:
 async def _on_failure(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FailureError)
     if request.url.path.startswith("/ui/"):
-        from versioner.ingest.ui.pages import failure_page  # noqa: PLC0415 - pages import this module
-
         return failure_page(request, exc.failure.status_code)
     return failure_response(exc.failure)
 
@@ -206,8 +205,6 @@ def allowed_methods(request: Request) -> str:
 async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if request.url.path.startswith("/ui/") and exc.status_code in (404, 405):
-        from versioner.ingest.ui.pages import failure_page  # noqa: PLC0415 - pages import this module
-
         return failure_page(request, 404)
     detail = NOT_FOUND if exc.status_code == 404 else exc.detail
     if exc.status_code == 400 and detail == _UNPARSABLE_BODY:

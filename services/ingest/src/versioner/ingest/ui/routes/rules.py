@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import zip_longest
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Response
-from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from versioner.common.errors import Failure, forbidden, not_found
+from versioner.common.errors import Failure, not_found
 from versioner.common.governance import ViolationPublic
 from versioner.common.messages.management import (
     CreateRule,
@@ -34,7 +33,9 @@ from versioner.common.roles import APPROVERS, ApprovalType, Permission, Role
 from versioner.common.rules import RulePublic, WindowsPreview
 from versioner.ingest.deps import ident
 from versioner.ingest.gateway import FailureError
-from versioner.ingest.ui.pages import FLASH_COOKIE, CheckedDep, Viewer, ViewerDep, failure_text
+from versioner.ingest.ui.deps import CheckedDep, Viewer, ViewerDep
+from versioner.ingest.ui.forms import FormLabels, Problem, names, shown, text, texts
+from versioner.ingest.ui.render import flash_redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,31 +102,29 @@ _FILLED_BY = {
 }
 
 # The form's label for each field a refusal may name (`config.` fields are the rule's config).
-_LABELS = {
-    "name": "Name",
-    "mode": "Mode",
-    "rule_type": "Rule type",
-    "products": "Products",
-    "environments": "Environments",
-    "config": "Configuration",
-    "config.kind": "Deny or allow",
-    "config.timezone": "Time zone",
-    "config.reason": "Reason",
-    "config.windows": "One-time window",
-    "config.rrule": "Recurrence (RRULE)",
-    "config.dtstart": "First occurrence",
-    "config.duration_minutes": "Duration (minutes)",
-    "config.approval_types": "Approval types",
-    "config.prerequisites": "Prerequisites",
-    "config.target": "Target environment",
-    "config.strict_order": "Strict order",
-    "config.min_soak_minutes": "Minimum soak (minutes)",
-    "config.environment": "Environment of the sign-off",
-}
-
-
-def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+LABELS = FormLabels(
+    {
+        "name": "Name",
+        "mode": "Mode",
+        "rule_type": "Rule type",
+        "products": "Products",
+        "environments": "Environments",
+        "config": "Configuration",
+        "config.kind": "Deny or allow",
+        "config.timezone": "Time zone",
+        "config.reason": "Reason",
+        "config.windows": "One-time window",
+        "config.rrule": "Recurrence (RRULE)",
+        "config.dtstart": "First occurrence",
+        "config.duration_minutes": "Duration (minutes)",
+        "config.approval_types": "Approval types",
+        "config.prerequisites": "Prerequisites",
+        "config.target": "Target environment",
+        "config.strict_order": "Strict order",
+        "config.min_soak_minutes": "Minimum soak (minutes)",
+        "config.environment": "Environment of the sign-off",
+    }
+)
 
 
 def _number_text(value: Any) -> str:
@@ -261,34 +260,26 @@ class RuleForm:
     @classmethod
     def posted(cls, rule_type: str, data: FormData) -> "RuleForm":
         """The form as the browser sent it (empty window rows left out)."""
-
-        def text(key: str) -> str:
-            value = data.get(key)
-            return value.strip() if isinstance(value, str) else ""
-
-        def texts(key: str) -> list[str]:
-            return [v.strip() if isinstance(v, str) else "" for v in data.getlist(key)]
-
-        pairs = zip_longest(texts("window_start"), texts("window_end"), fillvalue="")
+        pairs = zip_longest(texts(data, "window_start"), texts(data, "window_end"), fillvalue="")
         return cls(
             rule_type=rule_type,
-            name=text("name"),
-            mode=text("mode"),
-            products=text("products"),
-            environments=text("environments"),
-            kind=text("kind") or "deny",
-            timezone=text("timezone"),
-            reason=text("reason"),
+            name=text(data, "name"),
+            mode=text(data, "mode"),
+            products=text(data, "products"),
+            environments=text(data, "environments"),
+            kind=text(data, "kind") or "deny",
+            timezone=text(data, "timezone"),
+            reason=text(data, "reason"),
             windows=[(start, end) for start, end in pairs if start or end],
-            rrule=text("rrule"),
-            dtstart=text("dtstart"),
-            duration_minutes=text("duration_minutes"),
-            approval_types=[t for t in texts("approval_types") if t],
-            environment=text("environment"),
-            prerequisites=text("prerequisites"),
-            target=text("target"),
+            rrule=text(data, "rrule"),
+            dtstart=text(data, "dtstart"),
+            duration_minutes=text(data, "duration_minutes"),
+            approval_types=[t for t in texts(data, "approval_types") if t],
+            environment=text(data, "environment"),
+            prerequisites=text(data, "prerequisites"),
+            target=text(data, "target"),
             strict_order="strict_order" in data,
-            min_soak_minutes=text("min_soak_minutes"),
+            min_soak_minutes=text(data, "min_soak_minutes"),
         )
 
     def config(self) -> dict[str, Any]:
@@ -311,7 +302,7 @@ class RuleForm:
             return config
         if self.rule_type == "flow":
             return {
-                "prerequisites": _names(self.prerequisites),
+                "prerequisites": names(self.prerequisites),
                 "target": self.target,
                 "strict_order": self.strict_order,
                 "min_soak_minutes": _number(self.min_soak_minutes or "0"),
@@ -325,46 +316,9 @@ class RuleForm:
         return [*self.windows, *[("", "")] * max(1, 3 - len(self.windows))]
 
 
-def _problem(loc: Sequence[Any], message: str) -> tuple[str, str]:
-    """(the form field at fault, a sentence naming it by its label) for a refusal's `loc`."""
-    names = [str(part) for part in loc if isinstance(part, str) and part != "body"]
-    head = names[:2] if names[:1] == ["config"] else names[:1]
-    label = _LABELS.get(".".join(head)) or ".".join(head) or "The form"
-    position = next((part for part in loc if isinstance(part, int)), None)
-    if position is not None:
-        label = f"{label} {position + 1}"
-    if tail := names[len(head) :]:
-        label = f"{label}, {' '.join(tail)}"  # One-time window 2, end
-    message = message.removeprefix("Value error, ")
-    return (head[-1] if head else ""), f"{label}: {message}"
-
-
-def _problems(errors: Sequence[Any]) -> list[tuple[str, str]]:
-    """Every problem of a refusal in FastAPI's list form (or of a message's own checks)."""
-    return [
-        _problem(error.get("loc", []), str(error.get("msg", "")))
-        for error in errors
-        if isinstance(error, dict)
-    ]
-
-
-def _refusal_problems(failure: Failure) -> list[tuple[str, str]]:
-    detail: Any = failure.body.detail
-    if isinstance(detail, list) and (listed := _problems(detail)):
-        return listed
-    return [("name" if failure.status_code == 409 else "", failure_text(failure))]
-
-
-def _done(back: str, note: str) -> Response:
-    """Back to a page, which says once what the form did."""
-    response = RedirectResponse(back, status_code=303)
-    response.set_cookie(FLASH_COOKIE, quote(note), max_age=60, samesite="lax", path="/ui/")
-    return response
-
-
-def _managers_only(user: Viewer) -> None:
-    if not user.may(Permission.MANAGE_RULES):
-        raise FailureError(forbidden())
+def _refusal(failure: Failure) -> list[Problem]:
+    """A refusal of the form, field by field; a plain 409 is the name's (taken)."""
+    return LABELS.refusal(failure, "name" if failure.status_code == 409 else "")
 
 
 def _type_of(raw: str) -> str:
@@ -393,7 +347,7 @@ def _form_page(
     rule: RulePublic | None,
     *,
     status_code: int = 200,
-    problems: Sequence[tuple[str, str]] = (),
+    problems: Sequence[Problem] = (),
     preview: WindowsPreview | None = None,
 ) -> Response:
     return user.render(
@@ -407,8 +361,7 @@ def _form_page(
         modes=MODES,
         zones=COMMON_ZONES,
         approval_types=_FILLED_BY,
-        bad={field_name for field_name, _ in problems},
-        errors=[text for _, text in problems],
+        **shown(problems),
         preview=preview,
     )
 
@@ -423,14 +376,14 @@ async def _save(
     try:
         message = build()
     except ValidationError as error:
-        problems = _problems(error.errors(include_url=False))
+        problems = LABELS.invalid(error)
         return _form_page(user, form, rule, status_code=422, problems=problems)
     try:
         saved: RulePublic = await user.ask(message)
     except FailureError as exc:
         if exc.failure.status_code not in (409, 422):
             raise
-        problems = _refusal_problems(exc.failure)
+        problems = _refusal(exc.failure)
         return _form_page(user, form, rule, status_code=exc.failure.status_code, problems=problems)
     return saved
 
@@ -446,7 +399,7 @@ async def _preview(user: Viewer, form: RuleForm, rule: RulePublic | None) -> Res
     except FailureError as exc:
         if exc.failure.status_code != 422:
             raise
-        problems = _refusal_problems(exc.failure)
+        problems = _refusal(exc.failure)
         return _form_page(user, form, rule, status_code=422, problems=problems)
     return _form_page(user, form, rule, preview=preview)
 
@@ -470,7 +423,7 @@ async def new_rule_form(
     user: ViewerDep, rule_type: Annotated[str, Query(alias="type")] = ""
 ) -> Response:
     """The form for a new rule of a type (without a type: the choice of types)."""
-    _managers_only(user)
+    user.require(Permission.MANAGE_RULES)
     if not rule_type:
         return user.render("rule_form.html", rule_type=None, types=TYPES)
     return _form_page(user, RuleForm(rule_type=_type_of(rule_type)), None)
@@ -479,7 +432,7 @@ async def new_rule_form(
 @router.post("/ui/rules/new")
 async def create_rule(user: CheckedDep) -> Response:
     """Create the rule the form describes."""
-    _managers_only(user)
+    user.require(Permission.MANAGE_RULES)
     data = await user.request.form()
     rule_type = _type_of(str(data.get("rule_type") or ""))
     form = RuleForm.posted(rule_type, data)
@@ -492,15 +445,15 @@ async def create_rule(user: CheckedDep) -> Response:
             name=form.name,
             rule_type=rule_type,  # type: ignore[arg-type]  # checked by _type_of
             mode=form.mode,  # type: ignore[arg-type]  # validated by the message
-            products=_names(form.products),
-            environments=[] if rule_type == "flow" else _names(form.environments),
+            products=names(form.products),
+            environments=[] if rule_type == "flow" else names(form.environments),
             config=form.config(),
         )
 
     saved = await _save(user, form, None, build)
     if isinstance(saved, Response):
         return saved
-    return _done(f"/ui/rules/{saved.id}", f"Rule {saved.name} created.")
+    return flash_redirect(f"/ui/rules/{saved.id}", f"Rule {saved.name} created.")
 
 
 @router.get("/ui/rules/{rule_id}")
@@ -531,7 +484,7 @@ async def rule_page(rule_id: str, user: ViewerDep) -> Response:
 @router.get("/ui/rules/{rule_id}/edit")
 async def edit_rule_form(rule_id: str, user: ViewerDep) -> Response:
     """The form of a saved rule, with its next windows as saved."""
-    _managers_only(user)
+    user.require(Permission.MANAGE_RULES)
     rule = await _rule(user, rule_id)
     return _form_page(user, RuleForm.of(rule), rule, preview=await _windows(user, rule))
 
@@ -539,7 +492,7 @@ async def edit_rule_form(rule_id: str, user: ViewerDep) -> Response:
 @router.post("/ui/rules/{rule_id}/edit")
 async def update_rule(rule_id: str, user: CheckedDep) -> Response:
     """Save the form's changes to a rule (its type stays)."""
-    _managers_only(user)
+    user.require(Permission.MANAGE_RULES)
     rule = await _rule(user, rule_id)
     data = await user.request.form()
     form = RuleForm.posted(rule.rule_type, data)
@@ -552,41 +505,45 @@ async def update_rule(rule_id: str, user: CheckedDep) -> Response:
             rule_id=rule.id,
             name=form.name,
             mode=form.mode,  # type: ignore[arg-type]  # validated by the message
-            products=_names(form.products),
+            products=names(form.products),
             # A flow rule applies to its target; its stored scope stays as it is.
-            environments=None if rule.rule_type == "flow" else _names(form.environments),
+            environments=None if rule.rule_type == "flow" else names(form.environments),
             config=form.config(),
         )
 
     saved = await _save(user, form, rule, build)
     if isinstance(saved, Response):
         return saved
-    return _done(f"/ui/rules/{saved.id}", f"Rule {saved.name} saved.")
+    return flash_redirect(f"/ui/rules/{saved.id}", f"Rule {saved.name} saved.")
+
+
+class ModeForm(BaseModel):
+    """A rule's mode switch, and the page it came from (the list or the rule's page)."""
+
+    mode: str = ""
+    back: str = ""
 
 
 @router.post("/ui/rules/{rule_id}/mode")
 async def switch_mode(
-    rule_id: str,
-    user: CheckedDep,
-    mode: Annotated[str, Form()] = "",
-    back: Annotated[str, Form()] = "",
+    rule_id: str, user: CheckedDep, form: Annotated[ModeForm, Form()]
 ) -> Response:
     """Enable a rule, make it report-only or disable it."""
-    _managers_only(user)
+    user.require(Permission.MANAGE_RULES)
     target = ident(rule_id)
-    if mode not in MODES:
+    if form.mode not in MODES:
         return user.render(
             "error.html", 422, message="Mode: choose enabled, report-only or disabled."
         )
-    page = f"/ui/rules/{target}" if back == f"/ui/rules/{target}" else "/ui/rules"
-    request = UpdateRule(actor=user.actor, rule_id=target, mode=mode)  # type: ignore[arg-type]
-    return await user.act(request, back=page, done=f"Rule now {MODES[mode]}.")
+    page = f"/ui/rules/{target}" if form.back == f"/ui/rules/{target}" else "/ui/rules"
+    request = UpdateRule(actor=user.actor, rule_id=target, mode=form.mode)  # type: ignore[arg-type]
+    return await user.act(request, back=page, done=f"Rule now {MODES[form.mode]}.")
 
 
 @router.post("/ui/rules/{rule_id}/delete")
 async def delete_rule(rule_id: str, user: CheckedDep) -> Response:
     """Delete a rule (its violations stay in the log)."""
-    _managers_only(user)
+    user.require(Permission.MANAGE_RULES)
     request = DeleteRule(actor=user.actor, rule_id=ident(rule_id))
     return await user.act(request, back="/ui/rules", done="Rule deleted.")
 

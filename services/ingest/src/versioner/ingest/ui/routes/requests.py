@@ -8,15 +8,14 @@ request's creator, while the request is decidable.
 """
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal, get_args
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Form
-from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from versioner.common.errors import not_found
@@ -39,7 +38,10 @@ from versioner.common.resources import Page
 from versioner.common.roles import ApprovalType, Permission, role_may_fill
 from versioner.ingest.deps import ident
 from versioner.ingest.gateway import FailureError
-from versioner.ingest.ui.pages import FLASH_COOKIE, CheckedDep, Viewer, ViewerDep, failure_text
+from versioner.ingest.ui import paging
+from versioner.ingest.ui.deps import CheckedDep, Viewer, ViewerDep
+from versioner.ingest.ui.forms import PLAIN, texts
+from versioner.ingest.ui.render import flash_redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,7 +56,6 @@ MOVES_FROM: dict[Move, tuple[str, ...]] = {
 }
 DECIDABLE = ("in_progress", "approved")
 TICKABLE = ("in_progress", "approved", "rejected")
-PAGE_SIZE = 50
 # Empty item rows the create form offers without JavaScript (its script adds more).
 ITEM_ROWS = 5
 _DONE: dict[Move, str] = {
@@ -123,22 +124,6 @@ def _lines(text: str, commas: bool = False) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
-def _field(loc: Sequence[int | str]) -> str:
-    return " ".join(f"row {part + 1}" if isinstance(part, int) else part for part in loc)
-
-
-def _invalid(user: Viewer, exc: ValidationError) -> Response:
-    """A form that does not validate: a page naming the field, as the API's 422 does."""
-    first = exc.errors()[0]
-    return user.render("error.html", 422, message=f"{_field(first['loc'])}: {first['msg']}")
-
-
-def _flash(target: str, note: str) -> Response:
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(FLASH_COOKIE, quote(note), max_age=60, samesite="lax", path="/ui/")
-    return response
-
-
 def _back(back: str, request_id: UUID) -> str:
     """Where a form returns: My tasks when it came from there, else the request's page."""
     return "/ui/tasks" if back == "/ui/tasks" else request_path(request_id)
@@ -154,15 +139,15 @@ async def requests_page(
             {
                 "actor": user.actor,
                 "status": status or None,
-                "limit": PAGE_SIZE,
+                "limit": paging.PAGE_SIZE,
                 "before": ident(before) if before else None,
             }
         )
     except ValidationError as exc:
-        return _invalid(user, exc)
+        return PLAIN.invalid_page(user.request, exc)
     page: Page[DeploymentRequestPublic] = await user.ask(message)
     older = None
-    if len(page.items) == PAGE_SIZE:
+    if len(page.items) == paging.PAGE_SIZE:
         query = {"before": str(page.items[-1].id), **({"status": status} if status else {})}
         older = f"/ui/requests?{urlencode(query)}"
     return user.render(
@@ -179,8 +164,7 @@ async def requests_page(
 @router.get("/ui/requests/new")
 async def new_request_form(user: ViewerDep) -> Response:
     """The form for a new request (roles that manage requests)."""
-    if not user.may(Permission.MANAGE_DRS):
-        return user.render("error.html", 403, message="Your role does not allow this.")
+    user.require(Permission.MANAGE_DRS)
     return user.render("request_new.html", approval_types=list(ApprovalType), rows=ITEM_ROWS)
 
 
@@ -191,17 +175,14 @@ def _create_message(user: Viewer, form: FormData) -> CreateRequest:
         value = form.get(key)
         return value if isinstance(value, str) else ""
 
-    def texts(key: str) -> list[str]:
-        return [value if isinstance(value, str) else "" for value in form.getlist(key)]
-
-    products, versions = texts("product"), texts("version")
+    products, versions = texts(form, "product"), texts(form, "version")
     items = [
-        {"product": product.strip(), "version": version.strip()}
+        {"product": product, "version": version}
         for product, version in zip(products, versions, strict=False)
-        if product.strip() or version.strip()
+        if product or version
     ]
-    optional = set(texts("optional"))
-    slots = [{"approval_type": kind, "optional": kind in optional} for kind in texts("slot")]
+    optional = set(texts(form, "optional"))
+    slots = [{"approval_type": kind, "optional": kind in optional} for kind in texts(form, "slot")]
     return CreateRequest.model_validate(
         {
             "actor": user.actor,
@@ -222,12 +203,14 @@ async def create_request(user: CheckedDep) -> Response:
     try:
         message = _create_message(user, await user.request.form())
     except ValidationError as exc:
-        return _invalid(user, exc)
+        return PLAIN.invalid_page(user.request, exc)
     try:
         created: DeploymentRequestPublic = await user.ask(message)
     except FailureError as exc:
-        return user.render("error.html", exc.failure.status_code, message=failure_text(exc.failure))
-    return _flash(request_path(created.id), f"Deployment Request {created.name} created, in draft.")
+        return user.refused(exc)
+    return flash_redirect(
+        request_path(created.id), f"Deployment Request {created.name} created, in draft."
+    )
 
 
 @router.get("/ui/requests/{request_id}")
@@ -255,14 +238,17 @@ async def move_request(request_id: str, action: str, user: CheckedDep) -> Respon
     )
 
 
+class DecisionForm(BaseModel):
+    """A slot's decision form: approve or reject, a comment, and the page it came from."""
+
+    decision: str = ""
+    comment: str = ""
+    back: str = ""
+
+
 @router.post("/ui/requests/{request_id}/slots/{slot_id}/decision")
 async def decide_slot(
-    request_id: str,
-    slot_id: str,
-    user: CheckedDep,
-    decision: Annotated[str, Form()] = "",
-    comment: Annotated[str, Form()] = "",
-    back: Annotated[str, Form()] = "",
+    request_id: str, slot_id: str, user: CheckedDep, form: Annotated[DecisionForm, Form()]
 ) -> Response:
     """Approve or reject a slot, with a comment."""
     found = ident(request_id)
@@ -272,14 +258,14 @@ async def decide_slot(
                 "actor": user.actor,
                 "request_id": found,
                 "slot_id": ident(slot_id),
-                "decision": decision,
-                "comment": comment.strip() or None,
+                "decision": form.decision,
+                "comment": form.comment.strip() or None,
             }
         )
     except ValidationError as exc:
-        return _invalid(user, exc)
+        return PLAIN.invalid_page(user.request, exc)
     done = "Approved." if message.decision == "approve" else "Rejected."
-    return await user.act(message, back=_back(back, found), done=done)
+    return await user.act(message, back=_back(form.back, found), done=done)
 
 
 @router.post("/ui/requests/{request_id}/steps/{step_id}/complete")
@@ -297,7 +283,7 @@ async def complete_step(request_id: str, step_id: str, user: CheckedDep) -> Resp
 async def tasks_page(user: ViewerDep) -> Response:
     """My tasks: the requests with a slot the signed-in user may decide now."""
     page: Page[DeploymentRequestPublic] = await user.ask(
-        ListRequests(actor=user.actor, awaiting_me=True, limit=PAGE_SIZE),
+        ListRequests(actor=user.actor, awaiting_me=True, limit=paging.PAGE_SIZE),
     )
     tasks: list[tuple[DeploymentRequestPublic, list[SlotPublic]]] = [
         # Policy lists only decidable requests the user did not create (checked by id).

@@ -10,13 +10,12 @@ import asyncio
 import logging
 import uuid
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from versioner.common.errors import Failure, forbidden, not_found, unprocessable
+from versioner.common.errors import forbidden, not_found, unprocessable
 from versioner.common.messages.management import (
     MAX_LIMIT,
     ApproveVersion,
@@ -41,7 +40,6 @@ from versioner.common.notifications import (
 from versioner.common.resources import (
     ENVIRONMENT_TYPE_ORDER,
     EnvironmentPublic,
-    Page,
     ProductPublic,
     StateView,
     VersionPublic,
@@ -49,43 +47,20 @@ from versioner.common.resources import (
 from versioner.common.roles import ApprovalType, Permission, role_may_fill
 from versioner.ingest.deps import ident
 from versioner.ingest.gateway import FailureError
-from versioner.ingest.ui.pages import CheckedDep, Viewer, ViewerDep, failure_text
+from versioner.ingest.ui import paging
+from versioner.ingest.ui.deps import CheckedDep, Viewer, ViewerDep
+from versioner.ingest.ui.forms import PLAIN
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
-# Lists show this many rows, newest first, with a link to the next (older) ones.
-PAGE_SIZE = 50
 # Histories on a detail page: enough to see what happened lately, small enough to stay fast.
 HISTORY = 30
 # A notifier that is up answers in milliseconds; one that is down must not hold the version
 # page for the whole RPC deadline, since the buttons are an extra on it.
 BUTTONS_TIMEOUT_S = 1.5
 ENVIRONMENT_TYPES = list(ENVIRONMENT_TYPE_ORDER)
-
-
-def _refused(user: Viewer, failure: Failure) -> Response:
-    """A refusal as a page naming what was wrong (nothing changed)."""
-    return user.render("error.html", failure.status_code, message=failure_text(failure))
-
-
-def _invalid(user: Viewer, exc: ValidationError) -> Response:
-    """A form that would not make a valid request: 422, naming the field, as the API does."""
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    message = f"{where}: {first['msg']}" if where else first["msg"]
-    return user.render("error.html", 422, message=message)
-
-
-def _cursor(raw: str | None) -> UUID | None:
-    return ident(raw) if raw else None
-
-
-def _older(page: Page[Any]) -> str | None:
-    """The id to page on from, when older rows may remain (a full page, fewer than all)."""
-    shown = page.items
-    return str(shown[-1].id) if len(shown) == PAGE_SIZE and len(shown) < page.total else None
 
 
 def _running(
@@ -118,9 +93,11 @@ def _running(
 async def products_page(user: ViewerDep, before: str | None = None) -> Response:
     """Every product, newest first."""
     page = await user.ask(
-        ListProducts(actor=user.actor, limit=PAGE_SIZE, before=_cursor(before)),
+        ListProducts(actor=user.actor, limit=paging.PAGE_SIZE, before=paging.cursor(before)),
     )
-    return user.render("products.html", products=page.items, total=page.total, older=_older(page))
+    return user.render(
+        "products.html", products=page.items, total=page.total, older=paging.older(page)
+    )
 
 
 @router.get("/ui/products/{product_id}")
@@ -148,26 +125,27 @@ async def product_page(product_id: str, user: ViewerDep) -> Response:
     )
 
 
+class ProductForm(BaseModel):
+    """A product's form: its name and description."""
+
+    name: str = ""
+    description: str = ""
+
+
 @router.post("/ui/products/{product_id}")
 async def update_product(
-    product_id: str,
-    user: CheckedDep,
-    name: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
+    product_id: str, user: CheckedDep, form: Annotated[ProductForm, Form()]
 ) -> Response:
     """Rename or describe a product (admin, release_manager); earlier names keep resolving."""
     try:
         message = UpdateProduct.model_validate(
-            {
-                "actor": user.actor,
-                "product_id": ident(product_id),
-                "name": name,
-                "description": description,
-            }
+            {"actor": user.actor, "product_id": ident(product_id), **form.model_dump()}
         )
     except ValidationError as exc:
-        return _invalid(user, exc)
-    return await user.act(message, back=f"/ui/products/{message.product_id}", done=f"Saved {name}.")
+        return PLAIN.invalid_page(user.request, exc)
+    return await user.act(
+        message, back=f"/ui/products/{message.product_id}", done=f"Saved {form.name}."
+    )
 
 
 # Environments
@@ -204,31 +182,29 @@ async def environment_page(environment_id: str, user: ViewerDep) -> Response:
     )
 
 
+class EnvironmentForm(BaseModel):
+    """An environment's form: its name, type and description."""
+
+    name: str = ""
+    type: str = ""
+    description: str = ""
+
+
 @router.post("/ui/environments/{environment_id}")
 async def update_environment(
-    environment_id: str,
-    user: CheckedDep,
-    name: Annotated[str, Form()] = "",
-    type: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
+    environment_id: str, user: CheckedDep, form: Annotated[EnvironmentForm, Form()]
 ) -> Response:
     """Rename, retype or describe an environment (admin, release_manager, sre)."""
     try:
         message = UpdateEnvironment.model_validate(
-            {
-                "actor": user.actor,
-                "environment_id": ident(environment_id),
-                "name": name,
-                "type": type,
-                "description": description,
-            }
+            {"actor": user.actor, "environment_id": ident(environment_id), **form.model_dump()}
         )
     except ValidationError as exc:
-        return _invalid(user, exc)
+        return PLAIN.invalid_page(user.request, exc)
     return await user.act(
         message,
         back=f"/ui/environments/{message.environment_id}",
-        done=f"Saved {name}.",
+        done=f"Saved {form.name}.",
     )
 
 
@@ -243,7 +219,12 @@ async def versions_page(
     wanted = (product or "").strip() or None
     page, products = await asyncio.gather(
         user.ask(
-            ListVersions(actor=user.actor, product=wanted, limit=PAGE_SIZE, before=_cursor(before)),
+            ListVersions(
+                actor=user.actor,
+                product=wanted,
+                limit=paging.PAGE_SIZE,
+                before=paging.cursor(before),
+            ),
         ),
         user.ask(ListProducts(actor=user.actor, limit=MAX_LIMIT)),
     )
@@ -251,7 +232,7 @@ async def versions_page(
         "versions.html",
         versions=page.items,
         total=page.total,
-        older=_older(page),
+        older=paging.older(page),
         product=wanted or "",
         product_names=sorted(p.name for p in products.items),
     )
@@ -260,7 +241,7 @@ async def versions_page(
 async def _buttons(user: Viewer, version: VersionPublic) -> list[ButtonPublic] | None:
     """The product's deployment buttons this user may use; None when the notifier is away."""
     try:
-        page = await user.gateway.ask_notifier(
+        page = await user.ask_notifier(
             ListButtons(actor=user.actor, product_id=version.product_id, limit=MAX_LIMIT),
             timeout=BUTTONS_TIMEOUT_S,
         )
@@ -308,13 +289,18 @@ async def version_page(version_id: str, user: ViewerDep) -> Response:
     )
 
 
+class SignOffForm(BaseModel):
+    """A version's sign-off form: the approval type, for which environment (optional), and
+    a comment."""
+
+    approval_type: str = ""
+    environment: str = ""
+    comment: str = ""
+
+
 @router.post("/ui/versions/{version_id}/approvals")
 async def approve_version(
-    version_id: str,
-    user: CheckedDep,
-    approval_type: Annotated[str, Form()] = "",
-    environment: Annotated[str, Form()] = "",
-    comment: Annotated[str, Form()] = "",
+    version_id: str, user: CheckedDep, form: Annotated[SignOffForm, Form()]
 ) -> Response:
     """Sign a version off (a role that may fill the approval type)."""
     try:
@@ -322,13 +308,13 @@ async def approve_version(
             {
                 "actor": user.actor,
                 "version_id": ident(version_id),
-                "approval_type": approval_type,
-                "environment": environment.strip() or None,
-                "comment": comment.strip() or None,
+                "approval_type": form.approval_type,
+                "environment": form.environment.strip() or None,
+                "comment": form.comment.strip() or None,
             }
         )
     except ValidationError as exc:
-        return _invalid(user, exc)
+        return PLAIN.invalid_page(user.request, exc)
     where = f" for {message.environment}" if message.environment else ""
     return await user.act(
         message,
@@ -345,7 +331,7 @@ async def _button_for(
     environment)."""
     wanted_version, wanted_button = ident(version_id), ident(button_id)
     version: VersionPublic = await user.ask(GetVersion(actor=user.actor, version_id=wanted_version))
-    button = await user.gateway.ask_notifier(GetButton(actor=user.actor, button_id=wanted_button))
+    button = await user.ask_notifier(GetButton(actor=user.actor, button_id=wanted_button))
     if button.product_id != version.product_id:
         raise FailureError(not_found())
     if button.button_kind != kind:
@@ -382,13 +368,15 @@ async def open_link_button(
                 environment=environment,
             ),
         )
-        rendered = await user.gateway.ask_notifier(
+        rendered = await user.ask_notifier(
             PreviewButton(actor=user.actor, button_id=button.id, variables=variables),
         )
     except FailureError as exc:
-        return _refused(user, exc.failure)
+        return user.refused(exc)
     if not rendered.url.startswith(("https://", "http://")):
-        return _refused(user, unprocessable("url_template", "the button's URL is not a web page"))
+        return user.refused(
+            FailureError(unprocessable("url_template", "the button's URL is not a web page"))
+        )
     return RedirectResponse(rendered.url, status_code=303)
 
 
@@ -401,11 +389,11 @@ async def fire_button(
 ) -> Response:
     """Fire a webhook button (admin, release_manager, developer, sre) for this version."""
     if not user.may(Permission.FIRE_BUTTONS):
-        return _refused(user, forbidden())
+        return user.refused(FailureError(forbidden()))
     try:
         version, button = await _button_for(user, version_id, button_id, environment, "webhook")
     except FailureError as exc:
-        return _refused(user, exc.failure)
+        return user.refused(exc)
     message = AuthorizeFire(
         actor=user.actor,
         firing_id=uuid.uuid4(),
