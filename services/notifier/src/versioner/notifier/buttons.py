@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from versioner.common import rows
 from versioner.common.errors import Failure, conflict, not_found, unprocessable
 from versioner.common.messages.domain import ButtonFireRequested
 from versioner.common.messages.notifier import (
@@ -58,20 +59,12 @@ def _variables(values: TemplateVariables) -> templates.Variables:
 
 def public(button: Button, environments: list[str]) -> ButtonPublic:
     """The API's view of a button: its secret masked."""
-    return ButtonPublic(
-        id=button.id,
-        product=button.product,
-        product_id=button.product_id,
+    return rows.public(
+        ButtonPublic,
+        button,
         environments=environments,
-        label=button.label,
         button_kind=button.kind,
-        url_template=button.url_template,
-        method=button.method,
-        body_template=button.body_template,
         secret=button.secret_hint,
-        created_by=button.created_by,
-        created_at=button.created_at,
-        updated_at=button.updated_at,
     )
 
 
@@ -267,7 +260,7 @@ async def preview_button(deliverer: Deliverer, request: PreviewButton) -> Button
 
 def firing_public(row: Firing) -> FiringPublic:
     """The API's view of a firing."""
-    return FiringPublic.model_validate(row, from_attributes=True)
+    return rows.public(FiringPublic, row)
 
 
 @handles(ListFirings)

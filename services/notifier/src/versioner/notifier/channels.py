@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from versioner.common import rows
 from versioner.common.errors import Failure, unprocessable
 from versioner.common.notifications import ChannelFilters, ChannelPublic, mask
 from versioner.notifier.crypto import Sealer
@@ -107,17 +108,14 @@ def merged(channel: Channel, patch: dict[str, Any], sealer: Sealer) -> dict[str,
 
 def public(channel: Channel) -> ChannelPublic:
     """The API's view: secrets masked."""
-    return ChannelPublic(
-        id=channel.id,
-        name=channel.name,
+    filters = ChannelFilters(
+        products=list(channel.filter_products), environments=list(channel.filter_environments)
+    )
+    return rows.public(
+        ChannelPublic,
+        channel,
         channel_kind=channel.kind,
         config=dict(channel.config),
         events=list(channel.events),
-        filters=ChannelFilters(
-            products=list(channel.filter_products), environments=list(channel.filter_environments)
-        ),
-        enabled=channel.enabled,
-        created_by=channel.created_by,
-        created_at=channel.created_at,
-        updated_at=channel.updated_at,
+        filters=filters,
     )

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from versioner.common import rows
 from versioner.common.messages.domain import BuildEventOccurred, DomainEvent
 from versioner.common.notifications import ChannelFilters, DeliveryPublic
 from versioner.common.slack_actions import FireAction
@@ -332,4 +333,4 @@ class Deliverer:
 
 def delivery_public(row: Delivery) -> DeliveryPublic:
     """The API's view of a delivery."""
-    return DeliveryPublic.model_validate(row, from_attributes=True)
+    return rows.public(DeliveryPublic, row)

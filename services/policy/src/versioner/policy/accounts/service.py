@@ -41,6 +41,7 @@ from versioner.common.resources import (
     UserPublic,
 )
 from versioner.common.roles import Role
+from versioner.common.rows import public
 from versioner.policy.context import PolicyContext
 from versioner.policy.logs.audit import audit
 from versioner.policy.registry import handles
@@ -77,29 +78,12 @@ def _api_key(org: str) -> tuple[str, str]:
 
 def user_public(user: User) -> UserPublic:
     """A user as the API shows them."""
-    return UserPublic(
-        id=user.id,
-        name=user.name,
-        email=user.email,
-        role=Role(user.role),
-        slack_user_id=user.slack_user_id,
-        active=user.active,
-        created_at=user.created_at,
-        updated_at=user.updated_at,
-    )
+    return public(UserPublic, user)
 
 
 def api_key_public(key: Credential) -> ApiKeyPublic:
     """An API key as listed: its prefix, never its secret."""
-    return ApiKeyPublic(
-        id=key.id,
-        name=key.name or "",
-        prefix=key.prefix,
-        created_by=key.created_by,
-        created_at=key.created_at,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
-    )
+    return public(ApiKeyPublic, key, name=key.name or "")
 
 
 async def _broadcast(

@@ -15,6 +15,7 @@ from versioner.common.messages.management import (
 )
 from versioner.common.resources import Page
 from versioner.common.roles import ApprovalType, role_may_fill
+from versioner.common.rows import public
 from versioner.policy.catalog.lookup import find_environment, find_product
 from versioner.policy.context import PolicyContext
 from versioner.policy.logs.audit import audit
@@ -26,19 +27,7 @@ from versioner.policy.store.tables import Product, Version, VersionApproval
 
 def approval_public(approval: VersionApproval, product: str, version: str) -> VersionApprovalPublic:
     """A sign-off as the API shows it."""
-    return VersionApprovalPublic(
-        id=approval.id,
-        version_id=approval.version_id,
-        product_name=product,
-        version=version,
-        approval_type=ApprovalType(approval.approval_type),
-        environment=approval.environment,
-        comment=approval.comment,
-        approved_by=approval.approved_by,
-        approver_role=approval.approver_role,
-        created_at=approval.created_at,
-        revoked_at=approval.revoked_at,
-    )
+    return public(VersionApprovalPublic, approval, product_name=product, version=version)
 
 
 async def _version(

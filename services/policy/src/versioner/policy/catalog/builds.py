@@ -10,6 +10,7 @@ from versioner.common.events import BuildEventIn
 from versioner.common.messages.domain import BuildEventOccurred, EventRejected
 from versioner.common.messages.lanes import BuildEventReceived, BuildRecorded, BuildReply
 from versioner.common.resources import BuildPublic
+from versioner.common.rows import public
 from versioner.common.status import Status
 from versioner.policy.context import PolicyContext
 from versioner.policy.logs.audit import audit_in
@@ -54,17 +55,7 @@ def version_conflict(product: str, version: str, existing_sha: str, sent_sha: st
 
 def build_public(build: Build, product_name: str, version: str) -> BuildPublic:
     """A build as the API shows it."""
-    return BuildPublic(
-        id=build.id,
-        version_id=build.version_id,
-        product_id=build.product_id,
-        product_name=product_name,
-        version=version,
-        status=Status(build.status),
-        created_at=build.created_at,
-        updated_at=build.updated_at,
-        **{name: getattr(build, name) for name in (*_BUILD_FIELDS, "invoke_id")},
-    )
+    return public(BuildPublic, build, product_name=product_name, version=version)
 
 
 def _build_to_update(conn: Connection, version: VersionRef, event: BuildEventIn) -> Build | None:

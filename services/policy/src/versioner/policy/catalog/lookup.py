@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from versioner.common.resources import EnvironmentPublic, ProductPublic, VersionPublic
+from versioner.common.rows import public
 from versioner.policy.store.tables import (
     Environment,
     EnvironmentName,
@@ -70,44 +71,18 @@ async def environment_names(session: AsyncSession, environment_id: UUID) -> list
 
 def product_public(product: Product, names: list[str]) -> ProductPublic:
     """A product as the API shows it."""
-    return ProductPublic(
-        id=product.id,
-        name=product.name,
-        description=product.description,
-        metadata=product.meta,
-        previous_names=[n for n in names if n != product.name],
-        created_at=product.created_at,
-        updated_at=product.updated_at,
-    )
+    previous = [n for n in names if n != product.name]
+    return public(ProductPublic, product, metadata=product.meta, previous_names=previous)
 
 
 def environment_public(environment: Environment, names: list[str]) -> EnvironmentPublic:
     """An environment as the API shows it."""
-    return EnvironmentPublic(
-        id=environment.id,
-        name=environment.name,
-        type=environment.type,
-        description=environment.description,
-        metadata=environment.meta,
-        previous_names=[n for n in names if n != environment.name],
-        created_at=environment.created_at,
-        updated_at=environment.updated_at,
+    previous = [n for n in names if n != environment.name]
+    return public(
+        EnvironmentPublic, environment, metadata=environment.meta, previous_names=previous
     )
 
 
 def version_public(version: Version, product_name: str) -> VersionPublic:
     """A version as the API shows it."""
-    return VersionPublic(
-        id=version.id,
-        product_id=version.product_id,
-        product_name=product_name,
-        version=version.version,
-        scm_sha=version.scm_sha,
-        scm_repository=version.scm_repository,
-        scm_branch=version.scm_branch,
-        build_number=version.build_number,
-        build_url=version.build_url,
-        registered=version.registered,
-        registered_at=version.registered_at,
-        created_at=version.created_at,
-    )
+    return public(VersionPublic, version, product_name=product_name)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from versioner.common.resources import DeploymentPublic
+from versioner.common.rows import public
 from versioner.common.status import Status
 from versioner.policy.store.hot_path import DeploymentRecord
 from versioner.policy.store.tables import Deployment, Environment, Product, Version
@@ -21,30 +22,13 @@ def deployment_public(
     soak_hours: float | None,
 ) -> DeploymentPublic:
     """A deployment with its names and soak time."""
-    return DeploymentPublic(
-        id=d.id,
-        product_id=d.product_id,
-        version_id=d.version_id,
-        environment_id=d.environment_id,
+    return public(
+        DeploymentPublic,
+        d,
         product_name=product,
         version=version,
         environment_name=environment,
-        status=Status(d.status),
-        deployed_at=d.deployed_at,
-        deployed_by=d.deployed_by,
-        deployed_by_email=d.deployed_by_email,
-        deployed_by_name=d.deployed_by_name,
-        completed_at=d.completed_at,
-        finished_at=d.finished_at,
-        deploy_url=d.deploy_url,
-        scm_sha=d.scm_sha,
-        build_number=d.build_number,
-        source_system=d.source_system,
-        invoke_id=d.invoke_id,
-        sha_mismatch=d.sha_mismatch,
-        abort_reason=d.abort_reason,
         soak_time_hours=soak_hours,
-        extra_metadata=d.extra_metadata,
     )
 
 

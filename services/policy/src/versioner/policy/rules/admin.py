@@ -18,6 +18,7 @@ from versioner.common.messages.management import (
     UpdateRule,
 )
 from versioner.common.resources import Done, Page
+from versioner.common.rows import public
 from versioner.common.rules import (
     FlowConfig,
     RuleConfig,
@@ -38,18 +39,7 @@ from versioner.policy.store.tables import Rule
 
 def rule_public(rule: Rule) -> RulePublic:
     """A rule as the API shows it."""
-    return RulePublic(
-        id=rule.id,
-        name=rule.name,
-        rule_type=rule.rule_type,
-        mode=rule.mode,
-        products=rule.products,
-        environments=rule.environments,
-        config=rule.config,
-        created_by=rule.created_by,
-        created_at=rule.created_at,
-        updated_at=rule.updated_at,
-    )
+    return public(RulePublic, rule)
 
 
 def _invalid(error: ValidationError) -> Failure:
