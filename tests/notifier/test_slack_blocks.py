@@ -19,7 +19,8 @@ from versioner.common.governance import (
 from versioner.common.messages.domain import (
     BuildEventOccurred,
     DeploymentAttempt,
-    DeploymentEventOccurred,
+    DeploymentBlocked,
+    DeploymentChanged,
     EventRejected,
     RequestEventOccurred,
     VersionApproved,
@@ -157,8 +158,8 @@ def deployment_event(
     event_type: str = "deployment.completed",
     deployment: DeploymentPublic | None = None,
     violations: list[Violation] | None = None,
-) -> DeploymentEventOccurred:
-    return DeploymentEventOccurred(
+) -> DeploymentChanged:
+    return DeploymentChanged(
         event_type=event_type,  # type: ignore[arg-type]
         event_id=uuid4(),
         occurred_at=T0,
@@ -168,9 +169,8 @@ def deployment_event(
     )
 
 
-def blocked_event(*violations: Violation) -> DeploymentEventOccurred:
-    return DeploymentEventOccurred(
-        event_type="deployment.preflight_failed",
+def blocked_event(*violations: Violation) -> DeploymentBlocked:
+    return DeploymentBlocked(
         event_id=uuid4(),
         occurred_at=T0,
         actor="api_key:github-ci",
@@ -403,7 +403,6 @@ def test_a_failed_deployment_says_it_failed() -> None:
 
 def test_a_sha_mismatch_is_pointed_out() -> None:
     event = deployment_event("deployment.completed", a_deployment(sha_mismatch=True))
-    event.sha_mismatch = True
 
     assert "commit differs" in texts(rendered(event))
 

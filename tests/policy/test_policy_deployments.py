@@ -26,7 +26,7 @@ from tests.support.policy import (
     rows,
     started,
 )
-from versioner.common.messages.domain import DeploymentEventOccurred
+from versioner.common.messages.domain import DeploymentBlocked, DeploymentChanged
 from versioner.common.messages.lanes import DeploymentRecorded
 from versioner.common.messages.management import (
     AbortDeployment,
@@ -68,8 +68,8 @@ async def _audit_about(policy: Policy, subject: UUID) -> list[AuditEntry]:
     return [e for e in await rows(policy.ctx, AuditEntry) if e.subject_id == str(subject)]
 
 
-def _event(row_body: str) -> DeploymentEventOccurred:
-    return DeploymentEventOccurred.model_validate_json(row_body)
+def _event(row_body: str) -> DeploymentChanged:
+    return DeploymentChanged.model_validate_json(row_body)
 
 
 # --- started: let through ------------------------------------------------------------------
@@ -167,9 +167,7 @@ async def test_a_blocked_start_is_announced_as_preflight_failed(policy: Policy) 
     msg = started("api", "1.0.1", "production", at=policy.clock.now(), scm_sha="f00")
     refused(await handle_start(policy.ctx, msg, Deadline()), 409)
     [row] = await outbox(policy.ctx, "deployment.preflight_failed")
-    event = _event(row.body)
-    assert event.deployment is None
-    assert event.attempt is not None
+    event = DeploymentBlocked.model_validate_json(row.body)
     assert (event.attempt.attempt_id, event.attempt.version, event.attempt.scm_sha) == (
         msg.event_id,
         "1.0.1",
@@ -450,7 +448,7 @@ async def test_a_terminal_event_with_another_sha_is_recorded_as_a_sha_mismatch(
     [entry] = await audit_entries(policy.ctx, "deployment.sha_mismatch")
     assert entry.subject_id == str(done.id)
     [row] = await outbox(policy.ctx, "deployment.completed")
-    assert _event(row.body).sha_mismatch
+    assert _event(row.body).deployment.sha_mismatch
 
 
 async def test_a_terminal_event_with_the_versions_sha_is_no_mismatch(policy: Policy) -> None:

@@ -37,7 +37,7 @@ from versioner.common.governance import (
     ViolationPublic,
 )
 from versioner.common.messages.actor import Actor
-from versioner.common.messages.domain import DeploymentEventOccurred
+from versioner.common.messages.domain import DeploymentBlocked, DeploymentChanged
 from versioner.common.messages.management import (
     ApproveVersion,
     CompleteStep,
@@ -140,8 +140,12 @@ def _codes(detail: ErrorDetail) -> list[str]:
     return [v["code"] for v in detail.details["violations"]]
 
 
-def _events(messages: list[OutboxMessage]) -> list[DeploymentEventOccurred]:
-    return [DeploymentEventOccurred.model_validate_json(m.body) for m in messages]
+def _changes(messages: list[OutboxMessage]) -> list[DeploymentChanged]:
+    return [DeploymentChanged.model_validate_json(m.body) for m in messages]
+
+
+def _blocks(messages: list[OutboxMessage]) -> list[DeploymentBlocked]:
+    return [DeploymentBlocked.model_validate_json(m.body) for m in messages]
 
 
 async def _violations(policy: Policy, **filters: Any) -> Page[ViolationPublic]:
@@ -291,7 +295,7 @@ async def test_a_blocked_attempt_is_recorded_and_moves_no_state(policy: Policy) 
     verdicts = await audit_entries(policy.ctx, "deployment.verdict")
     assert verdicts[-1].data["outcome"] == "blocked"
     assert verdicts[-1].subject_id == str(msg.event_id)
-    [event] = _events(await outbox(policy.ctx, "deployment.preflight_failed"))
+    [event] = _blocks(await outbox(policy.ctx, "deployment.preflight_failed"))
     assert event.attempt is not None
     assert (event.attempt.version, event.attempt.deployed_by) == ("1.0.0", "dora")
     assert [v.code for v in event.violations] == ["NO_DEPLOY_WINDOW"]
@@ -379,7 +383,7 @@ async def test_an_override_is_logged_audited_and_announced(policy: Policy) -> No
     ]
     [verdict] = await audit_entries(policy.ctx, "deployment.verdict")
     assert verdict.data["outcome"] == "overridden"
-    [event] = _events(await outbox(policy.ctx, "deployment.overridden"))
+    [event] = _changes(await outbox(policy.ctx, "deployment.overridden"))
     assert event.deployment == d
     assert sorted(v.code for v in event.violations) == ["APPROVAL_REQUIRED", "NO_DEPLOY_WINDOW"]
     assert len(await outbox(policy.ctx, "deployment.started")) == 1
@@ -481,7 +485,7 @@ async def test_a_completed_without_a_start_under_an_enabled_rule_is_gate_skipped
     assert [(e["rule_name"], e["status"], e["code"]) for e in preflight["rules_evaluated"]] == [
         ("freeze", "enabled", "NO_DEPLOY_WINDOW")
     ]
-    [event] = _events(await outbox(policy.ctx, "deployment.gate_skipped"))
+    [event] = _changes(await outbox(policy.ctx, "deployment.gate_skipped"))
     assert event.deployment == d
     assert [v.code for v in event.violations] == ["NO_DEPLOY_WINDOW"]
     [entry] = await audit_entries(policy.ctx, "deployment.gate_skipped")
@@ -495,7 +499,7 @@ async def test_a_completed_without_a_start_under_an_open_request_is_gate_skipped
 ) -> None:
     await _request(policy, "release", version="1.0.0")
     recorded(await policy.report("api", "1.0.0", "production", "completed"))
-    [event] = _events(await outbox(policy.ctx, "deployment.gate_skipped"))
+    [event] = _changes(await outbox(policy.ctx, "deployment.gate_skipped"))
     assert [v.code for v in event.violations] == ["APPROVAL_REQUIRED", "CHECKLIST_INCOMPLETE"]
 
 
@@ -504,7 +508,7 @@ async def test_a_completed_without_a_start_under_a_passing_rule_is_still_gate_sk
 ) -> None:
     await _rule(policy, "freeze", "schedule", _freeze("2026-03-02T08:00"))
     recorded(await policy.report("api", "1.0.0", "production", "completed"))
-    [event] = _events(await outbox(policy.ctx, "deployment.gate_skipped"))
+    [event] = _changes(await outbox(policy.ctx, "deployment.gate_skipped"))
     assert event.violations == []
 
 
@@ -849,5 +853,5 @@ async def test_a_blocked_attempt_is_announced_with_the_violations_in_the_428s_or
     await _request(policy, "release", pre_steps=())
     detail = detail_of(refused(await policy.start("api", "1.1.0", "production"), 428))
     assert _codes(detail) == ["NO_DEPLOY_WINDOW", "APPROVAL_REQUIRED"]
-    [event] = _events(await outbox(policy.ctx, "deployment.preflight_failed"))
+    [event] = _blocks(await outbox(policy.ctx, "deployment.preflight_failed"))
     assert [v.code for v in event.violations] == _codes(detail)

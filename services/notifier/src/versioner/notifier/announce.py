@@ -1,9 +1,12 @@
 """One line per domain event, as a person would want to read it."""
 
+from typing import assert_never
+
 from versioner.common.messages.domain import (
     BuildEventOccurred,
     ButtonFireRequested,
-    DeploymentEventOccurred,
+    DeploymentBlocked,
+    DeploymentChanged,
     DomainEvent,
     EventRejected,
     RequestEventOccurred,
@@ -17,14 +20,12 @@ def describe(event: DomainEvent) -> str:
     match event:
         case BuildEventOccurred(build=build):
             return f"{event.event_type}: {build.product_name} {build.version} ({event.actor})"
-        case DeploymentEventOccurred(deployment=deployment, attempt=attempt) if (
-            deployment is not None
-        ):
+        case DeploymentChanged(deployment=deployment):
             return (
                 f"{event.event_type}: {deployment.product_name} {deployment.version} → "
                 f"{deployment.environment_name} ({event.actor})"
             )
-        case DeploymentEventOccurred(attempt=attempt) if attempt is not None:
+        case DeploymentBlocked(attempt=attempt):
             codes = ", ".join(v.code for v in event.violations)
             return (
                 f"{event.event_type}: {attempt.product_name} {attempt.version} → "
@@ -47,4 +48,6 @@ def describe(event: DomainEvent) -> str:
         case EventRejected():
             what = f"{event.event_kind} {event.product_name} {event.version}"
             return f"event.rejected: {what}: {event.reason}"
-    return f"{event.event_type} {event.event_id}"
+        case _:
+            # Every event is described: a new one fails type checking here until it is.
+            assert_never(event)

@@ -11,7 +11,8 @@ from uuid import UUID
 from versioner.common.links import deployment_url, request_url, version_url
 from versioner.common.messages.domain import (
     BuildEventOccurred,
-    DeploymentEventOccurred,
+    DeploymentBlocked,
+    DeploymentChanged,
     DomainEvent,
     RequestEventOccurred,
     VersionApproved,
@@ -25,53 +26,53 @@ def _iso(moment: datetime | None) -> str | None:
 def _successful(event_type: str) -> bool | None:
     if event_type == "deployment.completed":
         return True
-    if event_type in ("deployment.failed", "deployment.preflight_failed"):
+    if event_type == "deployment.failed":
         return False
     return None
 
 
-def _deployment(event: DeploymentEventOccurred, public_url: str) -> dict[str, Any]:
-    common = {
+def _deployment(event: DeploymentChanged, public_url: str) -> dict[str, Any]:
+    d = event.deployment
+    preflight = d.extra_metadata.get("preflight_status")
+    body: dict[str, Any] = {
+        "id": str(d.id),
+        "deployed_at": _iso(d.deployed_at),
         "event_type": event.event_type,
         "event_id": str(event.event_id),
         "is_successful": _successful(event.event_type),
+        "environment": d.environment_name,
+        "deployer": d.deployed_by,
+        "product_name": d.product_name,
+        "version": d.version,
+        "repo_name": None,
+        "commit_sha": d.scm_sha,
+        "preflight_status": preflight.get("status") if isinstance(preflight, dict) else None,
+        "source_url": deployment_url(public_url, d.id),
     }
-    violations = [v.model_dump(mode="json") for v in event.violations]
-    if event.deployment is not None:
-        d = event.deployment
-        preflight = d.extra_metadata.get("preflight_status")
-        body = {
-            "id": str(d.id),
-            "deployed_at": _iso(d.deployed_at),
-            **common,
-            "environment": d.environment_name,
-            "deployer": d.deployed_by,
-            "product_name": d.product_name,
-            "version": d.version,
-            "repo_name": None,
-            "commit_sha": d.scm_sha,
-            "preflight_status": preflight.get("status") if isinstance(preflight, dict) else None,
-            "source_url": deployment_url(public_url, d.id),
-        }
-    else:
-        attempt = event.attempt
-        assert attempt is not None, "a deployment event has a deployment or an attempt"
-        body = {
-            "id": str(attempt.attempt_id),
-            "deployed_at": _iso(event.occurred_at),
-            **common,
-            "environment": attempt.environment_name,
-            "deployer": attempt.deployed_by,
-            "product_name": attempt.product_name,
-            "version": attempt.version,
-            "repo_name": None,
-            "commit_sha": attempt.scm_sha,
-            "preflight_status": "failed",
-            "source_url": version_url(public_url, attempt.version_id),
-        }
-    if event.event_type in ("deployment.preflight_failed", "deployment.overridden"):
-        body["violations"] = violations
+    if event.event_type == "deployment.overridden":
+        body["violations"] = [v.model_dump(mode="json") for v in event.violations]
     return body
+
+
+def _blocked(event: DeploymentBlocked, public_url: str) -> dict[str, Any]:
+    """A refused start: what was asked for (no deployment was recorded) and why."""
+    attempt = event.attempt
+    return {
+        "id": str(attempt.attempt_id),
+        "deployed_at": _iso(event.occurred_at),
+        "event_type": event.event_type,
+        "event_id": str(event.event_id),
+        "is_successful": False,
+        "environment": attempt.environment_name,
+        "deployer": attempt.deployed_by,
+        "product_name": attempt.product_name,
+        "version": attempt.version,
+        "repo_name": None,
+        "commit_sha": attempt.scm_sha,
+        "preflight_status": "failed",
+        "source_url": version_url(public_url, attempt.version_id),
+        "violations": [v.model_dump(mode="json") for v in event.violations],
+    }
 
 
 def _build(event: BuildEventOccurred, public_url: str) -> dict[str, Any]:
@@ -136,8 +137,10 @@ def _approval(event: VersionApproved) -> dict[str, Any]:
 def payload(event: DomainEvent, public_url: str) -> dict[str, Any] | None:
     """The webhook body of an event; None for events channels cannot subscribe to."""
     match event:
-        case DeploymentEventOccurred():
+        case DeploymentChanged():
             return _deployment(event, public_url)
+        case DeploymentBlocked():
+            return _blocked(event, public_url)
         case BuildEventOccurred():
             return _build(event, public_url)
         case RequestEventOccurred():
@@ -170,9 +173,9 @@ def signature(secret: str, raw: bytes) -> str:
 def subject(event: DomainEvent) -> tuple[list[str], list[str]]:
     """The products and environments an event is about, for channel filters."""
     match event:
-        case DeploymentEventOccurred(deployment=d) if d is not None:
+        case DeploymentChanged(deployment=d):
             return [d.product_name], [d.environment_name]
-        case DeploymentEventOccurred(attempt=a) if a is not None:
+        case DeploymentBlocked(attempt=a):
             return [a.product_name], [a.environment_name]
         case BuildEventOccurred():
             return [event.build.product_name], []

@@ -33,8 +33,8 @@ from versioner.common.governance import SlotPublic
 from versioner.common.links import deployment_url, request_url, version_url
 from versioner.common.messages.domain import (
     BuildEventOccurred,
-    DeploymentAttempt,
-    DeploymentEventOccurred,
+    DeploymentBlocked,
+    DeploymentChanged,
     DomainEvent,
     RequestEventOccurred,
     VersionApproved,
@@ -132,8 +132,10 @@ def render(
     match event:
         case BuildEventOccurred():
             return _build(event, public_url, interactive, buttons)
-        case DeploymentEventOccurred():
-            return _deployment(event, public_url, interactive)
+        case DeploymentChanged():
+            return _deployment(event, public_url)
+        case DeploymentBlocked():
+            return _blocked(event, public_url, interactive)
         case RequestEventOccurred():
             return _request(event, public_url, interactive)
         case VersionApproved():
@@ -151,9 +153,9 @@ def thread_key(event: DomainEvent) -> tuple[UUID, str] | None:
     match event:
         case BuildEventOccurred(build=build):
             return build.product_id, build.version
-        case DeploymentEventOccurred(deployment=DeploymentPublic() as deployment):
+        case DeploymentChanged(deployment=deployment):
             return deployment.product_id, deployment.version
-        case DeploymentEventOccurred(attempt=DeploymentAttempt() as attempt):
+        case DeploymentBlocked(attempt=attempt):
             return attempt.product_id, attempt.version
     return None
 
@@ -295,14 +297,8 @@ def _builder(build: BuildPublic, actor: str) -> str:
 # Deployments.
 
 
-def _deployment(
-    event: DeploymentEventOccurred, public_url: str, interactive: bool
-) -> SlackMessage | None:
-    if event.event_type == "deployment.preflight_failed":
-        return _blocked(event, event.attempt, public_url, interactive) if event.attempt else None
+def _deployment(event: DeploymentChanged, public_url: str) -> SlackMessage | None:
     deployment = event.deployment
-    if deployment is None:
-        return None
     what = _what(deployment.product_name, deployment.version)
     env = f"*{escape(deployment.environment_name)}*"
     who = escape(_deployer(deployment, event.actor))
@@ -311,7 +307,7 @@ def _deployment(
     when = slack_date(event.occurred_at)
     mismatch = (
         "⚠️ The reported commit differs from the one this version was built from."
-        if event.sha_mismatch
+        if deployment.sha_mismatch
         else None
     )
     match event.event_type:
@@ -351,12 +347,8 @@ def _deployer(deployment: DeploymentPublic, actor: str) -> str:
     return deployment.deployed_by_name or deployment.deployed_by or _person(actor)
 
 
-def _blocked(
-    event: DeploymentEventOccurred,
-    attempt: DeploymentAttempt,
-    public_url: str,
-    interactive: bool,
-) -> SlackMessage:
+def _blocked(event: DeploymentBlocked, public_url: str, interactive: bool) -> SlackMessage:
+    attempt = event.attempt
     what = _what(attempt.product_name, attempt.version)
     codes = ", ".join(dict.fromkeys(v.code for v in event.violations))
     headline = f"⛔ {what} blocked from *{escape(attempt.environment_name)}*"
@@ -418,7 +410,7 @@ def _approval_requests(violations: list[Violation], version_id: UUID) -> list[Ap
 
 
 def _overridden(
-    event: DeploymentEventOccurred, deployment: DeploymentPublic, public_url: str
+    event: DeploymentChanged, deployment: DeploymentPublic, public_url: str
 ) -> SlackMessage:
     preflight = deployment.extra_metadata.get("preflight_status")
     override = preflight.get("override") if isinstance(preflight, dict) else None

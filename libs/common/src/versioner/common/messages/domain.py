@@ -7,7 +7,7 @@ consumer binds to exactly the events it wants.
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from versioner.common.errors import Violation
 from versioner.common.governance import DeploymentRequestPublic, VersionApprovalPublic
@@ -18,16 +18,16 @@ from versioner.common.types import UtcDatetime
 BuildEventName = Literal[
     "build.pending", "build.started", "build.completed", "build.failed", "build.aborted"
 ]
-DeploymentEventName = Literal[
+DeploymentChangeName = Literal[
     "deployment.pending",
     "deployment.started",
     "deployment.completed",
     "deployment.failed",
     "deployment.aborted",
-    "deployment.preflight_failed",
     "deployment.overridden",
     "deployment.gate_skipped",
 ]
+DeploymentEventName = DeploymentChangeName | Literal["deployment.preflight_failed"]
 
 
 class BuildEventOccurred(BaseModel):
@@ -55,18 +55,34 @@ class DeploymentAttempt(BaseModel):
     deployed_by: str | None = None
 
 
-class DeploymentEventOccurred(BaseModel):
-    """A deployment changed state, was blocked, overridden or skipped the gate."""
+class DeploymentChanged(BaseModel):
+    """A deployment was recorded or changed state (pending, started, completed, failed,
+    aborted), or went on despite its rules: overridden (break-glass) or completed without
+    asking the gate (gate_skipped), with the violations it carried."""
 
-    kind: Literal["deployment_event"] = "deployment_event"
-    event_type: DeploymentEventName
+    kind: Literal["deployment_changed"] = "deployment_changed"
+    event_type: DeploymentChangeName
     event_id: UUID
     occurred_at: UtcDatetime
     actor: str
-    deployment: DeploymentPublic | None = None
-    attempt: DeploymentAttempt | None = None
+    deployment: DeploymentPublic
     violations: list[Violation] = Field(default_factory=list)
-    sha_mismatch: bool = False
+
+
+class DeploymentBlocked(BaseModel):
+    """A deployment the gate refused before it started: what was asked for (no deployment
+    was recorded) and every violation that refused it."""
+
+    kind: Literal["deployment_blocked"] = "deployment_blocked"
+    event_type: Literal["deployment.preflight_failed"] = "deployment.preflight_failed"
+    event_id: UUID
+    occurred_at: UtcDatetime
+    actor: str
+    attempt: DeploymentAttempt
+    violations: list[Violation] = Field(min_length=1)
+
+
+DeploymentEvent = DeploymentChanged | DeploymentBlocked
 
 
 class EventRejected(BaseModel):
@@ -163,13 +179,29 @@ class SlackActionHandled(BaseModel):
     note: str
 
 
+def _before_the_split(data: Any) -> Any:
+    """A deployment event written before it was two types (`kind: deployment_event`, still
+    in an outbox or a queue while an upgrade rolls out), read as the type it now is."""
+    if isinstance(data, dict) and data.get("kind") == "deployment_event":
+        blocked = data.get("attempt") is not None
+        data = {
+            key: value
+            for key, value in data.items()
+            if key not in ("sha_mismatch", "attempt" if not blocked else "deployment")
+        }
+        data["kind"] = "deployment_blocked" if blocked else "deployment_changed"
+    return data
+
+
 DomainEvent = Annotated[
     BuildEventOccurred
-    | DeploymentEventOccurred
+    | DeploymentChanged
+    | DeploymentBlocked
     | EventRejected
     | RequestEventOccurred
     | VersionApproved
     | ButtonFireRequested
     | SlackActionHandled,
     Field(discriminator="kind"),
+    BeforeValidator(_before_the_split),
 ]

@@ -89,7 +89,7 @@ def abort_in(
         f"deployment {d.id} of {record.subject} to {target.environment.name} aborted: {reason}",
         subject_id=d.id,
     )
-    record.announce("deployment.aborted", deployment=public)
+    record.announce("deployment.aborted", public)
     return public
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from versioner.common.events import DeploymentEventIn
-from versioner.common.messages.domain import DeploymentEventName
+from versioner.common.messages.domain import DeploymentChangeName
 from versioner.common.messages.lanes import (
     DeploymentEventReceived,
     DeploymentRecorded,
@@ -33,7 +33,7 @@ from versioner.policy.rules import engine
 from versioner.policy.store import eventlog, hot_path
 from versioner.policy.store.hot_path import DeploymentRecord
 
-_EVENT_NAMES: dict[Status, DeploymentEventName] = {
+_EVENT_NAMES: dict[Status, DeploymentChangeName] = {
     Status.PENDING: "deployment.pending",
     Status.STARTED: "deployment.started",
     Status.COMPLETED: "deployment.completed",
@@ -101,7 +101,7 @@ def record_outcome(
             f"with SHA {event.scm_sha}, not {known_sha}",
             subject_id=d.id,
         )
-    record.announce(_EVENT_NAMES[status], deployment=public)
+    record.announce(_EVENT_NAMES[status], public)
     if skipped is not None and skipped.governed:
         _gate_skipped(record, d, public, skipped)
     return DeploymentRecorded(deployment=public), True
@@ -138,7 +138,7 @@ def _gate_skipped(
         subject_id=d.id,
         data={"violations": [v.model_dump(mode="json") for v in would_be]},
     )
-    record.announce("deployment.gate_skipped", deployment=public, violations=would_be)
+    record.announce("deployment.gate_skipped", public, would_be)
 
 
 def _record_pending(
@@ -152,7 +152,7 @@ def _record_pending(
     target.state.set(pending_deployment_id=d.id)
     public = target.public(conn, d, at)
     Recorder(conn, target, event_id=msg.event_id, actor=msg.actor, at=at).announce(
-        "deployment.pending", deployment=public
+        "deployment.pending", public
     )
     return DeploymentRecorded(deployment=public)
 

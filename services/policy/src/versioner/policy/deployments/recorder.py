@@ -12,8 +12,9 @@ from versioner.common.errors import Violation
 from versioner.common.messages.actor import Actor
 from versioner.common.messages.domain import (
     DeploymentAttempt,
-    DeploymentEventName,
-    DeploymentEventOccurred,
+    DeploymentBlocked,
+    DeploymentChanged,
+    DeploymentChangeName,
 )
 from versioner.common.resources import DeploymentPublic
 from versioner.policy.deployments.target import Target
@@ -90,25 +91,28 @@ class Recorder:
 
     def announce(
         self,
-        event_type: DeploymentEventName,
-        *,
-        deployment: DeploymentPublic | None = None,
-        attempt: DeploymentAttempt | None = None,
+        event_type: DeploymentChangeName,
+        deployment: DeploymentPublic,
         violations: list[Violation] | None = None,
     ) -> None:
-        """The domain event the notifier delivers, under this event's id."""
-        enqueue_in(
-            self.conn,
-            DeploymentEventOccurred(
-                event_type=event_type,
-                event_id=self.event_id,
-                occurred_at=self.at,
-                actor=self.label,
-                deployment=deployment,
-                attempt=attempt,
-                violations=violations or [],
-                sha_mismatch=deployment.sha_mismatch if deployment else False,
-            ),
-            event_type,
-            at=self.at,
+        """The deployment changed, as the notifier delivers it, under this event's id."""
+        event = DeploymentChanged(
+            event_type=event_type,
+            event_id=self.event_id,
+            occurred_at=self.at,
+            actor=self.label,
+            deployment=deployment,
+            violations=violations or [],
         )
+        enqueue_in(self.conn, event, event_type, at=self.at)
+
+    def announce_blocked(self, attempt: DeploymentAttempt, violations: list[Violation]) -> None:
+        """The start refused, with every violation, under this event's id."""
+        event = DeploymentBlocked(
+            event_id=self.event_id,
+            occurred_at=self.at,
+            actor=self.label,
+            attempt=attempt,
+            violations=violations,
+        )
+        enqueue_in(self.conn, event, event.event_type, at=self.at)

@@ -188,7 +188,7 @@ def _let_through(
             "reported": [v.model_dump(mode="json") for v in evaluation.reported],
         },
     )
-    record.announce("deployment.started", deployment=public)
+    record.announce("deployment.started", public)
     if overridden:
         record.audit(
             "deployment.overridden",
@@ -197,7 +197,7 @@ def _let_through(
             subject_id=d.id,
             data={"reason": reason, "violations": enforced},
         )
-        record.announce("deployment.overridden", deployment=public, violations=evaluation.enforced)
+        record.announce("deployment.overridden", public, evaluation.enforced)
     return DeploymentRecorded(deployment=public)
 
 
@@ -242,9 +242,7 @@ def _block(
             "reported": [v.model_dump(mode="json") for v in evaluation.reported],
         },
     )
-    record.announce(
-        "deployment.preflight_failed", attempt=_attempt(msg, target), violations=violations
-    )
+    record.announce_blocked(_attempt(msg, target), violations)
     return failure
 
 
