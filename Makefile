@@ -3,6 +3,10 @@ UV := ./scripts/uv.sh
 # Tests run in this many processes (pytest-xdist): each test has its own broker prefix,
 # database and ports, so they do not meet.
 TEST_WORKERS ?= 2
+# Dependencies are installed with their bytecode: where PYTHONDONTWRITEBYTECODE is set (as on
+# this machine) every process otherwise compiles what it imports, 5.1 s instead of 2.3 s to
+# import the three services, in every service start, test worker and fault-test process.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: install run demo test test-fast test-cluster lint format typecheck migration pytest bench clean
 
