@@ -1,8 +1,22 @@
-"""Fixtures for the whole suite: a database on each engine, the stack on each broker."""
+"""Fixtures for the whole suite: one stack over transport × database, like faststream's
+test matrix.
+
+`stack` is the whole installation (policy and ingest) on a `transport` — `memory`
+(faststream's `TestRabbitBroker`) or `rabbit` (the real RabbitMQ) — and a `database_url` —
+`sqlite` or `postgres`. A test runs on memory × both engines unless it says otherwise:
+
+    @pytest.mark.transports("memory", "rabbit")   # the same flow on both transports
+    @pytest.mark.databases("sqlite")              # what cannot depend on the engine
+    @pytest.mark.ingest(rpc_timeout_s=1.0)        # ingest settings of this test's stack
+
+Each combination carries the markers of what it needs (`rabbit`, `postgres`), which
+`make test-fast` leaves out.
+"""
 
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,10 +25,44 @@ from tests.support.receiver import Receiver
 from tests.support.services import AMQP_URL, postgres_answers, rabbit_answers, require
 from tests.support.stack import Stack, memory_stack, real_stack
 
+TRANSPORTS = ("memory", "rabbit")
+DATABASES = ("sqlite", "postgres")
+# What each choice needs besides Python, as a marker.
+_NEEDS = {"rabbit": pytest.mark.rabbit, "postgres": pytest.mark.postgres}
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+
+def _choices(metafunc: pytest.Metafunc, marker: str, known: tuple[str, ...]) -> list[Any]:
+    found = metafunc.definition.get_closest_marker(marker)
+    chosen = found.args if found else known if marker == "databases" else known[:1]
+    unknown = set(chosen) - set(known)
+    assert not unknown, f"@pytest.mark.{marker}: {sorted(unknown)} is none of {known}"
+    return [pytest.param(name, marks=_NEEDS[name]) if name in _NEEDS else name for name in chosen]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The matrix: each test on the transports and databases it asks for (by marker)."""
+    if "transport" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "transport", _choices(metafunc, "transports", TRANSPORTS), indirect=True
+        )
+    if "database_url" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "database_url", _choices(metafunc, "databases", DATABASES), indirect=True
+        )
+
+
+@pytest.fixture
+def transport(request: pytest.FixtureRequest) -> str:
+    """How policy and ingest meet: `memory` or `rabbit` (the real RabbitMQ)."""
+    name: str = request.param
+    if name == "rabbit":
+        require(rabbit_answers(), "RabbitMQ")
+    return name
+
+
+@pytest.fixture
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty policy database on SQLite and again on PostgreSQL."""
+    """A fresh, empty policy database on SQLite, or on PostgreSQL."""
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)
         return
@@ -74,14 +122,21 @@ def amqp_url() -> str:
 
 
 @pytest.fixture
-async def stack(database_url: str) -> AsyncIterator[Stack]:
-    """The whole stack in memory, on each database engine."""
-    async with memory_stack(database_url) as running:
-        yield running
+async def stack(
+    request: pytest.FixtureRequest, transport: str, database_url: str
+) -> AsyncIterator[Stack]:
+    """The whole stack on this test's transport and database (and its `ingest` settings)."""
+    found = request.node.get_closest_marker("ingest")
+    ingest: dict[str, Any] = dict(found.kwargs) if found else {}
+    if transport == "memory":
+        async with memory_stack(database_url, **ingest) as running:
+            yield running
+    else:
+        async with real_stack(database_url, AMQP_URL, **ingest) as running:
+            yield running
 
 
 @pytest.fixture
-async def rabbit_stack(database_url: str, amqp_url: str) -> AsyncIterator[Stack]:
-    """The whole stack on the real RabbitMQ, on each database engine."""
-    async with real_stack(database_url, amqp_url) as running:
-        yield running
+async def ci(stack: Stack) -> dict[str, str]:
+    """Headers of a new API key, as CI sends them."""
+    return stack.auth(await stack.api_key())

@@ -289,10 +289,11 @@ async def test_revoked_key_is_refused_at_once_by_another_gateway(
             await first.wait_for(refused, timeout=3)
 
 
+@pytest.mark.transports("rabbit")
 async def test_poison_message_is_dead_lettered_and_expired_requests_are_not(
-    rabbit_stack: Stack, amqp_url: str
+    stack: Stack, amqp_url: str
 ) -> None:
-    names = rabbit_stack.policy.settings.names
+    names = stack.policy.settings.names
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
@@ -306,7 +307,7 @@ async def test_poison_message_is_dead_lettered_and_expired_requests_are_not(
             queue = await channel.declare_queue(names.dead_letter_queue, passive=True)
             return (queue.declaration_result.message_count or 0) >= 1
 
-        await rabbit_stack.wait_for(dead_lettered, timeout=15)
+        await stack.wait_for(dead_lettered, timeout=15)
         queue = await channel.declare_queue(names.dead_letter_queue, passive=True)
         assert queue.declaration_result.message_count == 1
         unreadable = await queue.get()
@@ -316,7 +317,7 @@ async def test_poison_message_is_dead_lettered_and_expired_requests_are_not(
         await unreadable.nack(requeue=True)  # left for the count below
 
         # A start request nobody waits for any more expires in its lane and is simply dropped.
-        await rabbit_stack.stop_policy()
+        await stack.stop_policy()
         await exchange.publish(
             aio_pika.Message(b"{}", expiration=0.05, content_type="application/json"),
             routing_key=names.lane_key(1),
@@ -326,7 +327,7 @@ async def test_poison_message_is_dead_lettered_and_expired_requests_are_not(
             lane = await channel.declare_queue(names.lane_queue(1), passive=True)
             return lane.declaration_result.message_count == 0
 
-        await rabbit_stack.wait_for(lane_empty, timeout=5)
+        await stack.wait_for(lane_empty, timeout=5)
         queue = await channel.declare_queue(names.dead_letter_queue, passive=True)
         assert queue.declaration_result.message_count == 1
 
@@ -353,8 +354,9 @@ async def test_a_lane_created_as_quorum_is_kept_with_the_classic_default(amqp_ur
         await delete_installation(amqp_url, names)
 
 
+@pytest.mark.transports("rabbit")
 async def test_a_lane_message_that_fails_is_tried_again_after_a_pause(
-    rabbit_stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handle = lanes.handle
     failures = [RuntimeError("the database is busy")]
@@ -365,27 +367,26 @@ async def test_a_lane_message_that_fails_is_tried_again_after_a_pause(
         return await handle(*args)
 
     monkeypatch.setattr(lanes, "handle", flaky)
-    ci = rabbit_stack.auth(await rabbit_stack.api_key())
+    ci = stack.auth(await stack.api_key())
     started_at = time.monotonic()
-    response = await rabbit_stack.http.post(
-        "/deployment-events/", json=started("retried"), headers=ci
-    )
+    response = await stack.http.post("/deployment-events/", json=started("retried"), headers=ci)
     assert response.status_code == 200, response.text
     assert not failures
     assert time.monotonic() - started_at >= 0.1  # the pause before the second try
 
 
+@pytest.mark.transports("rabbit")
 async def test_a_lane_message_that_keeps_failing_is_dead_lettered(
-    rabbit_stack: Stack, amqp_url: str, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, amqp_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def broken(*_args: Any) -> Any:
         raise RuntimeError("always")
 
     monkeypatch.setattr(lanes, "handle", broken)
-    names = rabbit_stack.policy.settings.names
-    ci = rabbit_stack.auth(await rabbit_stack.api_key())
+    names = stack.policy.settings.names
+    ci = stack.auth(await stack.api_key())
     build = {"product_name": "poison", "version": "1.0.0", "status": "completed"}
-    response = await rabbit_stack.http.post("/build-events/", json=build, headers=ci)
+    response = await stack.http.post("/build-events/", json=build, headers=ci)
     assert response.status_code == 202, response.text  # safe in the broker, not recorded
     connection = await aio_pika.connect(amqp_url)
     async with connection:
@@ -396,7 +397,7 @@ async def test_a_lane_message_that_keeps_failing_is_dead_lettered(
             return (queue.declaration_result.message_count or 0) >= 1
 
         # Five tries, 0.1 + 0.2 + 0.4 + 0.8 s apart.
-        await rabbit_stack.wait_for(dead_lettered, timeout=15)
+        await stack.wait_for(dead_lettered, timeout=15)
         dead = await (await channel.declare_queue(names.dead_letter_queue, passive=True)).get()
         assert dead is not None
         await dead.ack()
@@ -446,21 +447,18 @@ async def test_a_verdict_the_broker_did_not_take_blocks_nothing_even_without_the
     assert second.status_code == 200, second.text
 
 
+@pytest.mark.transports("rabbit")
 async def test_a_verdict_goes_out_while_the_confirming_channel_is_reopening(
-    rabbit_stack: Stack,
+    stack: Stack,
 ) -> None:
     """After a reconnect the consuming channel may deliver before the confirming one is back:
     the verdict goes on the channel that delivered its request, and the start is let through
     (it was closed as if the broker had gone away, and answered 503 at the deadline)."""
-    consumer = rabbit_stack.policy.lanes
+    consumer = stack.policy.lanes
     assert consumer._confirmed is not None
     await consumer._confirmed.close()
-    ci = await cached_key(rabbit_stack)
-    answer = await rabbit_stack.http.post(
-        "/deployment-events/", json=started("reopening"), headers=ci
-    )
+    ci = await cached_key(stack)
+    answer = await stack.http.post("/deployment-events/", json=started("reopening"), headers=ci)
     assert answer.status_code == 200, answer.text
-    listed = await rabbit_stack.http.get(
-        "/deployments/", params={"product": "reopening"}, headers=ci
-    )
+    listed = await stack.http.get("/deployments/", params={"product": "reopening"}, headers=ci)
     assert [d["status"] for d in listed.json()] == ["started"]

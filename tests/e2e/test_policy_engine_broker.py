@@ -11,6 +11,7 @@ from typing import Any
 
 import aio_pika
 import httpx
+import pytest
 from aio_pika.abc import AbstractQueue
 
 from tests.support.stack import Stack
@@ -83,10 +84,10 @@ async def create_rule(stack: Stack, body: dict[str, Any]) -> None:
     assert response.status_code == 201, response.text
 
 
+@pytest.mark.transports("rabbit")
 async def test_a_flow_rule_holds_production_until_staging_completed_and_soaked(
-    rabbit_stack: Stack, amqp_url: str
+    stack: Stack, amqp_url: str
 ) -> None:
-    stack = rabbit_stack
     ci = stack.auth(await stack.api_key())
     # 0.02 minutes: a soak of 1.2 s.
     await create_rule(
@@ -140,10 +141,10 @@ async def test_a_flow_rule_holds_production_until_staging_completed_and_soaked(
     ]
 
 
+@pytest.mark.transports("rabbit")
 async def test_a_request_approved_by_a_second_user_lets_a_blocked_deployment_through(
-    rabbit_stack: Stack, amqp_url: str
+    stack: Stack, amqp_url: str
 ) -> None:
-    stack = rabbit_stack
     ci = stack.auth(await stack.api_key())
     await create_rule(
         stack,
@@ -201,8 +202,8 @@ async def test_a_request_approved_by_a_second_user_lets_a_blocked_deployment_thr
     assert (cell["status"], cell["deployment_id"]) == ("deployed", through.json()["id"])
 
 
-async def test_an_sre_override_is_announced(rabbit_stack: Stack, amqp_url: str) -> None:
-    stack = rabbit_stack
+@pytest.mark.transports("rabbit")
+async def test_an_sre_override_is_announced(stack: Stack, amqp_url: str) -> None:
     ci = stack.auth(await stack.api_key())
     await create_rule(
         stack,
@@ -233,10 +234,8 @@ async def test_an_sre_override_is_announced(rabbit_stack: Stack, amqp_url: str) 
     assert [d["id"] for d in deployments.json()] == [response.json()["id"]]
 
 
-async def test_a_deployment_that_skipped_the_gate_is_announced(
-    rabbit_stack: Stack, amqp_url: str
-) -> None:
-    stack = rabbit_stack
+@pytest.mark.transports("rabbit")
+async def test_a_deployment_that_skipped_the_gate_is_announced(stack: Stack, amqp_url: str) -> None:
     ci = stack.auth(await stack.api_key())
     await create_rule(
         stack,

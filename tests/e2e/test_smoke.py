@@ -1,8 +1,11 @@
 """The first flows through the whole stack."""
 
+import pytest
+
 from tests.support.stack import Stack
 
 
+@pytest.mark.transports("memory", "rabbit")
 async def test_build_then_deployment_shows_in_state(stack: Stack) -> None:
     key = await stack.api_key()
     headers = stack.auth(key)
@@ -37,7 +40,3 @@ async def test_build_then_deployment_shows_in_state(stack: Stack) -> None:
     assert done.json()["id"] == started.json()["id"]
     state = await stack.http.get("/state/", headers=headers)
     assert state.json()["products"][0]["cells"]["production"]["version"] == "1.0.0"
-
-
-async def test_same_flow_on_the_real_broker(rabbit_stack: Stack) -> None:
-    await test_build_then_deployment_shows_in_state(rabbit_stack)

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 
 from tests.ingest.flows import build_body, deploy_body, event_status, lanes_paused, verified
-from tests.support.stack import Stack
+from tests.support.stack import IMPATIENT_RPC_TIMEOUT_S, Stack
 from versioner.ingest import gateway
 from versioner.ingest.gateway import FACT_WAITERS
 
@@ -29,8 +29,9 @@ async def accepted(stack: Stack, path: str, body: dict[str, Any], headers: dict[
     return str(answer["event_id"])
 
 
-async def test_a_build_fact_is_accepted_then_recorded(impatient_rabbit_stack: Stack) -> None:
-    stack = impatient_rabbit_stack
+@pytest.mark.transports("rabbit")
+@pytest.mark.ingest(rpc_timeout_s=IMPATIENT_RPC_TIMEOUT_S)
+async def test_a_build_fact_is_accepted_then_recorded(stack: Stack) -> None:
     ci = stack.auth(await stack.api_key())
     await verified(stack, ci)
     async with lanes_paused(stack):
@@ -55,8 +56,9 @@ async def test_a_build_fact_is_accepted_then_recorded(impatient_rabbit_stack: St
     assert version.json()["product_id"] == status["product_id"]
 
 
-async def test_a_deployment_fact_is_accepted_then_recorded(impatient_rabbit_stack: Stack) -> None:
-    stack = impatient_rabbit_stack
+@pytest.mark.transports("rabbit")
+@pytest.mark.ingest(rpc_timeout_s=IMPATIENT_RPC_TIMEOUT_S)
+async def test_a_deployment_fact_is_accepted_then_recorded(stack: Stack) -> None:
     ci = stack.auth(await stack.api_key())
     await verified(stack, ci)
     async with lanes_paused(stack):
@@ -74,10 +76,11 @@ async def test_a_deployment_fact_is_accepted_then_recorded(impatient_rabbit_stac
     assert deployment.json()["environment_id"] == status["environment_id"]
 
 
+@pytest.mark.transports("rabbit")
+@pytest.mark.ingest(rpc_timeout_s=IMPATIENT_RPC_TIMEOUT_S)
 async def test_a_start_without_a_verdict_is_503_and_leaves_nothing(
-    impatient_rabbit_stack: Stack,
+    stack: Stack,
 ) -> None:
-    stack = impatient_rabbit_stack
     ci = stack.auth(await stack.api_key())
     await verified(stack, ci)
     async with lanes_paused(stack):
@@ -113,10 +116,11 @@ async def test_an_api_key_sees_only_its_own_events(stack: Stack) -> None:
     assert other.json() == {"detail": "Not found"}
 
 
+@pytest.mark.transports("rabbit")
+@pytest.mark.ingest(rpc_timeout_s=IMPATIENT_RPC_TIMEOUT_S)
 async def test_under_load_a_fact_is_answered_202_without_waiting_for_its_record(
-    impatient_rabbit_stack: Stack,
+    stack: Stack,
 ) -> None:
-    stack = impatient_rabbit_stack
     ci = stack.auth(await stack.api_key())
     await verified(stack, ci)
     async with lanes_paused(stack):
@@ -150,10 +154,11 @@ async def _waiting(stack: Stack, count: int) -> bool:
     return bool(stack.gateway.facts_waiting == count)
 
 
+@pytest.mark.transports("rabbit")
+@pytest.mark.ingest(rpc_timeout_s=IMPATIENT_RPC_TIMEOUT_S)
 async def test_facts_wait_for_their_record_once_too_many_202s_are_unrecorded(
-    impatient_rabbit_stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack = impatient_rabbit_stack
     monkeypatch.setattr(gateway, "UNRECORDED_MAX", 2)
     ci = stack.auth(await stack.api_key())
     await verified(stack, ci)

@@ -5,6 +5,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
 
 from tests.ingest.flows import FORBIDDEN, NOT_FOUND, build_body, deploy_body, is_utc
 from tests.support.stack import Stack
@@ -50,15 +51,14 @@ async def approve(stack: Stack, headers: dict[str, str], path: str, **body: Any)
     return await stack.http.post(path, json={"approval_type": "qa", **body}, headers=headers)
 
 
+@pytest.mark.databases("sqlite")
 async def test_approve_by_id_answers_201_with_the_sign_off(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    version_id = await built(sqlite_stack, sqlite_ci, "api", "1.4.0")
-    qa = sqlite_stack.auth(await sqlite_stack.user("qa", name="quinn"))
+    version_id = await built(stack, ci, "api", "1.4.0")
+    qa = stack.auth(await stack.user("qa", name="quinn"))
     for path in (f"/versions/{version_id}/approvals", f"/versions/{version_id}/approvals/"):
-        response = await approve(
-            sqlite_stack, qa, path, environment="staging", comment="regression green"
-        )
+        response = await approve(stack, qa, path, environment="staging", comment="regression green")
         assert response.status_code == 201, response.text
         body = response.json()
         assert set(body) == APPROVAL_FIELDS
@@ -70,72 +70,70 @@ async def test_approve_by_id_answers_201_with_the_sign_off(
         assert (body["approved_by"], body["approver_role"]) == ("quinn", "qa")
         assert is_utc(body["created_at"])
         assert body["revoked_at"] is None
-    listed = await sqlite_stack.http.get(f"/versions/{version_id}/approvals", headers=sqlite_ci)
+    listed = await stack.http.get(f"/versions/{version_id}/approvals", headers=ci)
     assert listed.status_code == 200
     assert listed.headers["x-total-count"] == "2"
     assert len(listed.json()) == 2
 
 
+@pytest.mark.databases("sqlite")
 async def test_approve_by_percent_encoded_product_and_version(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    version_id = await built(sqlite_stack, sqlite_ci, "org/api", "1.4.0+build.7")
-    other_id = await built(sqlite_stack, sqlite_ci, "api", "1.4.0+build.7")
-    security = sqlite_stack.auth(await sqlite_stack.user("security"))
+    version_id = await built(stack, ci, "org/api", "1.4.0+build.7")
+    other_id = await built(stack, ci, "api", "1.4.0+build.7")
+    security = stack.auth(await stack.user("security"))
     for path in (
         "/versions/org%2Fapi/1.4.0%2Bbuild.7/approvals",
         "/versions/org%2Fapi/1.4.0%2Bbuild.7/approvals/",
     ):
-        response = await approve(sqlite_stack, security, path, approval_type="security")
+        response = await approve(stack, security, path, approval_type="security")
         assert response.status_code == 201, response.text
         assert response.json()["version_id"] == version_id
         assert response.json()["product_name"] == "org/api"
         assert response.json()["version"] == "1.4.0+build.7"
     plain = await approve(
-        sqlite_stack, security, "/versions/api/1.4.0%2Bbuild.7/approvals", approval_type="security"
+        stack, security, "/versions/api/1.4.0%2Bbuild.7/approvals", approval_type="security"
     )
     assert plain.status_code == 201, plain.text
     assert plain.json()["version_id"] == other_id
     for missing in ("/versions/org%2Fapi/9.9.9/approvals", "/versions/org%2Fweb/1.4.0/approvals"):
-        response = await approve(sqlite_stack, security, missing, approval_type="security")
+        response = await approve(stack, security, missing, approval_type="security")
         assert response.status_code == 404, response.text
         assert response.json() == NOT_FOUND
-    listed = await sqlite_stack.http.get(f"/versions/{version_id}/approvals", headers=sqlite_ci)
+    listed = await stack.http.get(f"/versions/{version_id}/approvals", headers=ci)
     assert [a["approval_type"] for a in listed.json()] == ["security", "security"]
 
 
-async def test_approve_a_version_with_a_slash_by_name(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
-    version_id = await built(sqlite_stack, sqlite_ci, "org/api", "release/2.0")
+@pytest.mark.databases("sqlite")
+async def test_approve_a_version_with_a_slash_by_name(stack: Stack, ci: dict[str, str]) -> None:
+    version_id = await built(stack, ci, "org/api", "release/2.0")
     for path in (
         "/versions/org%2Fapi/release%2F2.0/approvals",
         "/versions/org%2Fapi/release%2F2.0/approvals/",
         # Slashes left unencoded in the product still work: the version is the last segment.
         "/versions/org/api/release%2F2.0/approvals",
     ):
-        response = await approve(sqlite_stack, sqlite_stack.admin, path)
+        response = await approve(stack, stack.admin, path)
         assert response.status_code == 201, (path, response.text)
         assert response.json()["version_id"] == version_id
 
 
-async def test_list_and_revoke_naming_the_version(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
-    stack = sqlite_stack
-    version_id = await built(stack, sqlite_ci, "org/api", "release/2.0")
-    await built(stack, sqlite_ci, "org/api", "2.0")
+@pytest.mark.databases("sqlite")
+async def test_list_and_revoke_naming_the_version(stack: Stack, ci: dict[str, str]) -> None:
+    version_id = await built(stack, ci, "org/api", "release/2.0")
+    await built(stack, ci, "org/api", "2.0")
     named = "/versions/org%2Fapi/release%2F2.0/approvals"
     approval = await approve(stack, stack.admin, named)
     assert approval.status_code == 201, approval.text
     for path in (named, named + "/", "/versions/org/api/release%2F2.0/approvals"):
-        listed = await stack.http.get(path, headers=sqlite_ci)
+        listed = await stack.http.get(path, headers=ci)
         assert listed.status_code == 200, (path, listed.text)
         assert [a["id"] for a in listed.json()] == [approval.json()["id"]]
         assert listed.json()[0]["version_id"] == version_id
-    empty = await stack.http.get("/versions/org%2Fapi/2.0/approvals", headers=sqlite_ci)
+    empty = await stack.http.get("/versions/org%2Fapi/2.0/approvals", headers=ci)
     assert empty.json() == []
-    unknown = await stack.http.get("/versions/org%2Fapi/9.9/approvals", headers=sqlite_ci)
+    unknown = await stack.http.get("/versions/org%2Fapi/9.9/approvals", headers=ci)
     assert unknown.status_code == 404
     # Another version's path does not revoke it.
     wrong = await stack.http.delete(
@@ -148,9 +146,9 @@ async def test_list_and_revoke_naming_the_version(
     assert is_utc(revoked.json()["revoked_at"])
 
 
-async def test_who_may_approve_which_type(sqlite_stack: Stack, sqlite_ci: dict[str, str]) -> None:
-    stack = sqlite_stack
-    version_id = await built(stack, sqlite_ci, "api", "1.4.0")
+@pytest.mark.databases("sqlite")
+async def test_who_may_approve_which_type(stack: Stack, ci: dict[str, str]) -> None:
+    version_id = await built(stack, ci, "api", "1.4.0")
     path = f"/versions/{version_id}/approvals"
     tokens = {
         role: stack.auth(await stack.user(role))
@@ -176,45 +174,42 @@ async def test_who_may_approve_which_type(sqlite_stack: Stack, sqlite_ci: dict[s
             else:
                 assert response.status_code == 403, (approval_type, role, response.text)
                 assert response.json() == FORBIDDEN
-        by_key = await approve(stack, sqlite_ci, path, approval_type=approval_type)
+        by_key = await approve(stack, ci, path, approval_type=approval_type)
         assert by_key.status_code == 403
     listed = await stack.http.get(path, headers=stack.admin)
     expected = sum(len(f | EVERY_TYPE) for f in FILLERS.values())
     assert listed.headers["x-total-count"] == str(expected)
 
 
-async def test_a_developer_may_not_approve_security(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
-    await built(sqlite_stack, sqlite_ci, "api", "1.4.0")
-    developer = sqlite_stack.auth(await sqlite_stack.user("developer"))
+@pytest.mark.databases("sqlite")
+async def test_a_developer_may_not_approve_security(stack: Stack, ci: dict[str, str]) -> None:
+    await built(stack, ci, "api", "1.4.0")
+    developer = stack.auth(await stack.user("developer"))
     response = await approve(
-        sqlite_stack, developer, "/versions/api/1.4.0/approvals", approval_type="security"
+        stack, developer, "/versions/api/1.4.0/approvals", approval_type="security"
     )
     assert response.status_code == 403, response.text
     assert response.json() == FORBIDDEN
-    audit = await sqlite_stack.http.get(
-        "/audit/", params={"kind": "version.approved"}, headers=sqlite_stack.admin
+    audit = await stack.http.get(
+        "/audit/", params={"kind": "version.approved"}, headers=stack.admin
     )
     assert audit.json() == []
 
 
-async def test_an_unknown_approval_type_is_422(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
-    version_id = await built(sqlite_stack, sqlite_ci, "api", "1.4.0")
+@pytest.mark.databases("sqlite")
+async def test_an_unknown_approval_type_is_422(stack: Stack, ci: dict[str, str]) -> None:
+    version_id = await built(stack, ci, "api", "1.4.0")
     for path in (f"/versions/{version_id}/approvals", "/versions/api/1.4.0/approvals"):
-        response = await approve(
-            sqlite_stack, sqlite_stack.admin, path, approval_type="gut_feeling"
-        )
+        response = await approve(stack, stack.admin, path, approval_type="gut_feeling")
         assert response.status_code == 422, response.text
         [error] = response.json()["detail"]
         assert error["loc"] == ["body", "approval_type"]
 
 
-async def test_unknown_versions_are_404(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_unknown_versions_are_404(stack: Stack) -> None:
     for path in (f"/versions/{uuid4()}/approvals", "/versions/nothing/1.0/approvals"):
-        response = await approve(sqlite_stack, sqlite_stack.admin, path)
+        response = await approve(stack, stack.admin, path)
         assert response.status_code == 404, response.text
         assert response.json() == NOT_FOUND
 
@@ -302,10 +297,10 @@ async def version_approval_rule_for_staging(stack: Stack) -> None:
     assert rule.status_code == 201, rule.text
 
 
+@pytest.mark.databases("sqlite")
 async def test_an_approval_for_an_environment_counts_only_there(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    stack, ci = sqlite_stack, sqlite_ci
     version_id = await built(stack, ci, "api", "1.4.0")
     await version_approval_rule_for_staging(stack)
     for status in ("started", "completed"):
@@ -331,10 +326,10 @@ async def test_an_approval_for_an_environment_counts_only_there(
     assert through.status_code == 200, through.text
 
 
+@pytest.mark.databases("sqlite")
 async def test_an_approval_for_an_environment_not_seen_yet_counts_once_it_is(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    stack, ci = sqlite_stack, sqlite_ci
     version_id = await built(stack, ci, "api", "1.4.0")
     await version_approval_rule_for_staging(stack)
     qa = stack.auth(await stack.user("qa"))
@@ -353,16 +348,17 @@ async def test_an_approval_for_an_environment_not_seen_yet_counts_once_it_is(
     assert through.status_code == 200, through.text
 
 
+@pytest.mark.databases("sqlite")
 async def test_revoking_under_another_versions_path_is_404(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    approved_id = await built(sqlite_stack, sqlite_ci, "api", "1.4.0")
-    other_id = await built(sqlite_stack, sqlite_ci, "api", "1.5.0")
-    approval = await approve(sqlite_stack, sqlite_stack.admin, f"/versions/{approved_id}/approvals")
+    approved_id = await built(stack, ci, "api", "1.4.0")
+    other_id = await built(stack, ci, "api", "1.5.0")
+    approval = await approve(stack, stack.admin, f"/versions/{approved_id}/approvals")
     assert approval.status_code == 201, approval.text
-    response = await sqlite_stack.http.delete(
-        f"/versions/{other_id}/approvals/{approval.json()['id']}", headers=sqlite_stack.admin
+    response = await stack.http.delete(
+        f"/versions/{other_id}/approvals/{approval.json()['id']}", headers=stack.admin
     )
     assert response.status_code == 404, response.text
-    listed = await sqlite_stack.http.get(f"/versions/{approved_id}/approvals", headers=sqlite_ci)
+    listed = await stack.http.get(f"/versions/{approved_id}/approvals", headers=ci)
     assert listed.json()[0]["revoked_at"] is None

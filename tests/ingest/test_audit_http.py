@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.ingest.flows import FORBIDDEN, ROLES, deploy_body, is_utc
 from tests.support.stack import Stack
@@ -108,8 +109,8 @@ async def test_an_sre_override_lets_one_deployment_through(stack: Stack) -> None
     assert (await deploy(stack, sre)).status_code == 428
 
 
-async def test_who_may_override(sqlite_stack: Stack) -> None:
-    stack = sqlite_stack
+@pytest.mark.databases("sqlite")
+async def test_who_may_override(stack: Stack) -> None:
     await flow_rule(stack)
     for role in ("admin", "release_manager", "sre", "developer"):
         headers = stack.auth(await stack.user(role))
@@ -144,13 +145,14 @@ async def test_an_api_key_override_is_403_and_nothing_is_recorded(
     assert products.json() == []
 
 
+@pytest.mark.databases("sqlite")
 async def test_an_override_through_metadata_as_versioners_clients_send_it(
-    sqlite_stack: Stack,
+    stack: Stack,
 ) -> None:
-    await flow_rule(sqlite_stack)
-    sre = sqlite_stack.auth(await sqlite_stack.user("sre"))
+    await flow_rule(stack)
+    sre = stack.auth(await stack.user("sre"))
     response = await deploy(
-        sqlite_stack, sre, extra_metadata={"override_reason": "  rollback  ", "vi_gh_run": "7"}
+        stack, sre, extra_metadata={"override_reason": "  rollback  ", "vi_gh_run": "7"}
     )
     assert response.status_code == 200, response.text
     metadata = response.json()["extra_metadata"]
@@ -158,25 +160,25 @@ async def test_an_override_through_metadata_as_versioners_clients_send_it(
     assert metadata["vi_gh_run"] == "7"
 
 
-async def test_a_blank_override_reason_is_no_override(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
-    await flow_rule(sqlite_stack)
-    response = await deploy(sqlite_stack, sqlite_ci, override_reason="   ")
+@pytest.mark.databases("sqlite")
+async def test_a_blank_override_reason_is_no_override(stack: Stack, ci: dict[str, str]) -> None:
+    await flow_rule(stack)
+    response = await deploy(stack, ci, override_reason="   ")
     assert response.status_code == 428, response.text
 
 
-async def test_an_override_with_nothing_to_override_is_a_plain_start(sqlite_stack: Stack) -> None:
-    sre = sqlite_stack.auth(await sqlite_stack.user("sre"))
-    response = await deploy(sqlite_stack, sre, override_reason="just in case")
+@pytest.mark.databases("sqlite")
+async def test_an_override_with_nothing_to_override_is_a_plain_start(stack: Stack) -> None:
+    sre = stack.auth(await stack.user("sre"))
+    response = await deploy(stack, sre, override_reason="just in case")
     assert response.status_code == 200, response.text
     assert response.json()["extra_metadata"]["preflight_status"] == {
         "status": "passed",
         "rules_evaluated": [],
         "override": None,
     }
-    audit = await sqlite_stack.http.get(
-        "/audit/", params={"kind": "deployment.overridden"}, headers=sqlite_stack.admin
+    audit = await stack.http.get(
+        "/audit/", params={"kind": "deployment.overridden"}, headers=stack.admin
     )
     assert audit.json() == []
 
@@ -215,8 +217,8 @@ async def test_an_override_never_passes_a_deployment_in_progress_or_a_sha_clash(
 # The audit log -----------------------------------------------------------------------------
 
 
-async def test_who_may_read_the_audit_log(sqlite_stack: Stack, sqlite_ci: dict[str, str]) -> None:
-    stack = sqlite_stack
+@pytest.mark.databases("sqlite")
+async def test_who_may_read_the_audit_log(stack: Stack, ci: dict[str, str]) -> None:
     for role in ROLES:
         response = await stack.http.get("/audit/", headers=stack.auth(await stack.user(role)))
         if role in AUDIT_READERS:
@@ -225,14 +227,14 @@ async def test_who_may_read_the_audit_log(sqlite_stack: Stack, sqlite_ci: dict[s
         else:
             assert response.status_code == 403, (role, response.text)
             assert response.json() == FORBIDDEN
-    by_key = await stack.http.get("/audit/", headers=sqlite_ci)
+    by_key = await stack.http.get("/audit/", headers=ci)
     assert by_key.status_code == 403
     assert by_key.json() == FORBIDDEN
     assert (await stack.http.get("/audit/")).status_code == 401
 
 
-async def test_the_audit_log_is_a_bare_array_newest_first(sqlite_stack: Stack) -> None:
-    stack = sqlite_stack
+@pytest.mark.databases("sqlite")
+async def test_the_audit_log_is_a_bare_array_newest_first(stack: Stack) -> None:
     rule = await flow_rule(stack)
     await stack.http.patch(
         f"/deployment-rules/{rule['id']}", json={"mode": "report_only"}, headers=stack.admin
@@ -313,8 +315,8 @@ async def test_audit_filters_since_kind_and_actor(stack: Stack, ci: dict[str, st
     assert await actions(since=future) == []
 
 
-async def test_the_actor_filter_is_exact_and_kind_optional(sqlite_stack: Stack) -> None:
-    stack = sqlite_stack
+@pytest.mark.databases("sqlite")
+async def test_the_actor_filter_is_exact_and_kind_optional(stack: Stack) -> None:
     sam = stack.auth(await stack.user("sre", name="sam"))
     samantha = stack.auth(await stack.user("sre", name="samantha"))
     under = stack.auth(await stack.user("sre", name="s_m"))
@@ -343,8 +345,8 @@ async def test_the_actor_filter_is_exact_and_kind_optional(sqlite_stack: Stack) 
     assert await actors("user:") == []
 
 
-async def test_approvals_steps_and_decisions_are_audited(sqlite_stack: Stack) -> None:
-    stack = sqlite_stack
+@pytest.mark.databases("sqlite")
+async def test_approvals_steps_and_decisions_are_audited(stack: Stack) -> None:
     dev = stack.auth(await stack.user("developer", name="dana"))
     qa = stack.auth(await stack.user("qa", name="quinn"))
     created = await stack.http.post(

@@ -4,6 +4,8 @@ import re
 from typing import Any
 from uuid import uuid4
 
+import pytest
+
 from tests.ingest.flows import (
     FORBIDDEN,
     NOT_FOUND,
@@ -55,77 +57,82 @@ def protected_routes(stack: Stack) -> list[tuple[str, str]]:
     return found
 
 
-async def test_every_endpoint_refuses_a_request_without_a_token(sqlite_stack: Stack) -> None:
-    routes = protected_routes(sqlite_stack)
+@pytest.mark.databases("sqlite")
+async def test_every_endpoint_refuses_a_request_without_a_token(stack: Stack) -> None:
+    routes = protected_routes(stack)
     assert len(routes) >= 50
     for method, path in routes:
-        response = await sqlite_stack.http.request(method, path, json={})
+        response = await stack.http.request(method, path, json={})
         assert response.status_code == 401, (method, path, response.text)
         assert response.json() == UNAUTHENTICATED, (method, path)
 
 
-async def test_every_endpoint_refuses_a_bad_token(sqlite_stack: Stack) -> None:
-    for method, path in protected_routes(sqlite_stack):
-        response = await sqlite_stack.http.request(
+@pytest.mark.databases("sqlite")
+async def test_every_endpoint_refuses_a_bad_token(stack: Stack) -> None:
+    for method, path in protected_routes(stack):
+        response = await stack.http.request(
             method, path, json={}, headers={"Authorization": "Bearer pat_forged"}
         )
         assert response.status_code == 401, (method, path, response.text)
         assert response.json() == UNAUTHENTICATED, (method, path)
 
 
-async def test_every_malformed_or_unknown_credential_is_401(sqlite_stack: Stack) -> None:
-    invite = await sqlite_stack.http.post(
-        "/users/", json={"name": "invitee", "role": "admin"}, headers=sqlite_stack.admin
+@pytest.mark.databases("sqlite")
+async def test_every_malformed_or_unknown_credential_is_401(stack: Stack) -> None:
+    invite = await stack.http.post(
+        "/users/", json={"name": "invitee", "role": "admin"}, headers=stack.admin
     )
     invite_token = invite.json()["invite_token"]
-    for headers in [*BAD_HEADERS, sqlite_stack.auth(invite_token)]:
+    for headers in [*BAD_HEADERS, stack.auth(invite_token)]:
         for method, path in (("GET", "/products/"), ("POST", "/build-events/")):
-            response = await sqlite_stack.http.request(
-                method, path, json=build_body(), headers=headers
-            )
+            response = await stack.http.request(method, path, json=build_body(), headers=headers)
             assert response.status_code == 401, (headers, path, response.text)
             assert response.json() == UNAUTHENTICATED
 
 
-async def test_an_overlong_token_is_401(sqlite_stack: Stack) -> None:
-    response = await sqlite_stack.http.get("/products/", headers=sqlite_stack.auth("x" * 600))
+@pytest.mark.databases("sqlite")
+async def test_an_overlong_token_is_401(stack: Stack) -> None:
+    response = await stack.http.get("/products/", headers=stack.auth("x" * 600))
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED
 
 
-async def test_the_scheme_is_case_insensitive(sqlite_stack: Stack) -> None:
-    key = await sqlite_stack.api_key()
-    response = await sqlite_stack.http.get("/products/", headers={"Authorization": f"bearer {key}"})
+@pytest.mark.databases("sqlite")
+async def test_the_scheme_is_case_insensitive(stack: Stack) -> None:
+    key = await stack.api_key()
+    response = await stack.http.get("/products/", headers={"Authorization": f"bearer {key}"})
     assert response.status_code == 200, response.text
 
 
-async def test_public_endpoints_need_no_token(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_public_endpoints_need_no_token(stack: Stack) -> None:
     for path in ("/health", "/health/live", "/docs", "/redoc", "/openapi.json"):
-        response = await sqlite_stack.http.get(path)
+        response = await stack.http.get(path)
         assert response.status_code == 200, (path, response.text)
-    created = await sqlite_stack.http.post(
-        "/users/", json={"name": "newcomer", "role": "viewer"}, headers=sqlite_stack.admin
+    created = await stack.http.post(
+        "/users/", json={"name": "newcomer", "role": "viewer"}, headers=stack.admin
     )
-    redeemed = await sqlite_stack.http.post(
+    redeemed = await stack.http.post(
         "/users/redeem", json={"invite_token": created.json()["invite_token"]}
     )
     assert redeemed.status_code == 200, redeemed.text
 
 
-async def test_only_senders_may_send_events(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_only_senders_may_send_events(stack: Stack) -> None:
     for role in ROLES:
-        headers = sqlite_stack.auth(await sqlite_stack.user(role))
+        headers = stack.auth(await stack.user(role))
         for path, body in (
             ("/build-events/", build_body(product_name=role)),
             ("/deployment-events/", deploy_body(product_name=role, status="completed")),
         ):
-            response = await sqlite_stack.http.post(path, json=body, headers=headers)
+            response = await stack.http.post(path, json=body, headers=headers)
             if role in SENDERS:
                 assert response.status_code == 200, (role, path, response.text)
             else:
                 assert response.status_code == 403, (role, path, response.text)
                 assert response.json() == FORBIDDEN
-    products = await sqlite_stack.http.get("/products/", headers=sqlite_stack.admin)
+    products = await stack.http.get("/products/", headers=stack.admin)
     assert {p["name"] for p in products.json()} == SENDERS
 
 
@@ -139,19 +146,21 @@ async def test_a_viewer_sending_an_event_changes_nothing(stack: Stack) -> None:
         assert (await stack.http.get(listing, headers=viewer)).json() == []
 
 
-async def test_every_role_may_read(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_every_role_may_read(stack: Stack) -> None:
     for role in ROLES:
-        headers = sqlite_stack.auth(await sqlite_stack.user(role))
+        headers = stack.auth(await stack.user(role))
         for path in ("/products/", "/environments/", "/versions/", "/deployments/", "/state/"):
-            response = await sqlite_stack.http.get(path, headers=headers)
+            response = await stack.http.get(path, headers=headers)
             assert response.status_code == 200, (role, path, response.text)
 
 
-async def test_an_api_key_sends_events_and_reads(sqlite_stack: Stack) -> None:
-    key = sqlite_stack.auth(await sqlite_stack.api_key())
-    build = await sqlite_stack.http.post("/build-events/", json=build_body(), headers=key)
+@pytest.mark.databases("sqlite")
+async def test_an_api_key_sends_events_and_reads(stack: Stack) -> None:
+    key = stack.auth(await stack.api_key())
+    build = await stack.http.post("/build-events/", json=build_body(), headers=key)
     assert build.status_code == 200, build.text
-    started = await sqlite_stack.http.post("/deployment-events/", json=deploy_body(), headers=key)
+    started = await stack.http.post("/deployment-events/", json=deploy_body(), headers=key)
     assert started.status_code == 200, started.text
     body = build.json()
     for path in (
@@ -166,19 +175,18 @@ async def test_an_api_key_sends_events_and_reads(sqlite_stack: Stack) -> None:
         "/state/",
         f"/events/{body['id']}",
     ):
-        response = await sqlite_stack.http.get(path, headers=key)
+        response = await stack.http.get(path, headers=key)
         assert response.status_code == 200, (path, response.text)
 
 
-async def test_an_api_key_may_do_nothing_else(sqlite_stack: Stack) -> None:
-    key = sqlite_stack.auth(await sqlite_stack.api_key())
-    other = await sqlite_stack.http.post(
-        "/api-keys/", json={"name": "other"}, headers=sqlite_stack.admin
-    )
-    built = await sqlite_stack.http.post("/build-events/", json=build_body(), headers=key)
-    started = await sqlite_stack.http.post("/deployment-events/", json=deploy_body(), headers=key)
+@pytest.mark.databases("sqlite")
+async def test_an_api_key_may_do_nothing_else(stack: Stack) -> None:
+    key = stack.auth(await stack.api_key())
+    other = await stack.http.post("/api-keys/", json={"name": "other"}, headers=stack.admin)
+    built = await stack.http.post("/build-events/", json=build_body(), headers=key)
+    started = await stack.http.post("/deployment-events/", json=deploy_body(), headers=key)
     product_id, environment_id = built.json()["product_id"], started.json()["environment_id"]
-    admin_id = await user_id(sqlite_stack, sqlite_stack.admin["Authorization"].split()[1])
+    admin_id = await user_id(stack, stack.admin["Authorization"].split()[1])
     refused: list[tuple[str, str, Any]] = [
         ("GET", "/users/", None),
         ("POST", "/users/", {"name": "x", "role": "viewer"}),
@@ -193,34 +201,34 @@ async def test_an_api_key_may_do_nothing_else(sqlite_stack: Stack) -> None:
         ("PATCH", f"/environments/{environment_id}", {"description": "x"}),
     ]
     for method, path, body in refused:
-        response = await sqlite_stack.http.request(method, path, json=body, headers=key)
+        response = await stack.http.request(method, path, json=body, headers=key)
         assert response.status_code == 403, (method, path, response.text)
         assert response.json() == FORBIDDEN
 
 
-async def test_a_developer_may_list_api_keys_but_not_manage_them(sqlite_stack: Stack) -> None:
-    key = await sqlite_stack.http.post(
-        "/api-keys/", json={"name": "ci"}, headers=sqlite_stack.admin
-    )
-    developer = sqlite_stack.auth(await sqlite_stack.user("developer"))
-    listed = await sqlite_stack.http.get("/api-keys/", headers=developer)
+@pytest.mark.databases("sqlite")
+async def test_a_developer_may_list_api_keys_but_not_manage_them(stack: Stack) -> None:
+    key = await stack.http.post("/api-keys/", json={"name": "ci"}, headers=stack.admin)
+    developer = stack.auth(await stack.user("developer"))
+    listed = await stack.http.get("/api-keys/", headers=developer)
     assert listed.status_code == 200, listed.text
     assert [k["id"] for k in listed.json()] == [key.json()["id"]]
     for method, path, body in (
         ("POST", "/api-keys/", {"name": "mine"}),
         ("DELETE", f"/api-keys/{key.json()['id']}", None),
     ):
-        response = await sqlite_stack.http.request(method, path, json=body, headers=developer)
+        response = await stack.http.request(method, path, json=body, headers=developer)
         assert response.status_code == 403, (method, response.text)
         assert response.json() == FORBIDDEN
 
 
-async def test_only_an_admin_manages_users_and_keys(sqlite_stack: Stack) -> None:
-    target = await user_id(sqlite_stack, await sqlite_stack.user("viewer"))
+@pytest.mark.databases("sqlite")
+async def test_only_an_admin_manages_users_and_keys(stack: Stack) -> None:
+    target = await user_id(stack, await stack.user("viewer"))
     for role in ROLES:
         if role == "admin":
             continue
-        headers = sqlite_stack.auth(await sqlite_stack.user(role))
+        headers = stack.auth(await stack.user(role))
         for method, path, body in (
             ("GET", "/users/", None),
             ("POST", "/users/", {"name": f"by-{role}", "role": "viewer"}),
@@ -228,24 +236,25 @@ async def test_only_an_admin_manages_users_and_keys(sqlite_stack: Stack) -> None
             ("PATCH", f"/users/{target}", {"role": "admin"}),
             ("POST", "/api-keys/", {"name": f"by-{role}"}),
         ):
-            response = await sqlite_stack.http.request(method, path, json=body, headers=headers)
+            response = await stack.http.request(method, path, json=body, headers=headers)
             assert response.status_code == 403, (role, method, path, response.text)
             assert response.json() == FORBIDDEN
-    admin = sqlite_stack.auth(await sqlite_stack.user("admin"))
-    assert (await sqlite_stack.http.get("/users/", headers=admin)).status_code == 200
-    patched = await sqlite_stack.http.patch(f"/users/{target}", json={"role": "qa"}, headers=admin)
+    admin = stack.auth(await stack.user("admin"))
+    assert (await stack.http.get("/users/", headers=admin)).status_code == 200
+    patched = await stack.http.patch(f"/users/{target}", json={"role": "qa"}, headers=admin)
     assert patched.status_code == 200, patched.text
     assert patched.json()["role"] == "qa"
 
 
-async def test_unknown_paths_are_404_not_found(sqlite_stack: Stack) -> None:
-    key = sqlite_stack.auth(await sqlite_stack.api_key())
+@pytest.mark.databases("sqlite")
+async def test_unknown_paths_are_404_not_found(stack: Stack) -> None:
+    key = stack.auth(await stack.api_key())
     for headers in ({}, key):
         for path in ("/nope", "/build-event", "/products/x/y/z/versions/../.."):
-            response = await sqlite_stack.http.post(path, headers=headers)
+            response = await stack.http.post(path, headers=headers)
             if response.status_code == 405:
                 continue
             assert response.status_code in (401, 404), (path, response.text)
-        response = await sqlite_stack.http.get("/no/such/thing", headers=headers)
+        response = await stack.http.get("/no/such/thing", headers=headers)
         assert response.status_code == 404
         assert response.json() == NOT_FOUND

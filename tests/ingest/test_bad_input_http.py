@@ -54,24 +54,24 @@ BAD_FIELDS: list[tuple[dict[str, Any], str]] = [
 ]
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize("path", EVENT_PATHS)
 async def test_nan_and_infinity_in_metadata_are_422_not_null(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str], path: str
+    stack: Stack, ci: dict[str, str], path: str
 ) -> None:
     for token in (b"NaN", b"Infinity", b"-Infinity"):
         raw = json.dumps(body_for(path, extra_metadata={"k": 0})).encode()
         raw = raw.replace(b'{"k": 0}', b'{"k": [1, ' + token + b"]}")
-        response = await sqlite_stack.http.post(path, content=raw, headers={**sqlite_ci, **JSON})
+        response = await stack.http.post(path, content=raw, headers={**ci, **JSON})
         assert response.status_code == 422, (token, response.text)
         errors = response.json()["detail"]
         assert [e["loc"] for e in errors] == [["body", "extra_metadata"]], errors
         assert "NaN or Infinity" in errors[0]["msg"]
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize("path", EVENT_PATHS)
-async def test_a_bad_field_is_422_naming_it(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str], path: str
-) -> None:
+async def test_a_bad_field_is_422_naming_it(stack: Stack, ci: dict[str, str], path: str) -> None:
     cases = [*BAD_FIELDS]
     if path == "/deployment-events/":
         cases += [({"environment_name": ""}, "environment_name")]
@@ -80,9 +80,7 @@ async def test_a_bad_field_is_422_naming_it(
     else:
         cases += [({"status": "deployed"}, "status")]
     for fields, field in cases:
-        response = await sqlite_stack.http.post(
-            path, json=body_for(path, **fields), headers=sqlite_ci
-        )
+        response = await stack.http.post(path, json=body_for(path, **fields), headers=ci)
         assert response.status_code == 422, (fields, response.text)
         errors = response.json()["detail"]
         assert [e["loc"] for e in errors] == [["body", field]], fields
@@ -101,41 +99,37 @@ MALFORMED = [
 ]
 
 
-async def test_malformed_json_is_400(sqlite_stack: Stack, sqlite_ci: dict[str, str]) -> None:
+@pytest.mark.databases("sqlite")
+async def test_malformed_json_is_400(stack: Stack, ci: dict[str, str]) -> None:
     for path in EVENT_PATHS:
         for raw in MALFORMED:
-            response = await sqlite_stack.http.post(
-                path, content=raw, headers={**sqlite_ci, **JSON}
-            )
+            response = await stack.http.post(path, content=raw, headers={**ci, **JSON})
             assert response.status_code == 400, (path, raw, response.text)
             assert response.json() == INVALID_JSON
 
 
-async def test_a_body_that_is_not_an_object_is_422(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
+@pytest.mark.databases("sqlite")
+async def test_a_body_that_is_not_an_object_is_422(stack: Stack, ci: dict[str, str]) -> None:
     for path in EVENT_PATHS:
         for raw in (b"[]", b'["product_name"]', b'"api"', b"42", b"null", b"true"):
-            response = await sqlite_stack.http.post(
-                path, content=raw, headers={**sqlite_ci, **JSON}
-            )
+            response = await stack.http.post(path, content=raw, headers={**ci, **JSON})
             assert response.status_code == 422, (path, raw, response.text)
             assert response.json()["detail"][0]["loc"][0] == "body"
 
 
-async def test_a_body_over_1_mb_is_413_by_content_length(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
+@pytest.mark.databases("sqlite")
+async def test_a_body_over_1_mb_is_413_by_content_length(stack: Stack, ci: dict[str, str]) -> None:
     for path in EVENT_PATHS:
         raw = oversized(path)
-        response = await sqlite_stack.http.post(path, content=raw, headers={**sqlite_ci, **JSON})
+        response = await stack.http.post(path, content=raw, headers={**ci, **JSON})
         assert response.request.headers["content-length"] == str(len(raw))
         assert response.status_code == 413, response.text
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize("path", EVENT_PATHS)
 async def test_a_streamed_body_over_1_mb_is_413(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str], path: str
+    stack: Stack, ci: dict[str, str], path: str
 ) -> None:
     raw = oversized(path)
 
@@ -143,26 +137,24 @@ async def test_a_streamed_body_over_1_mb_is_413(
         for start in range(0, len(raw), 64 * 1024):
             yield raw[start : start + 64 * 1024]
 
-    response = await sqlite_stack.http.post(path, content=chunks(), headers={**sqlite_ci, **JSON})
+    response = await stack.http.post(path, content=chunks(), headers={**ci, **JSON})
     assert "content-length" not in response.request.headers
     assert response.request.headers["transfer-encoding"] == "chunked"
     assert response.status_code == 413, response.text
 
 
-async def test_a_body_of_exactly_1_mb_is_read(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
+@pytest.mark.databases("sqlite")
+async def test_a_body_of_exactly_1_mb_is_read(stack: Stack, ci: dict[str, str]) -> None:
     body = build_body(extra_metadata={"k": ""})
     body["extra_metadata"]["k"] = "x" * (MAX_BODY - len(json.dumps(body).encode()))
     raw = json.dumps(body).encode()
     assert len(raw) == MAX_BODY
-    response = await sqlite_stack.http.post(
-        "/build-events/", content=raw, headers={**sqlite_ci, **JSON}
-    )
+    response = await stack.http.post("/build-events/", content=raw, headers={**ci, **JSON})
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", "extra_metadata"]
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize(
     ("path", "field", "value"),
     [
@@ -171,11 +163,9 @@ async def test_a_body_of_exactly_1_mb_is_read(
     ],
 )
 async def test_a_timestamp_out_of_range_in_utc_is_422(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str], path: str, field: str, value: str
+    stack: Stack, ci: dict[str, str], path: str, field: str, value: str
 ) -> None:
-    response = await sqlite_stack.http.post(
-        path, json=body_for(path, **{field: value}), headers=sqlite_ci
-    )
+    response = await stack.http.post(path, json=body_for(path, **{field: value}), headers=ci)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", field]
 
@@ -221,11 +211,6 @@ async def test_no_nasty_body_is_a_500(stack: Stack, ci: dict[str, str], path: st
         assert response.status_code in (200, 400, 422), (raw[:200], response.text)
 
 
-@pytest.mark.parametrize(
-    "database_url",
-    ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 async def test_a_nul_character_is_no_500(stack: Stack, ci: dict[str, str]) -> None:
     for path, field in (
         ("/build-events/", "product_name"),

@@ -24,13 +24,14 @@ BUILD_FIELDS = {
 }
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize(
     "path", ["/build-events", "/build-events/", "/version-events", "/version-events/"]
 )
 async def test_build_events_answer_with_and_without_a_slash(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str], path: str
+    stack: Stack, ci: dict[str, str], path: str
 ) -> None:
-    response = await sqlite_stack.http.post(path, json=build_body(), headers=sqlite_ci)
+    response = await stack.http.post(path, json=build_body(), headers=ci)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "completed"
 

@@ -5,6 +5,8 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
+import pytest
+
 from tests.ingest.flows import FORBIDDEN, NOT_FOUND, ROLES, build_body, deploy_body, is_utc
 from tests.support.stack import Stack
 
@@ -80,30 +82,27 @@ async def test_before_pages_through_a_list(stack: Stack, ci: dict[str, str]) -> 
     assert [p["name"] for p in seen] == ["p4", "p3", "p2", "p1", "p0"]
 
 
+@pytest.mark.databases("sqlite")
 async def test_the_default_limit_is_100_and_the_most_is_1000(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
     # A burst: past the first few, facts are answered 202 (recorded at once in memory).
     answers = await asyncio.gather(
         *(
-            sqlite_stack.http.post(
-                "/build-events/", json=build_body(version=f"1.0.{n}"), headers=sqlite_ci
-            )
+            stack.http.post("/build-events/", json=build_body(version=f"1.0.{n}"), headers=ci)
             for n in range(101)
         )
     )
     assert {answer.status_code for answer in answers} <= {200, 202}
-    items, total = await listed(sqlite_stack, sqlite_ci, "/versions/")
+    items, total = await listed(stack, ci, "/versions/")
     assert (len(items), total) == (100, 101)
     created = [datetime.fromisoformat(v["created_at"]) for v in items]
     assert created == sorted(created, reverse=True)
-    items, _ = await listed(sqlite_stack, sqlite_ci, "/versions/?limit=1000")
+    items, _ = await listed(stack, ci, "/versions/?limit=1000")
     assert len(items) == 101
     for path in ("/products/", "/environments/", "/versions/", "/deployments/", "/api-keys/"):
         for limit in (1001, 0, -1):
-            response = await sqlite_stack.http.get(
-                f"{path}?limit={limit}", headers=sqlite_stack.admin
-            )
+            response = await stack.http.get(f"{path}?limit={limit}", headers=stack.admin)
             assert response.status_code == 422, (path, limit, response.text)
             assert response.json()["detail"][0]["loc"] == ["query", "limit"]
 
@@ -184,19 +183,18 @@ async def test_an_environment_by_id_and_by_an_old_name(stack: Stack, ci: dict[st
     assert (await listed(stack, ci, "/environments/?type=dev"))[0] == []
 
 
-async def test_who_may_edit_products_and_environments(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
-    started = await deployed(sqlite_stack, sqlite_ci, "api", "1", "prod")
+@pytest.mark.databases("sqlite")
+async def test_who_may_edit_products_and_environments(stack: Stack, ci: dict[str, str]) -> None:
+    started = await deployed(stack, ci, "api", "1", "prod")
     product = f"/products/{started['product_id']}"
     environment = f"/environments/{started['environment_id']}"
     for role in ROLES:
-        headers = sqlite_stack.auth(await sqlite_stack.user(role))
+        headers = stack.auth(await stack.user(role))
         for path, editors in (
             (product, {"admin", "release_manager"}),
             (environment, {"admin", "release_manager", "sre"}),
         ):
-            response = await sqlite_stack.http.patch(
+            response = await stack.http.patch(
                 path, json={"description": f"by {role}"}, headers=headers
             )
             if role in editors:
@@ -331,7 +329,8 @@ async def test_the_state_matrix(stack: Stack, ci: dict[str, str]) -> None:
     assert list(body["products"][0]["cells"]) == ["production"]
 
 
-async def test_unknown_ids_are_404_not_found(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_unknown_ids_are_404_not_found(stack: Stack) -> None:
     ghost = uuid4()
     for method, path in (
         ("GET", f"/products/{ghost}"),
@@ -350,8 +349,8 @@ async def test_unknown_ids_are_404_not_found(sqlite_stack: Stack) -> None:
         ("GET", "/nothing/here"),
         ("GET", f"/products/{ghost}/versions"),
     ):
-        response = await sqlite_stack.http.request(
-            method, path, json={"description": "x"}, headers=sqlite_stack.admin
+        response = await stack.http.request(
+            method, path, json={"description": "x"}, headers=stack.admin
         )
         assert response.status_code == 404, (method, path, response.text)
         assert response.json() == NOT_FOUND, (method, path)

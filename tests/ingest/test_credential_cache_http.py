@@ -5,6 +5,8 @@ policy's outbox, so only what the gateway does by itself counts; the broadcast p
 proven separately on the real broker, where it arrives a moment later.
 """
 
+import pytest
+
 from tests.ingest.flows import (
     FORBIDDEN,
     UNAUTHENTICATED,
@@ -19,52 +21,57 @@ from tests.ingest.flows import (
     user_id,
     verified,
 )
-from tests.support.stack import Stack
+from tests.support.stack import IMPATIENT_RPC_TIMEOUT_S, Stack
 
 
-async def test_a_verified_token_is_not_verified_again_within_the_ttl(sqlite_stack: Stack) -> None:
-    key = sqlite_stack.auth(await sqlite_stack.api_key())
-    calls = count_policy_calls(sqlite_stack)
+@pytest.mark.databases("sqlite")
+async def test_a_verified_token_is_not_verified_again_within_the_ttl(stack: Stack) -> None:
+    key = stack.auth(await stack.api_key())
+    calls = count_policy_calls(stack)
     for _ in range(5):
-        await verified(sqlite_stack, key)
+        await verified(stack, key)
     assert calls.count("authenticate") == 1
 
-    cache = cache_of(sqlite_stack)
+    cache = cache_of(stack)
     now = cache.clock()
     cache.clock = lambda: now + cache.ttl + 0.001
-    await verified(sqlite_stack, key)
+    await verified(stack, key)
     assert calls.count("authenticate") == 2
 
 
-async def test_an_unknown_token_is_remembered_briefly(sqlite_stack: Stack) -> None:
-    calls = count_policy_calls(sqlite_stack)
+@pytest.mark.databases("sqlite")
+async def test_an_unknown_token_is_remembered_briefly(stack: Stack) -> None:
+    calls = count_policy_calls(stack)
     for _ in range(3):
-        response = await sqlite_stack.http.get("/products/", headers=sqlite_stack.auth("pat_no"))
+        response = await stack.http.get("/products/", headers=stack.auth("pat_no"))
         assert response.status_code == 401
     assert calls.count("authenticate") == 1
 
 
+@pytest.mark.databases("sqlite")
 async def test_while_policy_is_silent_an_uncached_token_is_503_at_once(
-    sqlite_stack: Stack,
+    stack: Stack,
 ) -> None:
-    cached = sqlite_stack.auth(await sqlite_stack.api_key("cached"))
-    uncached = sqlite_stack.auth(await sqlite_stack.api_key("uncached"))
-    await verified(sqlite_stack, cached)
-    calls = count_policy_calls(sqlite_stack)
-    gateway_of(sqlite_stack).health.down = True
+    cached = stack.auth(await stack.api_key("cached"))
+    uncached = stack.auth(await stack.api_key("uncached"))
+    await verified(stack, cached)
+    calls = count_policy_calls(stack)
+    gateway_of(stack).health.down = True
 
-    response = await sqlite_stack.http.get("/products/", headers=uncached)
+    response = await stack.http.get("/products/", headers=uncached)
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "5"
     assert response.json()["detail"]["code"] == "POLICY_UNAVAILABLE"
     assert calls.kinds == []
-    await verified(sqlite_stack, cached)
+    await verified(stack, cached)
 
 
+@pytest.mark.transports("rabbit")
+@pytest.mark.databases("sqlite")
+@pytest.mark.ingest(rpc_timeout_s=IMPATIENT_RPC_TIMEOUT_S)
 async def test_while_policy_is_gone_a_cached_key_still_hands_over_facts(
-    impatient_sqlite_rabbit_stack: Stack,
+    stack: Stack,
 ) -> None:
-    stack = impatient_sqlite_rabbit_stack
     cached = stack.auth(await stack.api_key("cached"))
     uncached = stack.auth(await stack.api_key("uncached"))
     await verified(stack, cached)
@@ -85,149 +92,149 @@ async def test_while_policy_is_gone_a_cached_key_still_hands_over_facts(
     await stack.wait_for(recorded)
 
 
-async def test_a_revoked_key_is_refused_at_once(sqlite_stack: Stack) -> None:
-    created = await sqlite_stack.http.post(
-        "/api-keys/", json={"name": "ci"}, headers=sqlite_stack.admin
-    )
-    key = sqlite_stack.auth(created.json()["key"])
-    await verified(sqlite_stack, key)
-    stall_outbox(sqlite_stack)
-    revoked = await sqlite_stack.http.delete(
-        f"/api-keys/{created.json()['id']}", headers=sqlite_stack.admin
-    )
+@pytest.mark.databases("sqlite")
+async def test_a_revoked_key_is_refused_at_once(stack: Stack) -> None:
+    created = await stack.http.post("/api-keys/", json={"name": "ci"}, headers=stack.admin)
+    key = stack.auth(created.json()["key"])
+    await verified(stack, key)
+    stall_outbox(stack)
+    revoked = await stack.http.delete(f"/api-keys/{created.json()['id']}", headers=stack.admin)
     assert revoked.status_code == 204
-    response = await sqlite_stack.http.get("/products/", headers=key)
+    response = await stack.http.get("/products/", headers=key)
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED
 
 
-async def test_a_rotated_token_is_refused_at_once(sqlite_stack: Stack) -> None:
-    old = sqlite_stack.auth(await sqlite_stack.user("developer"))
-    await verified(sqlite_stack, old)
-    stall_outbox(sqlite_stack)
-    rotated = await sqlite_stack.http.post("/users/me/token", headers=old)
+@pytest.mark.databases("sqlite")
+async def test_a_rotated_token_is_refused_at_once(stack: Stack) -> None:
+    old = stack.auth(await stack.user("developer"))
+    await verified(stack, old)
+    stall_outbox(stack)
+    rotated = await stack.http.post("/users/me/token", headers=old)
     assert rotated.status_code == 200, rotated.text
-    assert (await sqlite_stack.http.get("/products/", headers=old)).status_code == 401
+    assert (await stack.http.get("/products/", headers=old)).status_code == 401
 
 
-async def test_a_role_change_takes_effect_at_once(sqlite_stack: Stack) -> None:
-    token = await sqlite_stack.user("developer")
-    developer = sqlite_stack.auth(token)
-    sent = await sqlite_stack.http.post("/build-events/", json=build_body(), headers=developer)
+@pytest.mark.databases("sqlite")
+async def test_a_role_change_takes_effect_at_once(stack: Stack) -> None:
+    token = await stack.user("developer")
+    developer = stack.auth(token)
+    sent = await stack.http.post("/build-events/", json=build_body(), headers=developer)
     assert sent.status_code == 200, sent.text
-    stall_outbox(sqlite_stack)
-    changed = await sqlite_stack.http.patch(
-        f"/users/{await user_id(sqlite_stack, token)}",
+    stall_outbox(stack)
+    changed = await stack.http.patch(
+        f"/users/{await user_id(stack, token)}",
         json={"role": "viewer"},
-        headers=sqlite_stack.admin,
+        headers=stack.admin,
     )
     assert changed.status_code == 200, changed.text
-    response = await sqlite_stack.http.post("/build-events/", json=build_body(), headers=developer)
+    response = await stack.http.post("/build-events/", json=build_body(), headers=developer)
     assert response.status_code == 403
     assert response.json() == FORBIDDEN
 
 
-async def test_a_deactivated_user_is_refused_at_once(sqlite_stack: Stack) -> None:
-    token = await sqlite_stack.user("developer")
-    await verified(sqlite_stack, sqlite_stack.auth(token))
-    stall_outbox(sqlite_stack)
-    changed = await sqlite_stack.http.patch(
-        f"/users/{await user_id(sqlite_stack, token)}",
+@pytest.mark.databases("sqlite")
+async def test_a_deactivated_user_is_refused_at_once(stack: Stack) -> None:
+    token = await stack.user("developer")
+    await verified(stack, stack.auth(token))
+    stall_outbox(stack)
+    changed = await stack.http.patch(
+        f"/users/{await user_id(stack, token)}",
         json={"active": False},
-        headers=sqlite_stack.admin,
+        headers=stack.admin,
     )
     assert changed.status_code == 200, changed.text
-    response = await sqlite_stack.http.get("/products/", headers=sqlite_stack.auth(token))
+    response = await stack.http.get("/products/", headers=stack.auth(token))
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED
 
 
+@pytest.mark.transports("rabbit")
+@pytest.mark.databases("sqlite")
 async def test_a_revoked_key_is_refused_once_the_broadcast_arrives(
-    sqlite_rabbit_stack: Stack,
+    stack: Stack,
 ) -> None:
-    created = await sqlite_rabbit_stack.http.post(
-        "/api-keys/", json={"name": "ci"}, headers=sqlite_rabbit_stack.admin
-    )
-    key = sqlite_rabbit_stack.auth(created.json()["key"])
-    await verified(sqlite_rabbit_stack, key)
-    revoked = await sqlite_rabbit_stack.http.delete(
-        f"/api-keys/{created.json()['id']}", headers=sqlite_rabbit_stack.admin
-    )
+    created = await stack.http.post("/api-keys/", json={"name": "ci"}, headers=stack.admin)
+    key = stack.auth(created.json()["key"])
+    await verified(stack, key)
+    revoked = await stack.http.delete(f"/api-keys/{created.json()['id']}", headers=stack.admin)
     assert revoked.status_code == 204
 
     async def refused() -> bool:
-        return (await sqlite_rabbit_stack.http.get("/products/", headers=key)).status_code == 401
+        return (await stack.http.get("/products/", headers=key)).status_code == 401
 
-    await sqlite_rabbit_stack.wait_for(refused, timeout=2.0)
-    assert (await sqlite_rabbit_stack.http.get("/products/", headers=key)).json() == UNAUTHENTICATED
+    await stack.wait_for(refused, timeout=2.0)
+    assert (await stack.http.get("/products/", headers=key)).json() == UNAUTHENTICATED
 
 
+@pytest.mark.transports("rabbit")
+@pytest.mark.databases("sqlite")
 async def test_a_rotated_token_is_refused_once_the_broadcast_arrives(
-    sqlite_rabbit_stack: Stack,
+    stack: Stack,
 ) -> None:
-    old = sqlite_rabbit_stack.auth(await sqlite_rabbit_stack.user("developer"))
-    await verified(sqlite_rabbit_stack, old)
-    rotated = await sqlite_rabbit_stack.http.post("/users/me/token", headers=old)
-    new = sqlite_rabbit_stack.auth(rotated.json()["token"])
+    old = stack.auth(await stack.user("developer"))
+    await verified(stack, old)
+    rotated = await stack.http.post("/users/me/token", headers=old)
+    new = stack.auth(rotated.json()["token"])
 
     async def refused() -> bool:
-        return (await sqlite_rabbit_stack.http.get("/products/", headers=old)).status_code == 401
+        return (await stack.http.get("/products/", headers=old)).status_code == 401
 
-    await sqlite_rabbit_stack.wait_for(refused, timeout=2.0)
-    await verified(sqlite_rabbit_stack, new)
+    await stack.wait_for(refused, timeout=2.0)
+    await verified(stack, new)
 
 
+@pytest.mark.transports("rabbit")
+@pytest.mark.databases("sqlite")
 async def test_a_role_change_takes_effect_once_the_broadcast_arrives(
-    sqlite_rabbit_stack: Stack,
+    stack: Stack,
 ) -> None:
-    token = await sqlite_rabbit_stack.user("developer")
-    developer = sqlite_rabbit_stack.auth(token)
-    sent = await sqlite_rabbit_stack.http.post(
-        "/build-events/", json=build_body(), headers=developer
-    )
+    token = await stack.user("developer")
+    developer = stack.auth(token)
+    sent = await stack.http.post("/build-events/", json=build_body(), headers=developer)
     assert sent.status_code == 200, sent.text
-    changed = await sqlite_rabbit_stack.http.patch(
-        f"/users/{await user_id(sqlite_rabbit_stack, token)}",
+    changed = await stack.http.patch(
+        f"/users/{await user_id(stack, token)}",
         json={"role": "viewer"},
-        headers=sqlite_rabbit_stack.admin,
+        headers=stack.admin,
     )
     assert changed.status_code == 200, changed.text
 
     async def forbidden() -> bool:
-        response = await sqlite_rabbit_stack.http.post(
-            "/build-events/", json=build_body(), headers=developer
-        )
+        response = await stack.http.post("/build-events/", json=build_body(), headers=developer)
         return response.status_code == 403
 
-    await sqlite_rabbit_stack.wait_for(forbidden, timeout=2.0)
-    await verified(sqlite_rabbit_stack, developer)
+    await stack.wait_for(forbidden, timeout=2.0)
+    await verified(stack, developer)
 
 
+@pytest.mark.transports("rabbit")
+@pytest.mark.databases("sqlite")
 async def test_a_deactivated_user_is_refused_once_the_broadcast_arrives(
-    sqlite_rabbit_stack: Stack,
+    stack: Stack,
 ) -> None:
-    token = await sqlite_rabbit_stack.user("sre")
-    await verified(sqlite_rabbit_stack, sqlite_rabbit_stack.auth(token))
-    changed = await sqlite_rabbit_stack.http.patch(
-        f"/users/{await user_id(sqlite_rabbit_stack, token)}",
+    token = await stack.user("sre")
+    await verified(stack, stack.auth(token))
+    changed = await stack.http.patch(
+        f"/users/{await user_id(stack, token)}",
         json={"active": False},
-        headers=sqlite_rabbit_stack.admin,
+        headers=stack.admin,
     )
     assert changed.status_code == 200, changed.text
 
     async def refused() -> bool:
-        response = await sqlite_rabbit_stack.http.get(
-            "/products/", headers=sqlite_rabbit_stack.auth(token)
-        )
+        response = await stack.http.get("/products/", headers=stack.auth(token))
         return response.status_code == 401
 
-    await sqlite_rabbit_stack.wait_for(refused, timeout=2.0)
+    await stack.wait_for(refused, timeout=2.0)
 
 
+@pytest.mark.transports("rabbit")
+@pytest.mark.databases("sqlite")
+@pytest.mark.ingest(rpc_timeout_s=IMPATIENT_RPC_TIMEOUT_S)
 async def test_a_fact_waits_in_its_lane_while_the_key_stays_cached(
-    impatient_sqlite_rabbit_stack: Stack,
+    stack: Stack,
 ) -> None:
-    stack = impatient_sqlite_rabbit_stack
     key = stack.auth(await stack.api_key())
     await verified(stack, key)
     calls = count_policy_calls(stack)

@@ -50,19 +50,18 @@ async def product_json(stack: Stack, ref: str) -> Any:
     return response.json()
 
 
+@pytest.mark.databases("sqlite")
 async def test_products_list_and_detail_show_builds_deployments_and_no_form_to_a_viewer(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    deployment = await deployed(sqlite_stack, sqlite_ci)
-    await sqlite_stack.http.post(
-        "/build-events/", json=build_body(product_name="web"), headers=sqlite_ci
-    )
-    await signed_in(sqlite_stack, "viewer")
-    listing = await page(sqlite_stack, "/ui/products")
+    deployment = await deployed(stack, ci)
+    await stack.http.post("/build-events/", json=build_body(product_name="web"), headers=ci)
+    await signed_in(stack, "viewer")
+    listing = await page(stack, "/ui/products")
     product_id = deployment["product_id"]
     assert f'href="/ui/products/{product_id}">api</a>' in listing
     assert listing.index(">web</a>") < listing.index(">api</a>")  # newest first
-    detail = await page(sqlite_stack, f"/ui/products/{product_id}")
+    detail = await page(stack, f"/ui/products/{product_id}")
     assert f'href="/ui/versions/{deployment["version_id"]}">1.0.0</a>' in detail
     assert "abc123def456" in detail
     assert f'href="/ui/deployments/{deployment["id"]}"' in detail
@@ -70,90 +69,90 @@ async def test_products_list_and_detail_show_builds_deployments_and_no_form_to_a
     assert f'action="/ui/products/{product_id}"' not in detail
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_release_manager_renames_a_product_and_its_old_name_still_resolves(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    product_id = (await deployed(sqlite_stack, sqlite_ci))["product_id"]
-    await signed_in(sqlite_stack, "release_manager")
-    detail = await page(sqlite_stack, f"/ui/products/{product_id}")
+    product_id = (await deployed(stack, ci))["product_id"]
+    await signed_in(stack, "release_manager")
+    detail = await page(stack, f"/ui/products/{product_id}")
     assert f'action="/ui/products/{product_id}"' in detail
-    done = await sqlite_stack.http.post(
+    done = await stack.http.post(
         f"/ui/products/{product_id}",
         data={"csrf_token": csrf(detail), "name": "api-gateway", "description": "The front door"},
     )
     assert done.status_code == 303, done.text
     assert done.headers["location"] == f"/ui/products/{product_id}"
-    after = await page(sqlite_stack, f"/ui/products/{product_id}")
+    after = await page(stack, f"/ui/products/{product_id}")
     assert 'class="flash"' in after
     assert "<h1>api-gateway</h1>" in after
     assert "The front door" in after
     assert "Earlier names</dt><dd>api</dd>" in after
-    assert (await product_json(sqlite_stack, "api"))["name"] == "api-gateway"
-    versions = await page(sqlite_stack, "/ui/versions?product=api")
+    assert (await product_json(stack, "api"))["name"] == "api-gateway"
+    versions = await page(stack, "/ui/versions?product=api")
     assert ">api-gateway</a>" in versions
     assert ">1.0.0</a>" in versions
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_form_without_its_csrf_token_changes_nothing(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    deployment = await deployed(sqlite_stack, sqlite_ci)
-    await signed_in(sqlite_stack, "admin")
+    deployment = await deployed(stack, ci)
+    await signed_in(stack, "admin")
     product_id, environment_id = deployment["product_id"], deployment["environment_id"]
     for url, form in (
         (f"/ui/products/{product_id}", {"name": "renamed"}),
         (f"/ui/environments/{environment_id}", {"name": "renamed", "type": "staging"}),
         (f"/ui/versions/{deployment['version_id']}/approvals", {"approval_type": "qa"}),
     ):
-        refused = await sqlite_stack.http.post(url, data=form)
+        refused = await stack.http.post(url, data=form)
         assert refused.status_code == 403, url
-        forged = await sqlite_stack.http.post(url, data={**form, "csrf_token": "guess"})
+        forged = await stack.http.post(url, data={**form, "csrf_token": "guess"})
         assert forged.status_code == 403, url
-    assert (await product_json(sqlite_stack, product_id))["name"] == "api"
-    environment = await sqlite_stack.http.get(
-        f"/environments/{environment_id}", headers=sqlite_stack.admin
-    )
+    assert (await product_json(stack, product_id))["name"] == "api"
+    environment = await stack.http.get(f"/environments/{environment_id}", headers=stack.admin)
     assert environment.json()["name"] == "staging"
-    approvals = await sqlite_stack.http.get(
-        f"/versions/{deployment['version_id']}/approvals", headers=sqlite_stack.admin
+    approvals = await stack.http.get(
+        f"/versions/{deployment['version_id']}/approvals", headers=stack.admin
     )
     assert approvals.json() == []
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_role_that_may_not_edit_sees_no_form_and_is_refused(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    deployment = await deployed(sqlite_stack, sqlite_ci)
+    deployment = await deployed(stack, ci)
     product_id, environment_id = deployment["product_id"], deployment["environment_id"]
-    await signed_in(sqlite_stack, "developer")
-    detail = await page(sqlite_stack, f"/ui/products/{product_id}")
+    await signed_in(stack, "developer")
+    detail = await page(stack, f"/ui/products/{product_id}")
     assert f'action="/ui/products/{product_id}"' not in detail
-    environment = await page(sqlite_stack, f"/ui/environments/{environment_id}")
+    environment = await page(stack, f"/ui/environments/{environment_id}")
     assert f'action="/ui/environments/{environment_id}"' not in environment
     token = csrf(detail)
-    refused = await sqlite_stack.http.post(
+    refused = await stack.http.post(
         f"/ui/products/{product_id}", data={"csrf_token": token, "name": "mine"}
     )
     assert refused.status_code == 403
     assert "Your role does not allow this." in refused.text
-    retyped = await sqlite_stack.http.post(
+    retyped = await stack.http.post(
         f"/ui/environments/{environment_id}",
         data={"csrf_token": token, "name": "staging", "type": "production"},
     )
     assert retyped.status_code == 403
-    assert (await product_json(sqlite_stack, product_id))["name"] == "api"
-    shown = await sqlite_stack.http.get(
-        f"/environments/{environment_id}", headers=sqlite_stack.admin
-    )
+    assert (await product_json(stack, product_id))["name"] == "api"
+    shown = await stack.http.get(f"/environments/{environment_id}", headers=stack.admin)
     assert shown.json()["type"] == "staging"
 
 
+@pytest.mark.databases("sqlite")
 async def test_invalid_forms_come_back_as_a_page_naming_the_field(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    deployment = await deployed(sqlite_stack, sqlite_ci)
-    await signed_in(sqlite_stack, "admin")
-    token = csrf(await page(sqlite_stack, "/ui/products"))
+    deployment = await deployed(stack, ci)
+    await signed_in(stack, "admin")
+    token = csrf(await page(stack, "/ui/products"))
     cases = [
         (f"/ui/products/{deployment['product_id']}", {"name": ""}, "name:"),
         (
@@ -168,32 +167,30 @@ async def test_invalid_forms_come_back_as_a_page_naming_the_field(
         ),
     ]
     for url, form, field in cases:
-        response = await sqlite_stack.http.post(url, data={"csrf_token": token, **form})
+        response = await stack.http.post(url, data={"csrf_token": token, **form})
         assert response.status_code == 422, url
         assert response.headers["content-type"].startswith("text/html")
         assert field in response.text, response.text
-    assert (await product_json(sqlite_stack, "api"))["name"] == "api"
+    assert (await product_json(stack, "api"))["name"] == "api"
 
 
-async def test_a_taken_name_is_refused_with_its_reason(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
-    product_id = (await deployed(sqlite_stack, sqlite_ci))["product_id"]
-    await sqlite_stack.http.post(
-        "/build-events/", json=build_body(product_name="web"), headers=sqlite_ci
-    )
-    await signed_in(sqlite_stack, "admin")
-    token = csrf(await page(sqlite_stack, "/ui/products"))
-    clash = await sqlite_stack.http.post(
+@pytest.mark.databases("sqlite")
+async def test_a_taken_name_is_refused_with_its_reason(stack: Stack, ci: dict[str, str]) -> None:
+    product_id = (await deployed(stack, ci))["product_id"]
+    await stack.http.post("/build-events/", json=build_body(product_name="web"), headers=ci)
+    await signed_in(stack, "admin")
+    token = csrf(await page(stack, "/ui/products"))
+    clash = await stack.http.post(
         f"/ui/products/{product_id}", data={"csrf_token": token, "name": "web"}
     )
     assert clash.status_code == 409
     assert "The name web is taken" in clash.text
 
 
-async def test_unknown_ids_are_404_pages(sqlite_stack: Stack) -> None:
-    await signed_in(sqlite_stack, "admin")
-    token = csrf(await page(sqlite_stack, "/ui/products"))
+@pytest.mark.databases("sqlite")
+async def test_unknown_ids_are_404_pages(stack: Stack) -> None:
+    await signed_in(stack, "admin")
+    token = csrf(await page(stack, "/ui/products"))
     for url in (
         f"/ui/products/{uuid4()}",
         "/ui/products/not-an-id",
@@ -203,29 +200,30 @@ async def test_unknown_ids_are_404_pages(sqlite_stack: Stack) -> None:
         "/ui/versions/1.0.0",
         f"/ui/versions/{uuid4()}/buttons/{uuid4()}/open?environment=staging",
     ):
-        response = await sqlite_stack.http.get(url)
+        response = await stack.http.get(url)
         assert response.status_code == 404, url
         assert response.headers["content-type"].startswith("text/html"), url
-    posted = await sqlite_stack.http.post(
+    posted = await stack.http.post(
         f"/ui/products/{uuid4()}", data={"csrf_token": token, "name": "x"}
     )
     assert posted.status_code == 404
     assert posted.headers["content-type"].startswith("text/html")
 
 
+@pytest.mark.databases("sqlite")
 async def test_environments_are_listed_and_an_sre_edits_one(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    deployment = await deployed(sqlite_stack, sqlite_ci)
+    deployment = await deployed(stack, ci)
     environment_id = deployment["environment_id"]
-    await signed_in(sqlite_stack, "sre")
-    listing = await page(sqlite_stack, "/ui/environments")
+    await signed_in(stack, "sre")
+    listing = await page(stack, "/ui/environments")
     assert f'href="/ui/environments/{environment_id}">staging</a>' in listing
-    detail = await page(sqlite_stack, f"/ui/environments/{environment_id}")
+    detail = await page(stack, f"/ui/environments/{environment_id}")
     assert "api 1.0.0 → staging" in detail
     assert f'href="/ui/products/{deployment["product_id"]}">api</a>' in detail  # runs here
     assert f'action="/ui/environments/{environment_id}"' in detail
-    done = await sqlite_stack.http.post(
+    done = await stack.http.post(
         f"/ui/environments/{environment_id}",
         data={
             "csrf_token": csrf(detail),
@@ -235,49 +233,51 @@ async def test_environments_are_listed_and_an_sre_edits_one(
         },
     )
     assert done.status_code == 303, done.text
-    after = await page(sqlite_stack, f"/ui/environments/{environment_id}")
+    after = await page(stack, f"/ui/environments/{environment_id}")
     assert "preprod" in after
     assert 'class="badge env-test">test' in after
     assert "Last stop" in after
     assert "Earlier names</dt><dd>staging</dd>" in after
-    by_old_name = await sqlite_stack.http.get("/environments/staging", headers=sqlite_stack.admin)
+    by_old_name = await stack.http.get("/environments/staging", headers=stack.admin)
     assert by_old_name.json()["name"] == "preprod"
 
 
+@pytest.mark.databases("sqlite")
 async def test_versions_are_listed_and_narrowed_by_product(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    deployment = await deployed(sqlite_stack, sqlite_ci)
-    await sqlite_stack.http.post(
+    deployment = await deployed(stack, ci)
+    await stack.http.post(
         "/build-events/",
         json=build_body(product_name="web", version="9.9.9", status="started"),
-        headers=sqlite_ci,
+        headers=ci,
     )
-    await signed_in(sqlite_stack, "viewer")
-    listing = await page(sqlite_stack, "/ui/versions")
+    await signed_in(stack, "viewer")
+    listing = await page(stack, "/ui/versions")
     assert f'href="/ui/versions/{deployment["version_id"]}">1.0.0</a>' in listing
     assert "abc123def456" in listing
     assert "9.9.9" in listing
     assert listing.index("9.9.9") < listing.index("1.0.0")  # newest first
     assert 'class="badge completed">built' in listing
     assert "not yet" in listing  # web 9.9.9 only started building
-    narrowed = await page(sqlite_stack, "/ui/versions?product=web")
+    narrowed = await page(stack, "/ui/versions?product=web")
     assert "9.9.9" in narrowed
     assert "1.0.0" not in narrowed
 
 
+@pytest.mark.databases("sqlite")
 async def test_an_approver_signs_a_version_off_with_only_the_types_their_role_fills(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    version_id = (await deployed(sqlite_stack, sqlite_ci))["version_id"]
-    await signed_in(sqlite_stack, "qa")
-    detail = await page(sqlite_stack, f"/ui/versions/{version_id}")
+    version_id = (await deployed(stack, ci))["version_id"]
+    await signed_in(stack, "qa")
+    detail = await page(stack, f"/ui/versions/{version_id}")
     assert f'action="/ui/versions/{version_id}/approvals"' in detail
     assert '<option value="qa">' in detail
     assert '<option value="performance">' in detail
     assert '<option value="security">' not in detail
     assert '<option value="staging">' in detail
-    done = await sqlite_stack.http.post(
+    done = await stack.http.post(
         f"/ui/versions/{version_id}/approvals",
         data={
             "csrf_token": csrf(detail),
@@ -287,36 +287,33 @@ async def test_an_approver_signs_a_version_off_with_only_the_types_their_role_fi
         },
     )
     assert done.status_code == 303, done.text
-    after = await page(sqlite_stack, f"/ui/versions/{version_id}")
+    after = await page(stack, f"/ui/versions/{version_id}")
     assert "<strong>qa</strong> in staging" in after
     assert "regression suite green" in after
-    other = await sqlite_stack.http.post(
+    other = await stack.http.post(
         f"/ui/versions/{version_id}/approvals",
         data={"csrf_token": csrf(detail), "approval_type": "security"},
     )
     assert other.status_code == 403
-    approvals = await sqlite_stack.http.get(
-        f"/versions/{version_id}/approvals", headers=sqlite_stack.admin
-    )
+    approvals = await stack.http.get(f"/versions/{version_id}/approvals", headers=stack.admin)
     assert [a["approval_type"] for a in approvals.json()] == ["qa"]
 
 
+@pytest.mark.databases("sqlite")
 async def test_roles_that_may_not_approve_see_no_form_and_are_refused(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    version_id = (await deployed(sqlite_stack, sqlite_ci))["version_id"]
-    await signed_in(sqlite_stack, "developer")
-    detail = await page(sqlite_stack, f"/ui/versions/{version_id}")
+    version_id = (await deployed(stack, ci))["version_id"]
+    await signed_in(stack, "developer")
+    detail = await page(stack, f"/ui/versions/{version_id}")
     assert "/approvals" not in detail
     assert "Deployment buttons are unavailable" in detail  # no notifier in this stack
-    refused = await sqlite_stack.http.post(
+    refused = await stack.http.post(
         f"/ui/versions/{version_id}/approvals",
         data={"csrf_token": csrf(detail), "approval_type": "code_review"},
     )
     assert refused.status_code == 403
-    approvals = await sqlite_stack.http.get(
-        f"/versions/{version_id}/approvals", headers=sqlite_stack.admin
-    )
+    approvals = await stack.http.get(f"/versions/{version_id}/approvals", headers=stack.admin)
     assert approvals.json() == []
 
 

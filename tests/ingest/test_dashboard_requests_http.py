@@ -80,23 +80,23 @@ class Open(Protocol):
 
 
 @pytest.fixture
-async def browser(sqlite_stack: Stack) -> AsyncIterator[Open]:
+async def browser(stack: Stack) -> AsyncIterator[Open]:
     """Opens a browser for a new user of a role; the first uses the stack's own client."""
     clients: list[httpx.AsyncClient] = []
 
     async def open_one(role: str, name: str | None = None) -> Browser:
         if not clients:
             assert name is None
-            clients.append(sqlite_stack.http)
-            return Browser(sqlite_stack, sqlite_stack.http, await signed_in(sqlite_stack, role))
+            clients.append(stack.http)
+            return Browser(stack, stack.http, await signed_in(stack, role))
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=sqlite_stack.app), base_url="http://ingest.test"
+            transport=httpx.ASGITransport(app=stack.app), base_url="http://ingest.test"
         )
         clients.append(client)
-        token = await sqlite_stack.user(role, name)
+        token = await stack.user(role, name)
         response = await sign_in(client, token, "/ui/")
         assert response.status_code == 303, response.text
-        return Browser(sqlite_stack, client, token)
+        return Browser(stack, client, token)
 
     yield open_one
     for client in clients[1:]:
@@ -108,6 +108,7 @@ def forms(page: str) -> list[str]:
     return [a for a in re.findall(r'<form[^>]*action="([^"]+)"', page) if a != "/ui/logout"]
 
 
+@pytest.mark.databases("sqlite")
 async def test_the_create_form_makes_a_draft_and_shows_it(browser: Open) -> None:
     dev = await browser("developer")
     form = await dev.page("/ui/requests/new")
@@ -149,6 +150,7 @@ async def test_the_create_form_makes_a_draft_and_shows_it(browser: Open) -> None
     assert "created, in draft" not in await dev.page(where)  # shown once
 
 
+@pytest.mark.databases("sqlite")
 async def test_the_list_is_newest_first_and_filters_by_status(browser: Open) -> None:
     dev = await browser("developer")
     older = await dev.create(name="older one")
@@ -167,6 +169,7 @@ async def test_the_list_is_newest_first_and_filters_by_status(browser: Open) -> 
     assert "status" in refused
 
 
+@pytest.mark.databases("sqlite")
 async def test_moves_follow_the_status_and_each_works_through_its_form(browser: Open) -> None:
     dev = await browser("developer")
     qa = await browser("qa")
@@ -192,6 +195,7 @@ async def test_moves_follow_the_status_and_each_works_through_its_form(browser: 
     assert forms(await dev.page(url)) == []
 
 
+@pytest.mark.databases("sqlite")
 async def test_revert_and_cancel_work_through_their_forms(browser: Open) -> None:
     dev = await browser("release_manager")
     request = await dev.create()
@@ -204,6 +208,7 @@ async def test_revert_and_cancel_work_through_their_forms(browser: Open) -> None
     assert forms(await dev.page(url)) == []
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_slot_is_offered_to_its_approvers_only_never_the_creator(browser: Open) -> None:
     dev = await browser("developer")
     qa = await browser("qa")
@@ -234,6 +239,7 @@ async def test_a_slot_is_offered_to_its_approvers_only_never_the_creator(browser
     assert "(qa)" in page
 
 
+@pytest.mark.databases("sqlite")
 async def test_my_tasks_lists_what_i_may_decide_with_the_forms_inline(browser: Open) -> None:
     dev = await browser("developer")
     qa = await browser("qa")
@@ -259,6 +265,7 @@ async def test_my_tasks_lists_what_i_may_decide_with_the_forms_inline(browser: O
     assert decided["comment"] is None
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_namesake_of_the_creator_finds_their_slot_in_my_tasks(browser: Open) -> None:
     dev = await browser("developer")
     me = await dev.stack.http.get("/users/me", headers=dev.api)
@@ -272,6 +279,7 @@ async def test_a_namesake_of_the_creator_finds_their_slot_in_my_tasks(browser: O
     assert (await dev.read(request["id"]))["status"] == "approved"
 
 
+@pytest.mark.databases("sqlite")
 async def test_steps_are_ticked_through_their_form_with_who_and_when(browser: Open) -> None:
     dev = await browser("product")
     viewer = await browser("viewer")
@@ -294,6 +302,7 @@ async def test_steps_are_ticked_through_their_form_with_who_and_when(browser: Op
     assert tick not in forms(page)
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_form_without_the_csrf_token_changes_nothing(browser: Open) -> None:
     dev = await browser("admin")
     request = await dev.create()
@@ -319,6 +328,7 @@ async def test_a_form_without_the_csrf_token_changes_nothing(browser: Open) -> N
     assert [r["name"] for r in listed.json()] == ["release 1.4"]
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_role_that_may_not_manage_requests_sees_no_actions_and_is_refused(
     browser: Open,
 ) -> None:
@@ -339,6 +349,7 @@ async def test_a_role_that_may_not_manage_requests_sees_no_actions_and_is_refuse
     assert [(r["name"], r["status"]) for r in listed.json()] == [("release 1.4", "draft")]
 
 
+@pytest.mark.databases("sqlite")
 async def test_invalid_forms_come_back_as_a_page_naming_the_field(browser: Open) -> None:
     dev = await browser("developer")
     cases: list[tuple[dict[str, Any], str]] = [
@@ -369,6 +380,7 @@ async def test_invalid_forms_come_back_as_a_page_naming_the_field(browser: Open)
     assert [r["status"] for r in listed.json()] == ["draft"]
 
 
+@pytest.mark.databases("sqlite")
 async def test_unknown_ids_are_404_pages(browser: Open) -> None:
     dev = await browser("admin")
     request = await dev.create()
@@ -390,15 +402,16 @@ async def test_unknown_ids_are_404_pages(browser: Open) -> None:
         assert response.headers["content-type"].startswith("text/html")
 
 
+@pytest.mark.databases("sqlite")
 async def test_the_progress_grid_shows_each_item_in_each_environment(
-    browser: Open, sqlite_ci: dict[str, str]
+    browser: Open, ci: dict[str, str]
 ) -> None:
     dev = await browser("developer")
     request = await dev.create(environments=["staging", "production"])
     sent = await dev.stack.http.post(
         "/deployment-events/",
         json=deploy_body(version="1.4.0", environment_name="staging", status="completed"),
-        headers=sqlite_ci,
+        headers=ci,
     )
     assert sent.status_code == 200, sent.text
     page = await dev.page(f"/ui/requests/{request['id']}")

@@ -75,11 +75,12 @@ async def post_new(stack: Stack, rule_type: str, **fields: Any) -> Any:
 # The list and the mode switch --------------------------------------------------------------
 
 
-async def test_the_list_shows_each_rule_and_managers_get_the_switch(sqlite_stack: Stack) -> None:
-    rule = await api_rule(sqlite_stack, {**FREEZE, "products": ["api", "web"]})
-    await api_rule(sqlite_stack, {**FLOW, "mode": "report_only"})
-    await signed_in(sqlite_stack, "sre")
-    page = await sqlite_stack.http.get("/ui/rules")
+@pytest.mark.databases("sqlite")
+async def test_the_list_shows_each_rule_and_managers_get_the_switch(stack: Stack) -> None:
+    rule = await api_rule(stack, {**FREEZE, "products": ["api", "web"]})
+    await api_rule(stack, {**FLOW, "mode": "report_only"})
+    await signed_in(stack, "sre")
+    page = await stack.http.get("/ui/rules")
     assert page.status_code == 200
     words = text_of(page.text)
     assert "christmas freeze Schedule" in words
@@ -91,65 +92,65 @@ async def test_the_list_shows_each_rule_and_managers_get_the_switch(sqlite_stack
     assert 'href="/ui/rules/new?type=schedule"' in page.text
 
 
-async def test_a_reader_sees_rules_but_no_switch_and_may_not_switch(sqlite_stack: Stack) -> None:
-    rule = await api_rule(sqlite_stack, FLOW)
-    await signed_in(sqlite_stack, "qa")
-    page = await sqlite_stack.http.get("/ui/rules")
+@pytest.mark.databases("sqlite")
+async def test_a_reader_sees_rules_but_no_switch_and_may_not_switch(stack: Stack) -> None:
+    rule = await api_rule(stack, FLOW)
+    await signed_in(stack, "qa")
+    page = await stack.http.get("/ui/rules")
     assert page.status_code == 200
     assert "staging before production" in page.text
     assert "/mode" not in page.text
     assert "/ui/rules/new" not in page.text
-    detail = await sqlite_stack.http.get(f"/ui/rules/{rule['id']}")
+    detail = await stack.http.get(f"/ui/rules/{rule['id']}")
     assert detail.status_code == 200
     assert "/delete" not in detail.text
     assert "/edit" not in detail.text
     token = csrf(page.text)  # the sign-out form's: a real token of this session
-    switched = await sqlite_stack.http.post(
+    switched = await stack.http.post(
         f"/ui/rules/{rule['id']}/mode", data={"csrf_token": token, "mode": "disabled"}
     )
     assert switched.status_code == 403
     assert switched.headers["content-type"].startswith("text/html")
-    deleted = await sqlite_stack.http.post(
-        f"/ui/rules/{rule['id']}/delete", data={"csrf_token": token}
-    )
+    deleted = await stack.http.post(f"/ui/rules/{rule['id']}/delete", data={"csrf_token": token})
     assert deleted.status_code == 403
-    created = await sqlite_stack.http.post(
+    created = await stack.http.post(
         "/ui/rules/new",
         data={"csrf_token": token, "rule_type": "flow", "name": "qa's", "target": "production"},
     )
     assert created.status_code == 403
     for path in ("/ui/rules/new?type=flow", f"/ui/rules/{rule['id']}/edit"):
-        assert (await sqlite_stack.http.get(path)).status_code == 403, path
-    assert (await stored(sqlite_stack, rule["id"]))["mode"] == "enabled"
-    assert len(await all_rules(sqlite_stack)) == 1
+        assert (await stack.http.get(path)).status_code == 403, path
+    assert (await stored(stack, rule["id"]))["mode"] == "enabled"
+    assert len(await all_rules(stack)) == 1
 
 
+@pytest.mark.databases("sqlite")
 async def test_the_mode_switch_works_through_its_form_and_needs_the_token(
-    sqlite_stack: Stack,
+    stack: Stack,
 ) -> None:
-    rule = await api_rule(sqlite_stack, FLOW)
-    await signed_in(sqlite_stack, "release_manager")
-    token = await page_token(sqlite_stack, "/ui/rules")
+    rule = await api_rule(stack, FLOW)
+    await signed_in(stack, "release_manager")
+    token = await page_token(stack, "/ui/rules")
     path = f"/ui/rules/{rule['id']}/mode"
-    refused = await sqlite_stack.http.post(path, data={"mode": "report_only"})
+    refused = await stack.http.post(path, data={"mode": "report_only"})
     assert refused.status_code == 403
-    wrong = await sqlite_stack.http.post(path, data={"mode": "report_only", "csrf_token": "x"})
+    wrong = await stack.http.post(path, data={"mode": "report_only", "csrf_token": "x"})
     assert wrong.status_code == 403
-    assert (await stored(sqlite_stack, rule["id"]))["mode"] == "enabled"
-    done = await sqlite_stack.http.post(path, data={"mode": "report_only", "csrf_token": token})
+    assert (await stored(stack, rule["id"]))["mode"] == "enabled"
+    done = await stack.http.post(path, data={"mode": "report_only", "csrf_token": token})
     assert done.status_code == 303
     assert done.headers["location"] == "/ui/rules"
-    assert (await stored(sqlite_stack, rule["id"]))["mode"] == "report_only"
-    after = await sqlite_stack.http.get("/ui/rules")
+    assert (await stored(stack, rule["id"]))["mode"] == "report_only"
+    after = await stack.http.get("/ui/rules")
     assert "Rule now report-only." in after.text
     # From the rule's own page, back to it.
     back = f"/ui/rules/{rule['id']}"
-    again = await sqlite_stack.http.post(
+    again = await stack.http.post(
         path, data={"mode": "disabled", "csrf_token": token, "back": back}
     )
     assert again.headers["location"] == back
-    assert (await stored(sqlite_stack, rule["id"]))["mode"] == "disabled"
-    bad = await sqlite_stack.http.post(path, data={"mode": "on", "csrf_token": token})
+    assert (await stored(stack, rule["id"]))["mode"] == "disabled"
+    bad = await stack.http.post(path, data={"mode": "on", "csrf_token": token})
     assert bad.status_code == 422
     assert "Mode:" in bad.text
 
@@ -157,14 +158,15 @@ async def test_the_mode_switch_works_through_its_form_and_needs_the_token(
 # Creating, one form per type ----------------------------------------------------------------
 
 
-async def test_a_one_time_freeze_made_through_the_form(sqlite_stack: Stack) -> None:
-    await signed_in(sqlite_stack, "admin")
-    form = await sqlite_stack.http.get("/ui/rules/new?type=schedule")
+@pytest.mark.databases("sqlite")
+async def test_a_one_time_freeze_made_through_the_form(stack: Stack) -> None:
+    await signed_in(stack, "admin")
+    form = await stack.http.get("/ui/rules/new?type=schedule")
     assert 'list="rule-zones"' in form.text
     assert '<option value="Europe/Berlin">' in form.text
     assert 'type="datetime-local" name="window_start"' in form.text
     response = await post_new(
-        sqlite_stack,
+        stack,
         "schedule",
         name="christmas freeze",
         products="api, web",
@@ -179,7 +181,7 @@ async def test_a_one_time_freeze_made_through_the_form(sqlite_stack: Stack) -> N
         duration_minutes="",
     )
     assert response.status_code == 303, response.text
-    [rule] = await all_rules(sqlite_stack)
+    [rule] = await all_rules(stack)
     assert response.headers["location"] == f"/ui/rules/{rule['id']}"
     assert (rule["products"], rule["environments"]) == (["api", "web"], ["production"])
     assert rule["config"] == {
@@ -188,7 +190,7 @@ async def test_a_one_time_freeze_made_through_the_form(sqlite_stack: Stack) -> N
         "reason": "Christmas freeze",
         "windows": [{"start": "2099-12-23T00:00:00", "end": "2100-01-02T00:00:00"}],
     }
-    page = await sqlite_stack.http.get(response.headers["location"])
+    page = await stack.http.get(response.headers["location"])
     assert "Rule christmas freeze created." in page.text
     words = text_of(page.text)
     # The next window, in Berlin and in UTC.
@@ -198,10 +200,11 @@ async def test_a_one_time_freeze_made_through_the_form(sqlite_stack: Stack) -> N
     assert "2099-12-23 00:00 until 2100-01-02 00:00" in words
 
 
-async def test_a_recurring_window_made_through_the_form(sqlite_stack: Stack) -> None:
-    await signed_in(sqlite_stack, "sre")
+@pytest.mark.databases("sqlite")
+async def test_a_recurring_window_made_through_the_form(stack: Stack) -> None:
+    await signed_in(stack, "sre")
     response = await post_new(
-        sqlite_stack,
+        stack,
         "schedule",
         name="weekend",
         kind="allow",
@@ -213,7 +216,7 @@ async def test_a_recurring_window_made_through_the_form(sqlite_stack: Stack) -> 
         window_end="",
     )
     assert response.status_code == 303, response.text
-    [rule] = await all_rules(sqlite_stack)
+    [rule] = await all_rules(stack)
     assert rule["config"] == {
         "kind": "allow",
         "timezone": "America/New_York",
@@ -222,7 +225,7 @@ async def test_a_recurring_window_made_through_the_form(sqlite_stack: Stack) -> 
         "dtstart": "2026-01-02T17:00:00",
         "duration_minutes": 900.0,
     }
-    page = await sqlite_stack.http.get(response.headers["location"])
+    page = await stack.http.get(response.headers["location"])
     words = text_of(page.text)
     assert "every week on Friday at 17:00, for 15 h each time" in words
     assert "accepted only during these windows" in words
@@ -232,17 +235,16 @@ async def test_a_recurring_window_made_through_the_form(sqlite_stack: Stack) -> 
     assert local[1::2] == [("Sat", "08:00")] * 8
 
 
-async def test_the_other_types_made_through_their_forms(sqlite_stack: Stack) -> None:
-    await signed_in(sqlite_stack, "admin")
+@pytest.mark.databases("sqlite")
+async def test_the_other_types_made_through_their_forms(stack: Stack) -> None:
+    await signed_in(stack, "admin")
     for rule_type in ("dr_required", "version_approval", "flow"):
-        form = await sqlite_stack.http.get(f"/ui/rules/new?type={rule_type}")
+        form = await stack.http.get(f"/ui/rules/new?type={rule_type}")
         assert form.status_code == 200
         assert 'name="csrf_token"' in form.text
-    dr = await post_new(
-        sqlite_stack, "dr_required", name="needs a DR", approval_types=["qa", "security"]
-    )
+    dr = await post_new(stack, "dr_required", name="needs a DR", approval_types=["qa", "security"])
     signoff = await post_new(
-        sqlite_stack,
+        stack,
         "version_approval",
         name="security sign-off",
         mode="report_only",
@@ -250,10 +252,10 @@ async def test_the_other_types_made_through_their_forms(sqlite_stack: Stack) -> 
         environment="staging",
     )
     anywhere = await post_new(
-        sqlite_stack, "version_approval", name="qa anywhere", approval_types="qa", environment=""
+        stack, "version_approval", name="qa anywhere", approval_types="qa", environment=""
     )
     flow = await post_new(
-        sqlite_stack,
+        stack,
         "flow",
         name="the path",
         target="production",
@@ -263,7 +265,7 @@ async def test_the_other_types_made_through_their_forms(sqlite_stack: Stack) -> 
     )
     for response in (dr, signoff, anywhere, flow):
         assert response.status_code == 303, response.text
-    made = {r["name"]: r for r in await all_rules(sqlite_stack)}
+    made = {r["name"]: r for r in await all_rules(stack)}
     assert made["needs a DR"]["config"] == {"approval_types": ["qa", "security"]}
     assert made["security sign-off"]["mode"] == "report_only"
     assert made["security sign-off"]["config"] == {
@@ -279,37 +281,40 @@ async def test_the_other_types_made_through_their_forms(sqlite_stack: Stack) -> 
         "strict_order": False,
         "min_soak_minutes": 90.0,
     }
-    page = await sqlite_stack.http.get(f"/ui/rules/{made['the path']['id']}")
+    page = await stack.http.get(f"/ui/rules/{made['the path']['id']}")
     assert "completed in test, staging (in any order)" in text_of(page.text)
     assert "at least 1 h 30 min" in text_of(page.text)
 
 
+@pytest.mark.databases("sqlite")
 async def test_new_without_a_type_offers_the_types_and_an_unknown_type_is_404(
-    sqlite_stack: Stack,
+    stack: Stack,
 ) -> None:
-    await signed_in(sqlite_stack, "admin")
-    chooser = await sqlite_stack.http.get("/ui/rules/new")
+    await signed_in(stack, "admin")
+    chooser = await stack.http.get("/ui/rules/new")
     assert chooser.status_code == 200
     for rule_type in ("schedule", "dr_required", "flow", "version_approval"):
         assert f'href="/ui/rules/new?type={rule_type}"' in chooser.text
-    unknown = await sqlite_stack.http.get("/ui/rules/new?type=freeze")
+    unknown = await stack.http.get("/ui/rules/new?type=freeze")
     assert unknown.status_code == 404
     assert unknown.headers["content-type"].startswith("text/html")
 
 
-async def test_creating_needs_the_pages_token(sqlite_stack: Stack) -> None:
-    await signed_in(sqlite_stack, "admin")
-    response = await sqlite_stack.http.post(
+@pytest.mark.databases("sqlite")
+async def test_creating_needs_the_pages_token(stack: Stack) -> None:
+    await signed_in(stack, "admin")
+    response = await stack.http.post(
         "/ui/rules/new",
         data={"rule_type": "dr_required", "name": "tokenless", "approval_types": "qa"},
     )
     assert response.status_code == 403
-    assert await all_rules(sqlite_stack) == []
+    assert await all_rules(stack) == []
 
 
 # What the form says when policy refuses it ---------------------------------------------------
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize(
     ("rule_type", "fields", "said", "marked"),
     [
@@ -352,35 +357,37 @@ async def test_creating_needs_the_pages_token(sqlite_stack: Stack) -> None:
     ],
 )
 async def test_a_refused_form_comes_back_naming_the_field(
-    sqlite_stack: Stack, rule_type: str, fields: dict[str, str], said: str, marked: str
+    stack: Stack, rule_type: str, fields: dict[str, str], said: str, marked: str
 ) -> None:
-    await signed_in(sqlite_stack, "admin")
-    response = await post_new(sqlite_stack, rule_type, **{"name": "bad", **fields})
+    await signed_in(stack, "admin")
+    response = await post_new(stack, rule_type, **{"name": "bad", **fields})
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("text/html")
     assert said in html.unescape(response.text)
     assert 'role="alert"' in response.text
     # What was typed is still there, the field at fault marked.
     assert marked in html.unescape(response.text)
-    assert await all_rules(sqlite_stack) == []
+    assert await all_rules(stack) == []
 
 
-async def test_a_taken_name_comes_back_on_the_form(sqlite_stack: Stack) -> None:
-    await api_rule(sqlite_stack, FLOW)
-    await signed_in(sqlite_stack, "admin")
-    response = await post_new(sqlite_stack, "dr_required", name=FLOW_NAME, approval_types="qa")
+@pytest.mark.databases("sqlite")
+async def test_a_taken_name_comes_back_on_the_form(stack: Stack) -> None:
+    await api_rule(stack, FLOW)
+    await signed_in(stack, "admin")
+    response = await post_new(stack, "dr_required", name=FLOW_NAME, approval_types="qa")
     assert response.status_code == 409
     assert f"A rule named {FLOW_NAME} exists" in response.text
-    assert len(await all_rules(sqlite_stack)) == 1
+    assert len(await all_rules(stack)) == 1
 
 
 # Editing and deleting -----------------------------------------------------------------------
 
 
-async def test_edit_shows_the_rule_and_saves_changes(sqlite_stack: Stack) -> None:
-    rule = await api_rule(sqlite_stack, FREEZE)
-    await signed_in(sqlite_stack, "admin")
-    form = await sqlite_stack.http.get(f"/ui/rules/{rule['id']}/edit")
+@pytest.mark.databases("sqlite")
+async def test_edit_shows_the_rule_and_saves_changes(stack: Stack) -> None:
+    rule = await api_rule(stack, FREEZE)
+    await signed_in(stack, "admin")
+    form = await stack.http.get(f"/ui/rules/{rule['id']}/edit")
     assert form.status_code == 200
     assert 'value="christmas freeze"' in form.text
     assert 'value="Europe/Berlin"' in form.text
@@ -399,13 +406,13 @@ async def test_edit_shows_the_rule_and_saves_changes(sqlite_stack: Stack) -> Non
         "window_end": ["2100-01-01T12:00", ""],
         "rrule": "",
     }
-    refused = await sqlite_stack.http.post(path, data=data)
+    refused = await stack.http.post(path, data=data)
     assert refused.status_code == 403
-    assert (await stored(sqlite_stack, rule["id"]))["name"] == "christmas freeze"
-    saved = await sqlite_stack.http.post(path, data={**data, "csrf_token": csrf(form.text)})
+    assert (await stored(stack, rule["id"]))["name"] == "christmas freeze"
+    saved = await stack.http.post(path, data={**data, "csrf_token": csrf(form.text)})
     assert saved.status_code == 303, saved.text
     assert saved.headers["location"] == f"/ui/rules/{rule['id']}"
-    now = await stored(sqlite_stack, rule["id"])
+    now = await stored(stack, rule["id"])
     assert (now["name"], now["mode"], now["products"]) == (
         "new year freeze",
         "report_only",
@@ -416,39 +423,41 @@ async def test_edit_shows_the_rule_and_saves_changes(sqlite_stack: Stack) -> Non
         "timezone": "Europe/Berlin",
         "windows": [{"start": "2099-12-31T18:00:00", "end": "2100-01-01T12:00:00"}],
     }
-    bad = await sqlite_stack.http.post(
+    bad = await stack.http.post(
         path, data={**data, "timezone": "Nowhere", "csrf_token": csrf(form.text)}
     )
     assert bad.status_code == 422
     assert "Time zone:" in bad.text
-    assert (await stored(sqlite_stack, rule["id"]))["config"]["timezone"] == "Europe/Berlin"
+    assert (await stored(stack, rule["id"]))["config"]["timezone"] == "Europe/Berlin"
 
 
-async def test_delete_through_the_rules_page(sqlite_stack: Stack) -> None:
-    rule = await api_rule(sqlite_stack, FLOW)
-    await signed_in(sqlite_stack, "sre")
-    page = await sqlite_stack.http.get(f"/ui/rules/{rule['id']}")
+@pytest.mark.databases("sqlite")
+async def test_delete_through_the_rules_page(stack: Stack) -> None:
+    rule = await api_rule(stack, FLOW)
+    await signed_in(stack, "sre")
+    page = await stack.http.get(f"/ui/rules/{rule['id']}")
     assert f'action="/ui/rules/{rule["id"]}/delete"' in page.text
     path = f"/ui/rules/{rule['id']}/delete"
-    assert (await sqlite_stack.http.post(path)).status_code == 403
-    assert len(await all_rules(sqlite_stack)) == 1
-    done = await sqlite_stack.http.post(path, data={"csrf_token": csrf(page.text)})
+    assert (await stack.http.post(path)).status_code == 403
+    assert len(await all_rules(stack)) == 1
+    done = await stack.http.post(path, data={"csrf_token": csrf(page.text)})
     assert done.status_code == 303
     assert done.headers["location"] == "/ui/rules"
-    assert await all_rules(sqlite_stack) == []
-    assert "Rule deleted." in (await sqlite_stack.http.get("/ui/rules")).text
+    assert await all_rules(stack) == []
+    assert "Rule deleted." in (await stack.http.get("/ui/rules")).text
 
 
-async def test_unknown_rules_are_404_pages(sqlite_stack: Stack) -> None:
-    await signed_in(sqlite_stack, "admin")
-    token = await page_token(sqlite_stack, "/ui/rules")
+@pytest.mark.databases("sqlite")
+async def test_unknown_rules_are_404_pages(stack: Stack) -> None:
+    await signed_in(stack, "admin")
+    token = await page_token(stack, "/ui/rules")
     for rule_id in (str(uuid4()), "not-a-rule"):
         for path in (f"/ui/rules/{rule_id}", f"/ui/rules/{rule_id}/edit"):
-            response = await sqlite_stack.http.get(path)
+            response = await stack.http.get(path)
             assert response.status_code == 404, path
             assert response.headers["content-type"].startswith("text/html")
         for action, data in (("mode", {"mode": "disabled"}), ("delete", {}), ("edit", {})):
-            response = await sqlite_stack.http.post(
+            response = await stack.http.post(
                 f"/ui/rules/{rule_id}/{action}", data={**data, "csrf_token": token}
             )
             assert response.status_code == 404, (rule_id, action)
@@ -458,12 +467,13 @@ async def test_unknown_rules_are_404_pages(sqlite_stack: Stack) -> None:
 # The violations log ----------------------------------------------------------------------------
 
 
+@pytest.mark.databases("sqlite")
 async def test_the_violations_log_and_a_rules_recent_violations(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    flow = await api_rule(sqlite_stack, FLOW)
+    flow = await api_rule(stack, FLOW)
     await api_rule(
-        sqlite_stack,
+        stack,
         {
             "name": "web needs a DR",
             "rule_type": "dr_required",
@@ -473,12 +483,12 @@ async def test_the_violations_log_and_a_rules_recent_violations(
         },
     )
     for product in ("api", "web"):
-        sent = await sqlite_stack.http.post(
-            "/deployment-events/", json=deploy_body(product_name=product), headers=sqlite_ci
+        sent = await stack.http.post(
+            "/deployment-events/", json=deploy_body(product_name=product), headers=ci
         )
         assert sent.status_code == 428, sent.text
-    await signed_in(sqlite_stack, "viewer")
-    log = await sqlite_stack.http.get("/ui/violations")
+    await signed_in(stack, "viewer")
+    log = await stack.http.get("/ui/violations")
     assert log.status_code == 200
     words = text_of(log.text)
     assert "3 violations" in words
@@ -487,27 +497,28 @@ async def test_the_violations_log_and_a_rules_recent_violations(
     assert "FLOW_VIOLATION" in words
     assert f'href="/ui/rules/{flow["id"]}"' in log.text
     assert '<option value="web needs a DR">' in log.text
-    reported = await sqlite_stack.http.get("/ui/violations", params={"outcome": "reported"})
+    reported = await stack.http.get("/ui/violations", params={"outcome": "reported"})
     assert text_of(reported.text).count("reported web") == 1
     assert "blocked api" not in text_of(reported.text)
     assert 'value="reported" selected' in reported.text
-    by_rule = await sqlite_stack.http.get(
+    by_rule = await stack.http.get(
         "/ui/violations", params={"rule": FLOW_NAME, "product": "web", "environment": ""}
     )
     assert "1 violation matches" in text_of(by_rule.text)
-    nothing = await sqlite_stack.http.get("/ui/violations", params={"environment": "staging"})
+    nothing = await stack.http.get("/ui/violations", params={"environment": "staging"})
     assert "Nothing matches these filters." in nothing.text
-    bad = await sqlite_stack.http.get("/ui/violations", params={"outcome": "ignored"})
+    bad = await stack.http.get("/ui/violations", params={"outcome": "ignored"})
     assert bad.status_code == 422
     assert "Outcome:" in bad.text
-    page = await sqlite_stack.http.get(f"/ui/rules/{flow['id']}")
+    page = await stack.http.get(f"/ui/rules/{flow['id']}")
     assert text_of(page.text).count("blocked") == 2
     assert "reported web" not in text_of(page.text)
     assert "/ui/violations?rule=staging%20before%20production" in page.text
 
 
-async def test_a_schedule_is_previewed_before_it_is_saved(sqlite_stack: Stack) -> None:
-    await signed_in(sqlite_stack, "sre")
+@pytest.mark.databases("sqlite")
+async def test_a_schedule_is_previewed_before_it_is_saved(stack: Stack) -> None:
+    await signed_in(stack, "sre")
     fields = {
         "name": "friday evenings",
         "kind": "deny",
@@ -518,16 +529,16 @@ async def test_a_schedule_is_previewed_before_it_is_saved(sqlite_stack: Stack) -
         "window_start": "",
         "window_end": "",
     }
-    preview = await post_new(sqlite_stack, "schedule", action="preview", **fields)
+    preview = await post_new(stack, "schedule", action="preview", **fields)
     assert preview.status_code == 200, preview.text
     words = text_of(preview.text)
     assert "Next windows, as written" in words
     assert "Fri" in words
     assert "18:00 until" in words
     assert 'value="friday evenings"' in preview.text  # the form keeps what was typed
-    assert await all_rules(sqlite_stack) == []
+    assert await all_rules(stack) == []
     wrong = await post_new(
-        sqlite_stack, "schedule", action="preview", **{**fields, "rrule": "FREQ=SOMETIMES"}
+        stack, "schedule", action="preview", **{**fields, "rrule": "FREQ=SOMETIMES"}
     )
     assert wrong.status_code == 422
-    assert await all_rules(sqlite_stack) == []
+    assert await all_rules(stack) == []

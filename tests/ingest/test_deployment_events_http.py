@@ -37,11 +37,12 @@ async def deploy(stack: Stack, headers: dict[str, str], **fields: Any) -> dict[s
     return body
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize("path", ["/deployment-events", "/deployment-events/"])
 async def test_deployment_events_answer_with_and_without_a_slash(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str], path: str
+    stack: Stack, ci: dict[str, str], path: str
 ) -> None:
-    response = await sqlite_stack.http.post(path, json=deploy_body(), headers=sqlite_ci)
+    response = await stack.http.post(path, json=deploy_body(), headers=ci)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "started"
 

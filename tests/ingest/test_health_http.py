@@ -8,30 +8,34 @@ from tests.support.stack import Stack
 UP = {"status": "ok", "broker": "up", "policy": "up"}
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize("path", ["/health/live", "/health/live/"])
-async def test_liveness_needs_nothing(sqlite_stack: Stack, path: str) -> None:
-    response = await sqlite_stack.http.get(path)
+async def test_liveness_needs_nothing(stack: Stack, path: str) -> None:
+    response = await stack.http.get(path)
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-async def test_health_is_200_with_the_stack_up(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_health_is_200_with_the_stack_up(stack: Stack) -> None:
     for path in ("/health", "/health/"):
-        response = await sqlite_stack.http.get(path)
+        response = await stack.http.get(path)
         assert response.status_code == 200, response.text
         assert response.json() == UP
 
 
-async def test_health_is_503_while_policy_is_gone(sqlite_rabbit_stack: Stack) -> None:
-    assert (await sqlite_rabbit_stack.http.get("/health")).status_code == 200
-    async with policy_stopped(sqlite_rabbit_stack):
-        response = await sqlite_rabbit_stack.http.get("/health")
+@pytest.mark.transports("rabbit")
+@pytest.mark.databases("sqlite")
+async def test_health_is_503_while_policy_is_gone(stack: Stack) -> None:
+    assert (await stack.http.get("/health")).status_code == 200
+    async with policy_stopped(stack):
+        response = await stack.http.get("/health")
         assert response.status_code == 503
         assert response.json() == {"status": "unavailable", "broker": "up", "policy": "down"}
-        live = await sqlite_rabbit_stack.http.get("/health/live")
+        live = await stack.http.get("/health/live")
         assert live.status_code == 200
 
     async def healthy() -> bool:
-        return (await sqlite_rabbit_stack.http.get("/health")).status_code == 200
+        return (await stack.http.get("/health")).status_code == 200
 
-    await sqlite_rabbit_stack.wait_for(healthy)
+    await stack.wait_for(healthy)

@@ -90,14 +90,15 @@ async def answers(stack: Stack, headers: dict[str, str], suffix: str) -> list[tu
     return seen
 
 
+@pytest.mark.databases("sqlite")
 async def test_every_answer_is_the_frameworks_own(
-    sqlite_stack: Stack, served: list[str], monkeypatch: pytest.MonkeyPatch
+    stack: Stack, served: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = sqlite_stack.auth(await sqlite_stack.api_key())
+    key = stack.auth(await stack.api_key())
 
-    short = await answers(sqlite_stack, key, "1")
+    short = await answers(stack, key, "1")
     framework_only(monkeypatch)
-    framework = await answers(sqlite_stack, key, "2")
+    framework = await answers(stack, key, "2")
 
     assert short == framework
     assert [status for status, _ in short] == [200] * 5 + [400, 422, 422, 422, 422, 422, 422]
@@ -110,23 +111,24 @@ async def test_every_answer_is_the_frameworks_own(
     ]
 
 
+@pytest.mark.databases("sqlite")
 async def test_credentials_are_checked_as_the_endpoint_checks_them(
-    sqlite_stack: Stack, served: list[str], monkeypatch: pytest.MonkeyPatch
+    stack: Stack, served: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    viewer = await sqlite_stack.user("viewer")
+    viewer = await stack.user("viewer")
     cases = [
         {},
         {"authorization": "Basic abc"},
         {"authorization": "Bearer "},
-        sqlite_stack.auth("vk_" + "x" * 40),
-        sqlite_stack.auth(viewer),
+        stack.auth("vk_" + "x" * 40),
+        stack.auth(viewer),
     ]
     body = json.dumps(deploy_body(status="completed")).encode()
 
     async def refusals() -> list[tuple[int, Any]]:
         return [
             comparable(
-                await sqlite_stack.http.post(
+                await stack.http.post(
                     "/deployment-events/", content=body, headers={**JSON, **headers}
                 )
             )
@@ -140,15 +142,16 @@ async def test_credentials_are_checked_as_the_endpoint_checks_them(
     assert len(served) == len(cases)
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_started_served_by_the_intake_is_decided_and_recorded(
-    sqlite_stack: Stack, served: list[str]
+    stack: Stack, served: list[str]
 ) -> None:
-    key = sqlite_stack.auth(await sqlite_stack.api_key())
+    key = stack.auth(await stack.api_key())
 
-    started = await sqlite_stack.http.post(
+    started = await stack.http.post(
         "/deployment-events/", json=deploy_body(version="2.0.0", status="started"), headers=key
     )
-    second = await sqlite_stack.http.post(
+    second = await stack.http.post(
         "/deployment-events/", json=deploy_body(version="2.0.1", status="started"), headers=key
     )
 

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from tests.support.stack import Stack
 
 
@@ -12,8 +14,9 @@ async def openapi(stack: Stack) -> dict[str, Any]:
     return document
 
 
-async def test_deployment_events_document_their_refusals(sqlite_stack: Stack) -> None:
-    document = await openapi(sqlite_stack)
+@pytest.mark.databases("sqlite")
+async def test_deployment_events_document_their_refusals(stack: Stack) -> None:
+    document = await openapi(stack)
     paths = document["paths"]
     [path] = [p for p in paths if p.rstrip("/") == "/deployment-events"]
     responses = paths[path]["post"]["responses"]
@@ -25,14 +28,16 @@ async def test_deployment_events_document_their_refusals(sqlite_stack: Stack) ->
     assert "detail" in error_body["properties"]
 
 
-async def test_build_events_document_the_version_conflict(sqlite_stack: Stack) -> None:
-    paths = (await openapi(sqlite_stack))["paths"]
+@pytest.mark.databases("sqlite")
+async def test_build_events_document_the_version_conflict(stack: Stack) -> None:
+    paths = (await openapi(stack))["paths"]
     [path] = [p for p in paths if p.rstrip("/") == "/build-events"]
     assert {"200", "202", "409", "422", "503"} <= set(paths[path]["post"]["responses"])
 
 
-async def test_no_path_appears_twice(sqlite_stack: Stack) -> None:
-    document = await openapi(sqlite_stack)
+@pytest.mark.databases("sqlite")
+async def test_no_path_appears_twice(stack: Stack) -> None:
+    document = await openapi(stack)
     paths = list(document["paths"])
     bare = [p.rstrip("/") or "/" for p in paths]
     assert len(bare) == len(set(bare)), sorted(paths)
@@ -46,17 +51,19 @@ async def test_no_path_appears_twice(sqlite_stack: Stack) -> None:
     assert "/state" in bare
 
 
-async def test_the_docs_are_served(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_the_docs_are_served(stack: Stack) -> None:
     for path in ("/docs", "/redoc"):
-        response = await sqlite_stack.http.get(path)
+        response = await stack.http.get(path)
         assert response.status_code == 200
         assert "text/html" in response.headers["content-type"]
         assert "/openapi.json" in response.text
 
 
-async def test_channels_and_buttons_are_documented_as_they_are_sent(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_channels_and_buttons_are_documented_as_they_are_sent(stack: Stack) -> None:
     """Their bodies say `kind`; the schema once said `channel_kind` / `button_kind`."""
-    document = await openapi(sqlite_stack)
+    document = await openapi(stack)
     schemas = document["components"]["schemas"]
     paths = document["paths"]
     for path, view in (
@@ -72,8 +79,9 @@ async def test_channels_and_buttons_are_documented_as_they_are_sent(sqlite_stack
         assert schemas[view].get("additionalProperties") is False
 
 
-async def test_every_operation_documents_the_errors_it_can_answer(sqlite_stack: Stack) -> None:
-    document = await openapi(sqlite_stack)
+@pytest.mark.databases("sqlite")
+async def test_every_operation_documents_the_errors_it_can_answer(stack: Stack) -> None:
+    document = await openapi(stack)
     for path, item in document["paths"].items():
         for method, operation in item.items():
             documented = set(operation["responses"])
@@ -92,23 +100,24 @@ async def test_every_operation_documents_the_errors_it_can_answer(sqlite_stack: 
     }
 
 
+@pytest.mark.databases("sqlite")
 async def test_the_documented_errors_are_the_ones_answered(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
     """A few real answers, each a status the document lists for its operation."""
-    document = await openapi(sqlite_stack)
+    document = await openapi(stack)
 
     def listed(path: str, method: str) -> set[str]:
         return set(document["paths"][path][method]["responses"])
 
     cases = [
         ("get", "/products", "/products/", None, {}),  # no token: 401
-        ("get", "/users", "/users/", None, sqlite_ci),  # an API key: 403
-        ("get", "/deployments/{deployment_id}", "/deployments/nope", None, sqlite_ci),  # 404
-        ("post", "/build-events", "/build-events/", b"{", sqlite_ci),  # 400
+        ("get", "/users", "/users/", None, ci),  # an API key: 403
+        ("get", "/deployments/{deployment_id}", "/deployments/nope", None, ci),  # 404
+        ("post", "/build-events", "/build-events/", b"{", ci),  # 400
     ]
     for method, template, path, raw, headers in cases:
-        answer = await sqlite_stack.http.request(
+        answer = await stack.http.request(
             method.upper(),
             path,
             content=raw,
@@ -118,8 +127,9 @@ async def test_the_documented_errors_are_the_ones_answered(
         assert answer.status_code >= 400
 
 
+@pytest.mark.databases("sqlite")
 async def test_an_undeclared_method_is_405_with_every_method_of_the_path(
-    sqlite_stack: Stack,
+    stack: Stack,
 ) -> None:
     """Each method of a path is a route of its own: `Allow` names them all, and a path that
     is a resource of its own (`/users/me`) is not also the record a template names."""
@@ -129,13 +139,14 @@ async def test_an_undeclared_method_is_405_with_every_method_of_the_path(
         ("DELETE", "/users/me", "GET"),
         ("POST", "/deployment-rules/violations", "GET"),
     ):
-        answer = await sqlite_stack.http.request(method, path, headers=sqlite_stack.admin)
+        answer = await stack.http.request(method, path, headers=stack.admin)
         assert answer.status_code == 405, (method, path, answer.text)
         assert answer.headers["allow"] == allowed, (method, path)
 
 
-async def test_operations_that_need_a_token_say_so(sqlite_stack: Stack) -> None:
-    document = await openapi(sqlite_stack)
+@pytest.mark.databases("sqlite")
+async def test_operations_that_need_a_token_say_so(stack: Stack) -> None:
+    document = await openapi(stack)
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     for path, item in document["paths"].items():
         for method, operation in item.items():

@@ -4,6 +4,8 @@ remembered by the gateway until policy surely has them."""
 import asyncio
 from uuid import uuid4
 
+import pytest
+
 from tests.support.stack import Stack
 from versioner.common.messages.actor import Actor
 from versioner.common.messages.management import MAX_QUEUED_NOTES, NoteEventsQueued, QueuedEvent
@@ -133,18 +135,17 @@ def test_an_accepted_event_is_forgotten_once_policy_surely_has_its_note() -> Non
     assert accepted.queued(recent.event_id, CI) is not None
 
 
+@pytest.mark.databases("sqlite")
 async def test_get_event_finds_an_event_answered_202_before_policy_has_its_note(
-    sqlite_stack: Stack,
+    stack: Stack,
 ) -> None:
-    mine, theirs = await sqlite_stack.api_key(), await sqlite_stack.api_key("other")
-    sender = await sqlite_stack.app.state.authenticator.actor(mine)
+    mine, theirs = await stack.api_key(), await stack.api_key("other")
+    sender = await stack.app.state.authenticator.actor(mine)
     event = sent_by(sender)
-    sqlite_stack.gateway.accepted.remember(event)  # its note not written by policy (yet)
+    stack.gateway.accepted.remember(event)  # its note not written by policy (yet)
 
-    seen = await sqlite_stack.http.get(f"/events/{event.event_id}", headers=sqlite_stack.auth(mine))
-    hidden = await sqlite_stack.http.get(
-        f"/events/{event.event_id}", headers=sqlite_stack.auth(theirs)
-    )
+    seen = await stack.http.get(f"/events/{event.event_id}", headers=stack.auth(mine))
+    hidden = await stack.http.get(f"/events/{event.event_id}", headers=stack.auth(theirs))
 
     assert seen.status_code == 200
     assert (seen.json()["status"], seen.json()["event_kind"]) == ("queued", "deployment")

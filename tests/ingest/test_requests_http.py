@@ -5,6 +5,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
 
 from tests.ingest.flows import FORBIDDEN, NOT_FOUND, ROLES, deploy_body, is_utc
 from tests.support.stack import Stack
@@ -131,16 +132,17 @@ def codes(response: httpx.Response) -> list[str]:
 # Creating ----------------------------------------------------------------------------------
 
 
-async def test_create_answers_201_with_a_draft(sqlite_stack: Stack) -> None:
-    token = await sqlite_stack.user("developer", name="dana")
-    response = await sqlite_stack.http.post(
+@pytest.mark.databases("sqlite")
+async def test_create_answers_201_with_a_draft(stack: Stack) -> None:
+    token = await stack.user("developer", name="dana")
+    response = await stack.http.post(
         "/deployment-requests/",
         json=request_body(
             items=[{"product": "api", "version": "1.4.0"}, {"product": "web", "version": "2.0"}],
             environments=["staging", "production", "staging"],
             approval_slots=[{"approval_type": "qa"}, {"approval_type": "uat", "optional": True}],
         ),
-        headers=sqlite_stack.auth(token),
+        headers=stack.auth(token),
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -182,8 +184,8 @@ async def test_create_answers_201_with_a_draft(sqlite_stack: Stack) -> None:
     assert body["submitted_at"] is body["closed_at"] is None
 
 
-async def test_who_may_create_a_request(sqlite_stack: Stack, sqlite_ci: dict[str, str]) -> None:
-    stack = sqlite_stack
+@pytest.mark.databases("sqlite")
+async def test_who_may_create_a_request(stack: Stack, ci: dict[str, str]) -> None:
     for role in ROLES:
         response = await stack.http.post(
             "/deployment-requests/",
@@ -197,48 +199,48 @@ async def test_who_may_create_a_request(sqlite_stack: Stack, sqlite_ci: dict[str
             assert response.status_code == 403, (role, response.text)
             assert response.json() == FORBIDDEN
     by_key = await stack.http.post(
-        "/deployment-requests/", json=request_body(name="by ci"), headers=sqlite_ci
+        "/deployment-requests/", json=request_body(name="by ci"), headers=ci
     )
     assert by_key.status_code == 403, by_key.text
     assert by_key.json() == FORBIDDEN
-    listed = await stack.http.get("/deployment-requests", headers=sqlite_ci)
+    listed = await stack.http.get("/deployment-requests", headers=ci)
     assert sorted(r["name"] for r in listed.json()) == sorted(f"by {r}" for r in DR_MANAGERS)
 
 
-async def test_the_list_newest_first_with_a_status_filter(sqlite_stack: Stack) -> None:
-    drs = Requests(sqlite_stack)
-    admin = sqlite_stack.admin
+@pytest.mark.databases("sqlite")
+async def test_the_list_newest_first_with_a_status_filter(stack: Stack) -> None:
+    drs = Requests(stack)
+    admin = stack.admin
     first = await drs.create(admin, name="first")
     await drs.create(admin, name="second")
     await drs.moved(admin, first["id"], "submit")
     for path in ("/deployment-requests", "/deployment-requests/"):
-        response = await sqlite_stack.http.get(path, headers=admin)
+        response = await stack.http.get(path, headers=admin)
         assert response.status_code == 200
         assert [r["name"] for r in response.json()] == ["second", "first"]
         assert response.headers["x-total-count"] == "2"
-    submitted = await sqlite_stack.http.get(
+    submitted = await stack.http.get(
         "/deployment-requests/", params={"status": "in_progress"}, headers=admin
     )
     assert [r["name"] for r in submitted.json()] == ["first"]
     assert submitted.headers["x-total-count"] == "1"
-    page = await sqlite_stack.http.get("/deployment-requests/", params={"limit": 1}, headers=admin)
+    page = await stack.http.get("/deployment-requests/", params={"limit": 1}, headers=admin)
     assert [r["name"] for r in page.json()] == ["second"]
-    rest = await sqlite_stack.http.get(
+    rest = await stack.http.get(
         "/deployment-requests/", params={"before": page.json()[0]["id"]}, headers=admin
     )
     assert [r["name"] for r in rest.json()] == ["first"]
-    bad = await sqlite_stack.http.get(
-        "/deployment-requests/", params={"status": "open"}, headers=admin
-    )
+    bad = await stack.http.get("/deployment-requests/", params={"status": "open"}, headers=admin)
     assert bad.status_code == 422
 
 
 # Moves -------------------------------------------------------------------------------------
 
 
-async def test_submit_then_approve_then_complete(sqlite_stack: Stack) -> None:
-    drs, admin = Requests(sqlite_stack), sqlite_stack.admin
-    qa = sqlite_stack.auth(await sqlite_stack.user("qa", name="quinn"))
+@pytest.mark.databases("sqlite")
+async def test_submit_then_approve_then_complete(stack: Stack) -> None:
+    drs, admin = Requests(stack), stack.admin
+    qa = stack.auth(await stack.user("qa", name="quinn"))
     draft = await drs.create(admin)
     submitted = await drs.moved(admin, draft["id"], "submit")
     assert submitted["status"] == "in_progress"
@@ -259,8 +261,9 @@ async def test_submit_then_approve_then_complete(sqlite_stack: Stack) -> None:
         assert (await drs.move(admin, draft["id"], action)).status_code == 409, action
 
 
-async def test_submit_without_items_is_422(sqlite_stack: Stack) -> None:
-    drs, admin = Requests(sqlite_stack), sqlite_stack.admin
+@pytest.mark.databases("sqlite")
+async def test_submit_without_items_is_422(stack: Stack) -> None:
+    drs, admin = Requests(stack), stack.admin
     empty = await drs.create(admin, items=[])
     response = await drs.move(admin, empty["id"], "submit")
     assert response.status_code == 422, response.text
@@ -268,9 +271,10 @@ async def test_submit_without_items_is_422(sqlite_stack: Stack) -> None:
     assert (await drs.get(empty["id"]))["status"] == "draft"
 
 
-async def test_revert_and_cancel(sqlite_stack: Stack) -> None:
-    drs, admin = Requests(sqlite_stack), sqlite_stack.admin
-    qa = sqlite_stack.auth(await sqlite_stack.user("qa"))
+@pytest.mark.databases("sqlite")
+async def test_revert_and_cancel(stack: Stack) -> None:
+    drs, admin = Requests(stack), stack.admin
+    qa = stack.auth(await stack.user("qa"))
     draft = await drs.create(admin)
     submitted = await drs.moved(admin, draft["id"], "submit")
     [pre] = submitted["pre_steps"]
@@ -288,7 +292,7 @@ async def test_revert_and_cancel(sqlite_stack: Stack) -> None:
     assert (await drs.move(admin, draft["id"], "revert")).status_code == 409
 
     # Only a draft changes.
-    changed = await sqlite_stack.http.patch(
+    changed = await stack.http.patch(
         f"/deployment-requests/{draft['id']}",
         json={"environments": ["staging"]},
         headers=admin,
@@ -296,7 +300,7 @@ async def test_revert_and_cancel(sqlite_stack: Stack) -> None:
     assert changed.status_code == 200, changed.text
     assert changed.json()["environments"] == ["staging"]
     await drs.moved(admin, draft["id"], "submit")
-    frozen = await sqlite_stack.http.patch(
+    frozen = await stack.http.patch(
         f"/deployment-requests/{draft['id']}", json={"name": "renamed"}, headers=admin
     )
     assert frozen.status_code == 409, frozen.text
@@ -311,36 +315,38 @@ async def test_revert_and_cancel(sqlite_stack: Stack) -> None:
     assert (await drs.moved(admin, other["id"], "cancel"))["status"] == "cancelled"
 
 
+@pytest.mark.databases("sqlite")
 async def test_moves_by_roles_that_may_not_and_unknown_requests(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    drs, admin = Requests(sqlite_stack), sqlite_stack.admin
+    drs, admin = Requests(stack), stack.admin
     draft = await drs.create(admin)
-    qa = sqlite_stack.auth(await sqlite_stack.user("qa"))
-    sre = sqlite_stack.auth(await sqlite_stack.user("sre"))
-    for headers in (qa, sre, sqlite_ci):
+    qa = stack.auth(await stack.user("qa"))
+    sre = stack.auth(await stack.user("sre"))
+    for headers in (qa, sre, ci):
         for action in ("submit", "cancel"):
             response = await drs.move(headers, draft["id"], action)
             assert response.status_code == 403, response.text
             assert response.json() == FORBIDDEN
     assert (await drs.get(draft["id"]))["status"] == "draft"
     # Another manager, not the creator, moves it.
-    product = sqlite_stack.auth(await sqlite_stack.user("product"))
+    product = stack.auth(await stack.user("product"))
     assert (await drs.moved(product, draft["id"], "submit"))["status"] == "in_progress"
     for missing in (str(uuid4()), "nope"):
         response = await drs.move(admin, missing, "submit")
         assert response.status_code == 404
         assert response.json() == NOT_FOUND
-        got = await sqlite_stack.http.get(f"/deployment-requests/{missing}", headers=admin)
+        got = await stack.http.get(f"/deployment-requests/{missing}", headers=admin)
         assert got.status_code == 404
 
 
 # Slot decisions ----------------------------------------------------------------------------
 
 
-async def test_qa_approves_a_qa_slot(sqlite_stack: Stack) -> None:
-    drs, admin = Requests(sqlite_stack), sqlite_stack.admin
-    qa = sqlite_stack.auth(await sqlite_stack.user("qa", name="quinn"))
+@pytest.mark.databases("sqlite")
+async def test_qa_approves_a_qa_slot(stack: Stack) -> None:
+    drs, admin = Requests(stack), stack.admin
+    qa = stack.auth(await stack.user("qa", name="quinn"))
     draft = await drs.create(
         admin,
         approval_slots=[{"approval_type": "qa"}, {"approval_type": "uat", "optional": True}],
@@ -362,14 +368,15 @@ async def test_qa_approves_a_qa_slot(sqlite_stack: Stack) -> None:
     assert again.status_code == 409, again.text
     assert again.json() == {"detail": "The qa slot is already approved"}
     # The optional one may still be decided while approved.
-    product = sqlite_stack.auth(await sqlite_stack.user("product"))
+    product = stack.auth(await stack.user("product"))
     late = await drs.decide(product, submitted, slot=1)
     assert late.status_code == 200, late.text
     assert late.json()["approval_slots"][1]["status"] == "approved"
 
 
-async def test_who_may_decide_a_slot(sqlite_stack: Stack, sqlite_ci: dict[str, str]) -> None:
-    drs, stack = Requests(sqlite_stack), sqlite_stack
+@pytest.mark.databases("sqlite")
+async def test_who_may_decide_a_slot(stack: Stack, ci: dict[str, str]) -> None:
+    drs = Requests(stack)
     creator = stack.auth(await stack.user("admin", name="the-creator"))
     draft = await drs.create(
         creator,
@@ -399,7 +406,7 @@ async def test_who_may_decide_a_slot(sqlite_stack: Stack, sqlite_ci: dict[str, s
         for role in roles:
             response = await drs.decide(stack.auth(await stack.user(role)), submitted, slot=slot)
             assert response.status_code == 403, (slot, role, response.text)
-        assert (await drs.decide(sqlite_ci, submitted, slot=slot)).status_code == 403
+        assert (await drs.decide(ci, submitted, slot=slot)).status_code == 403
     assert all(s["status"] == "pending" for s in (await drs.get(draft["id"]))["approval_slots"])
 
     assert (await drs.decide(qa, submitted, slot=0)).status_code == 200
@@ -416,24 +423,25 @@ async def test_who_may_decide_a_slot(sqlite_stack: Stack, sqlite_ci: dict[str, s
     assert done.json()["status"] == "approved"
 
 
-async def test_slot_ids_belong_to_their_request(sqlite_stack: Stack) -> None:
-    drs, admin = Requests(sqlite_stack), sqlite_stack.admin
-    qa = sqlite_stack.auth(await sqlite_stack.user("qa"))
+@pytest.mark.databases("sqlite")
+async def test_slot_ids_belong_to_their_request(stack: Stack) -> None:
+    drs, admin = Requests(stack), stack.admin
+    qa = stack.auth(await stack.user("qa"))
     one = await drs.moved(admin, (await drs.create(admin, name="one"))["id"], "submit")
     two = await drs.moved(admin, (await drs.create(admin, name="two"))["id"], "submit")
-    crossed = await sqlite_stack.http.post(
+    crossed = await stack.http.post(
         f"/deployment-requests/{one['id']}/slots/{two['approval_slots'][0]['id']}/decision",
         json={"decision": "approve"},
         headers=qa,
     )
     assert crossed.status_code == 404
-    unknown = await sqlite_stack.http.post(
+    unknown = await stack.http.post(
         f"/deployment-requests/{one['id']}/slots/{uuid4()}/decision",
         json={"decision": "approve"},
         headers=qa,
     )
     assert unknown.status_code == 404
-    bad = await sqlite_stack.http.post(
+    bad = await stack.http.post(
         f"/deployment-requests/{one['id']}/slots/{one['approval_slots'][0]['id']}/decision",
         json={"decision": "maybe"},
         headers=qa,
@@ -442,10 +450,11 @@ async def test_slot_ids_belong_to_their_request(sqlite_stack: Stack) -> None:
     assert bad.json()["detail"][0]["loc"] == ["body", "decision"]
 
 
+@pytest.mark.databases("sqlite")
 async def test_awaiting_me_lists_what_the_caller_may_decide_now(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    stack, drs = sqlite_stack, Requests(sqlite_stack)
+    drs = Requests(stack)
     dev = stack.auth(await stack.user("developer", name="dev-one"))
     other_dev = stack.auth(await stack.user("developer", name="dev-two"))
     qa = stack.auth(await stack.user("qa"))
@@ -479,14 +488,15 @@ async def test_awaiting_me_lists_what_the_caller_may_decide_now(
         "needs security",
         "needs qa",
     ]
-    assert await drs.awaiting(sqlite_ci) == []
+    assert await drs.awaiting(ci) == []
     for path in ("/deployment-requests", "/deployment-requests/"):
         bad = await stack.http.get(path, params={"awaiting": "you"}, headers=qa)
         assert bad.status_code == 422
 
 
-async def test_awaiting_me_pages_and_narrows_by_status(sqlite_stack: Stack) -> None:
-    stack, drs = sqlite_stack, Requests(sqlite_stack)
+@pytest.mark.databases("sqlite")
+async def test_awaiting_me_pages_and_narrows_by_status(stack: Stack) -> None:
+    drs = Requests(stack)
     dev = stack.auth(await stack.user("developer"))
     qa = stack.auth(await stack.user("qa"))
     for n in range(5):
@@ -534,9 +544,10 @@ async def test_awaiting_me_pages_and_narrows_by_status(sqlite_stack: Stack) -> N
 # Steps and the detail ----------------------------------------------------------------------
 
 
-async def test_ticking_steps(sqlite_stack: Stack) -> None:
-    drs, admin = Requests(sqlite_stack), sqlite_stack.admin
-    dev = sqlite_stack.auth(await sqlite_stack.user("developer", name="dana"))
+@pytest.mark.databases("sqlite")
+async def test_ticking_steps(stack: Stack) -> None:
+    drs, admin = Requests(stack), stack.admin
+    dev = stack.auth(await stack.user("developer", name="dana"))
     draft = await drs.create(admin)
     [pre] = draft["pre_steps"]
     [post] = draft["post_steps"]
@@ -551,9 +562,7 @@ async def test_ticking_steps(sqlite_stack: Stack) -> None:
     assert again.status_code == 409
     assert again.json() == {"detail": "The step was completed by dana already"}
     for role in ("qa", "viewer", "sre"):
-        refused = await drs.tick(
-            sqlite_stack.auth(await sqlite_stack.user(role)), draft, post["id"]
-        )
+        refused = await drs.tick(stack.auth(await stack.user(role)), draft, post["id"])
         assert refused.status_code == 403, role
     assert (await drs.tick(admin, draft, str(uuid4()))).status_code == 404
     assert (await drs.tick(dev, draft, post["id"])).json()["post_steps"][0][
@@ -651,27 +660,29 @@ async def test_an_open_request_blocks_until_approved_and_its_steps_are_done(
     assert (await drs.moved(admin, draft["id"], "complete"))["status"] == "completed"
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_rejected_request_blocks_until_reverted_or_cancelled(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    stack, drs = sqlite_stack, Requests(sqlite_stack)
+    drs = Requests(stack)
     dev = stack.auth(await stack.user("developer"))
     qa = stack.auth(await stack.user("qa"))
     draft = await drs.create(dev, pre_steps=[])
     submitted = await drs.moved(dev, draft["id"], "submit")
     assert (await drs.decide(qa, submitted, decision="reject")).json()["status"] == "rejected"
-    blocked = await deploy(stack, sqlite_ci)
+    blocked = await deploy(stack, ci)
     assert codes(blocked) == ["APPROVAL_REQUIRED"]
     assert "was rejected" in blocked.json()["detail"]["message"]
     assert blocked.json()["detail"]["details"]["rejected"] == ["qa"]
     await drs.moved(dev, draft["id"], "cancel")
-    assert (await deploy(stack, sqlite_ci)).status_code == 200
+    assert (await deploy(stack, ci)).status_code == 200
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_dr_required_rule_is_met_by_a_submitted_request_with_the_slots(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    stack, drs = sqlite_stack, Requests(sqlite_stack)
+    drs = Requests(stack)
     rule = await stack.http.post(
         "/deployment-rules/",
         json={
@@ -683,7 +694,7 @@ async def test_a_dr_required_rule_is_met_by_a_submitted_request_with_the_slots(
         headers=stack.admin,
     )
     assert rule.status_code == 201, rule.text
-    blocked = await deploy(stack, sqlite_ci)
+    blocked = await deploy(stack, ci)
     assert codes(blocked) == ["DR_REQUIRED"]
     assert blocked.json()["detail"]["details"]["approval_types"] == ["qa", "security"]
     assert blocked.json()["detail"]["details"]["rule_name"] == "prod needs qa and security"
@@ -692,7 +703,7 @@ async def test_a_dr_required_rule_is_met_by_a_submitted_request_with_the_slots(
     # A request without a security slot does not meet it.
     qa_only = await drs.create(dev, name="qa only", pre_steps=[])
     await drs.moved(dev, qa_only["id"], "submit")
-    assert codes(await deploy(stack, sqlite_ci)) == ["DR_REQUIRED", "APPROVAL_REQUIRED"]
+    assert codes(await deploy(stack, ci)) == ["DR_REQUIRED", "APPROVAL_REQUIRED"]
     await drs.moved(dev, qa_only["id"], "cancel")
 
     both = await drs.create(
@@ -703,28 +714,30 @@ async def test_a_dr_required_rule_is_met_by_a_submitted_request_with_the_slots(
     )
     submitted = await drs.moved(dev, both["id"], "submit")
     # Submitted meets the rule; its own slots still have to be approved.
-    assert codes(await deploy(stack, sqlite_ci)) == ["APPROVAL_REQUIRED"]
+    assert codes(await deploy(stack, ci)) == ["APPROVAL_REQUIRED"]
     assert (await drs.decide(stack.auth(await stack.user("qa")), submitted)).status_code == 200
     security = stack.auth(await stack.user("security"))
     assert (await drs.decide(security, submitted, slot=1)).json()["status"] == "approved"
-    assert (await deploy(stack, sqlite_ci)).status_code == 200
+    assert (await deploy(stack, ci)).status_code == 200
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_request_without_required_slots_is_approved_when_submitted(
-    sqlite_stack: Stack,
+    stack: Stack,
 ) -> None:
-    drs, admin = Requests(sqlite_stack), sqlite_stack.admin
+    drs, admin = Requests(stack), stack.admin
     checklist = await drs.create(admin, name="checklist only", approval_slots=[])
     submitted = await drs.moved(admin, checklist["id"], "submit")
     assert submitted["status"] == "approved"
     assert (await drs.move(admin, checklist["id"], "complete")).status_code == 200
 
 
+@pytest.mark.databases("sqlite")
 async def test_rejecting_only_an_optional_slot_does_not_reject_the_request(
-    sqlite_stack: Stack,
+    stack: Stack,
 ) -> None:
-    drs, admin = Requests(sqlite_stack), sqlite_stack.admin
-    dev = sqlite_stack.auth(await sqlite_stack.user("developer"))
+    drs, admin = Requests(stack), stack.admin
+    dev = stack.auth(await stack.user("developer"))
     draft = await drs.create(
         dev,
         approval_slots=[{"approval_type": "qa"}, {"approval_type": "uat", "optional": True}],

@@ -564,8 +564,9 @@ async def walked(tmp_path: Path, receiver: Receiver) -> AsyncIterator[World]:
         yield world
 
 
-async def test_every_served_operation_has_a_row(sqlite_stack: Stack) -> None:
-    served = await served_operations(sqlite_stack)
+@pytest.mark.databases("sqlite")
+async def test_every_served_operation_has_a_row(stack: Stack) -> None:
+    served = await served_operations(stack)
     unmapped = [operation for operation in served if operation not in OPERATIONS]
     gone = [o for o in {*OPERATIONS, *VARIANTS} if o not in served and o not in UNLISTED]
     assert not unmapped, (

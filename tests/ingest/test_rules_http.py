@@ -100,11 +100,12 @@ async def frozen_now(tmp_path: Path) -> AsyncIterator[tuple[Stack, FrozenClock]]
 # Creating ----------------------------------------------------------------------------------
 
 
-async def test_create_answers_201_with_the_rule(sqlite_stack: Stack) -> None:
-    response = await sqlite_stack.http.post(
+@pytest.mark.databases("sqlite")
+async def test_create_answers_201_with_the_rule(stack: Stack) -> None:
+    response = await stack.http.post(
         "/deployment-rules/",
         json={**flow(min_soak_minutes=0.5), "products": ["api", "api"], "environments": []},
-        headers=sqlite_stack.admin,
+        headers=stack.admin,
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -126,16 +127,15 @@ async def test_create_answers_201_with_the_rule(sqlite_stack: Stack) -> None:
     assert body["updated_at"] == body["created_at"]
 
 
-async def test_create_answers_with_and_without_a_slash(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_create_answers_with_and_without_a_slash(stack: Stack) -> None:
     for path in ("/deployment-rules", "/deployment-rules/"):
-        response = await sqlite_stack.http.post(
-            path, json=flow(f"created at {path}"), headers=sqlite_stack.admin
-        )
+        response = await stack.http.post(path, json=flow(f"created at {path}"), headers=stack.admin)
         assert response.status_code == 201, response.text
 
 
-async def test_only_admin_release_manager_and_sre_manage_rules(sqlite_stack: Stack) -> None:
-    stack = sqlite_stack
+@pytest.mark.databases("sqlite")
+async def test_only_admin_release_manager_and_sre_manage_rules(stack: Stack) -> None:
     for role in ROLES:
         headers = stack.auth(await stack.user(role))
         response = await stack.http.post(
@@ -164,23 +164,24 @@ async def test_only_admin_release_manager_and_sre_manage_rules(sqlite_stack: Sta
     assert {n for n in names if n.startswith("rule by")} == {f"rule by {r}" for r in RULE_MANAGERS}
 
 
+@pytest.mark.databases("sqlite")
 async def test_an_api_key_reads_rules_but_may_not_manage_them(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    rule = await create_rule(sqlite_stack, flow())
+    rule = await create_rule(stack, flow())
     refused = [
-        await sqlite_stack.http.post("/deployment-rules/", json=flow("ci's"), headers=sqlite_ci),
-        await sqlite_stack.http.patch(
-            f"/deployment-rules/{rule['id']}", json={"mode": "report_only"}, headers=sqlite_ci
+        await stack.http.post("/deployment-rules/", json=flow("ci's"), headers=ci),
+        await stack.http.patch(
+            f"/deployment-rules/{rule['id']}", json={"mode": "report_only"}, headers=ci
         ),
-        await sqlite_stack.http.delete(f"/deployment-rules/{rule['id']}", headers=sqlite_ci),
+        await stack.http.delete(f"/deployment-rules/{rule['id']}", headers=ci),
     ]
     for response in refused:
         assert response.status_code == 403, response.text
         assert response.json() == FORBIDDEN
-    listed = await sqlite_stack.http.get("/deployment-rules/", headers=sqlite_ci)
+    listed = await stack.http.get("/deployment-rules/", headers=ci)
     assert [r["id"] for r in listed.json()] == [rule["id"]]
-    one = await sqlite_stack.http.get(f"/deployment-rules/{rule['id']}", headers=sqlite_ci)
+    one = await stack.http.get(f"/deployment-rules/{rule['id']}", headers=ci)
     assert one.json()["mode"] == "enabled"
 
 
@@ -220,56 +221,56 @@ BAD_RULES: list[tuple[str, dict[str, Any], list[str | int]]] = [
 ]
 
 
-async def test_a_bad_rule_is_422_naming_the_field(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_a_bad_rule_is_422_naming_the_field(stack: Stack) -> None:
     for case, body, loc in BAD_RULES:
-        response = await sqlite_stack.http.post(
-            "/deployment-rules/", json=body, headers=sqlite_stack.admin
-        )
+        response = await stack.http.post("/deployment-rules/", json=body, headers=stack.admin)
         assert response.status_code == 422, (case, response.text)
         errors = response.json()["detail"]
         assert isinstance(errors, list), case
         assert any(error["loc"][: len(loc)] == loc for error in errors), (case, errors)
-    listed = await sqlite_stack.http.get("/deployment-rules/", headers=sqlite_stack.admin)
+    listed = await stack.http.get("/deployment-rules/", headers=stack.admin)
     assert listed.json() == []
 
 
-async def test_a_flow_rule_may_be_scoped_to_its_target(sqlite_stack: Stack) -> None:
-    rule = await create_rule(sqlite_stack, {**flow(), "environments": ["production"]})
+@pytest.mark.databases("sqlite")
+async def test_a_flow_rule_may_be_scoped_to_its_target(stack: Stack) -> None:
+    rule = await create_rule(stack, {**flow(), "environments": ["production"]})
     assert rule["environments"] == ["production"]
 
 
-async def test_a_second_rule_of_the_same_name_is_409(sqlite_stack: Stack) -> None:
-    await create_rule(sqlite_stack, flow())
-    again = await sqlite_stack.http.post(
-        "/deployment-rules/", json=freeze(FLOW_NAME), headers=sqlite_stack.admin
-    )
+@pytest.mark.databases("sqlite")
+async def test_a_second_rule_of_the_same_name_is_409(stack: Stack) -> None:
+    await create_rule(stack, flow())
+    again = await stack.http.post("/deployment-rules/", json=freeze(FLOW_NAME), headers=stack.admin)
     assert again.status_code == 409, again.text
     assert again.json() == {"detail": f"A rule named {FLOW_NAME} exists"}
     # Names are case-sensitive.
-    other = await sqlite_stack.http.post(
-        "/deployment-rules/", json=flow(FLOW_NAME.upper()), headers=sqlite_stack.admin
+    other = await stack.http.post(
+        "/deployment-rules/", json=flow(FLOW_NAME.upper()), headers=stack.admin
     )
     assert other.status_code == 201, other.text
     # A rename onto a taken name is 409 too.
-    renamed = await sqlite_stack.http.patch(
+    renamed = await stack.http.patch(
         f"/deployment-rules/{other.json()['id']}",
         json={"name": FLOW_NAME},
-        headers=sqlite_stack.admin,
+        headers=stack.admin,
     )
     assert renamed.status_code == 409, renamed.text
-    listed = await sqlite_stack.http.get("/deployment-rules/", headers=sqlite_stack.admin)
+    listed = await stack.http.get("/deployment-rules/", headers=stack.admin)
     assert sorted(r["name"] for r in listed.json()) == [FLOW_NAME.upper(), FLOW_NAME]
 
 
 # Reading -----------------------------------------------------------------------------------
 
 
-async def test_the_list_is_a_bare_array_newest_first_with_the_total(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_the_list_is_a_bare_array_newest_first_with_the_total(stack: Stack) -> None:
     names = [f"rule {n}" for n in range(5)]
     for name in names:
-        await create_rule(sqlite_stack, flow(name))
-    bare = await sqlite_stack.http.get("/deployment-rules", headers=sqlite_stack.admin)
-    slashed = await sqlite_stack.http.get("/deployment-rules/", headers=sqlite_stack.admin)
+        await create_rule(stack, flow(name))
+    bare = await stack.http.get("/deployment-rules", headers=stack.admin)
+    slashed = await stack.http.get("/deployment-rules/", headers=stack.admin)
     for response in (bare, slashed):
         assert response.status_code == 200, response.text
         assert response.headers["x-total-count"] == "5"
@@ -278,49 +279,47 @@ async def test_the_list_is_a_bare_array_newest_first_with_the_total(sqlite_stack
         assert all(set(r) == RULE_FIELDS for r in response.json())
     assert bare.json() == slashed.json()
 
-    page = await sqlite_stack.http.get(
-        "/deployment-rules/", params={"limit": 2}, headers=sqlite_stack.admin
-    )
+    page = await stack.http.get("/deployment-rules/", params={"limit": 2}, headers=stack.admin)
     assert [r["name"] for r in page.json()] == ["rule 4", "rule 3"]
     assert page.headers["x-total-count"] == "5"
-    after = await sqlite_stack.http.get(
+    after = await stack.http.get(
         "/deployment-rules/",
         params={"limit": 2, "before": page.json()[-1]["id"]},
-        headers=sqlite_stack.admin,
+        headers=stack.admin,
     )
     assert [r["name"] for r in after.json()] == ["rule 2", "rule 1"]
     assert after.headers["x-total-count"] == "5"
 
 
-async def test_one_rule_and_the_404s(sqlite_stack: Stack) -> None:
-    rule = await create_rule(sqlite_stack, flow())
+@pytest.mark.databases("sqlite")
+async def test_one_rule_and_the_404s(stack: Stack) -> None:
+    rule = await create_rule(stack, flow())
     for path in (f"/deployment-rules/{rule['id']}", f"/deployment-rules/{rule['id']}/"):
-        one = await sqlite_stack.http.get(path, headers=sqlite_stack.admin)
+        one = await stack.http.get(path, headers=stack.admin)
         assert one.status_code == 200, one.text
         assert one.json() == rule
     for missing in (str(uuid4()), "not-a-rule"):
-        response = await sqlite_stack.http.get(
-            f"/deployment-rules/{missing}", headers=sqlite_stack.admin
-        )
+        response = await stack.http.get(f"/deployment-rules/{missing}", headers=stack.admin)
         assert response.status_code == 404
         assert response.json() == NOT_FOUND
         for method in ("PATCH", "DELETE"):
-            changed = await sqlite_stack.http.request(
+            changed = await stack.http.request(
                 method,
                 f"/deployment-rules/{missing}",
                 json={"mode": "disabled"} if method == "PATCH" else None,
-                headers=sqlite_stack.admin,
+                headers=stack.admin,
             )
             assert changed.status_code == 404, changed.text
 
 
-async def test_rules_need_a_credential(sqlite_stack: Stack) -> None:
+@pytest.mark.databases("sqlite")
+async def test_rules_need_a_credential(stack: Stack) -> None:
     for method, path in (
         ("GET", "/deployment-rules/"),
         ("POST", "/deployment-rules/"),
         ("GET", "/deployment-rules/violations"),
     ):
-        response = await sqlite_stack.http.request(method, path, json=flow())
+        response = await stack.http.request(method, path, json=flow())
         assert response.status_code == 401, (method, path, response.text)
 
 
@@ -373,23 +372,24 @@ async def test_a_mode_switch_applies_to_the_next_deployment_and_is_audited(
     assert all(e["subject_id"] == rule["id"] for e in audit.json())
 
 
+@pytest.mark.databases("sqlite")
 async def test_a_config_change_applies_to_the_next_deployment(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
-    rule = await create_rule(sqlite_stack, flow())
-    assert (await deploy(sqlite_stack, sqlite_ci)).status_code == 428
-    changed = await sqlite_stack.http.patch(
+    rule = await create_rule(stack, flow())
+    assert (await deploy(stack, ci)).status_code == 428
+    changed = await stack.http.patch(
         f"/deployment-rules/{rule['id']}",
         json={"config": {"prerequisites": ["staging"], "target": "canary"}},
-        headers=sqlite_stack.admin,
+        headers=stack.admin,
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["config"]["target"] == "canary"
-    assert (await deploy(sqlite_stack, sqlite_ci)).status_code == 200
-    bad = await sqlite_stack.http.patch(
+    assert (await deploy(stack, ci)).status_code == 200
+    bad = await stack.http.patch(
         f"/deployment-rules/{rule['id']}",
         json={"environments": ["staging"]},
-        headers=sqlite_stack.admin,
+        headers=stack.admin,
     )
     assert bad.status_code == 422, bad.text
     assert bad.json()["detail"][0]["loc"] == ["body", "environments"]
@@ -524,27 +524,24 @@ async def test_windows_preview_across_a_spring_forward(tmp_path: Path) -> None:
     ]
 
 
-async def test_windows_preview_refusals(sqlite_stack: Stack, sqlite_ci: dict[str, str]) -> None:
-    schedule = await create_rule(sqlite_stack, freeze())
-    flow_rule = await create_rule(sqlite_stack, flow())
+@pytest.mark.databases("sqlite")
+async def test_windows_preview_refusals(stack: Stack, ci: dict[str, str]) -> None:
+    schedule = await create_rule(stack, freeze())
+    flow_rule = await create_rule(stack, flow())
     # API keys read rules, windows included.
-    ok = await sqlite_stack.http.get(
-        f"/deployment-rules/{schedule['id']}/windows", headers=sqlite_ci
-    )
+    ok = await stack.http.get(f"/deployment-rules/{schedule['id']}/windows", headers=ci)
     assert ok.status_code == 200, ok.text
-    not_schedule = await sqlite_stack.http.get(
-        f"/deployment-rules/{flow_rule['id']}/windows", headers=sqlite_ci
-    )
+    not_schedule = await stack.http.get(f"/deployment-rules/{flow_rule['id']}/windows", headers=ci)
     assert not_schedule.status_code == 422, not_schedule.text
     for count in ("0", "1001", "many"):
-        bad = await sqlite_stack.http.get(
+        bad = await stack.http.get(
             f"/deployment-rules/{schedule['id']}/windows",
             params={"count": count},
-            headers=sqlite_ci,
+            headers=ci,
         )
         assert bad.status_code == 422, bad.text
         assert bad.json()["detail"][0]["loc"] == ["query", "count"]
-    missing = await sqlite_stack.http.get(f"/deployment-rules/{uuid4()}/windows", headers=sqlite_ci)
+    missing = await stack.http.get(f"/deployment-rules/{uuid4()}/windows", headers=ci)
     assert missing.status_code == 404
 
 
@@ -667,29 +664,28 @@ async def test_outside_an_allow_window_retry_after_is_the_next_opening(tmp_path:
         assert (await deploy(stack, ci)).status_code == 200
 
 
-async def test_strict_order_of_prerequisites(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
+@pytest.mark.databases("sqlite")
+async def test_strict_order_of_prerequisites(stack: Stack, ci: dict[str, str]) -> None:
     await create_rule(
-        sqlite_stack,
+        stack,
         {
             "name": "test then staging",
             "rule_type": "flow",
             "config": {"prerequisites": ["test", "staging"], "target": "production"},
         },
     )
-    await completed_in(sqlite_stack, sqlite_ci, "staging")
-    missing = await deploy(sqlite_stack, sqlite_ci)
+    await completed_in(stack, ci, "staging")
+    missing = await deploy(stack, ci)
     assert missing.json()["detail"]["details"]["missing"] == ["test"]
-    await completed_in(sqlite_stack, sqlite_ci, "test")
-    out_of_order = await deploy(sqlite_stack, sqlite_ci)
+    await completed_in(stack, ci, "test")
+    out_of_order = await deploy(stack, ci)
     assert out_of_order.status_code == 428, out_of_order.text
     detail = out_of_order.json()["detail"]
     assert detail["code"] == "FLOW_VIOLATION"
     assert detail["details"]["order"] == "test → staging → production"
     assert detail["details"]["missing"] == []
-    relaxed = await sqlite_stack.http.get("/deployment-rules/", headers=sqlite_stack.admin)
-    await sqlite_stack.http.patch(
+    relaxed = await stack.http.get("/deployment-rules/", headers=stack.admin)
+    await stack.http.patch(
         f"/deployment-rules/{relaxed.json()[0]['id']}",
         json={
             "config": {
@@ -698,47 +694,47 @@ async def test_strict_order_of_prerequisites(
                 "strict_order": False,
             }
         },
-        headers=sqlite_stack.admin,
+        headers=stack.admin,
     )
-    assert (await deploy(sqlite_stack, sqlite_ci)).status_code == 200
+    assert (await deploy(stack, ci)).status_code == 200
 
 
+@pytest.mark.databases("sqlite")
 async def test_deploying_again_in_order_satisfies_strict_order(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
+    stack: Stack, ci: dict[str, str]
 ) -> None:
     await create_rule(
-        sqlite_stack,
+        stack,
         {
             "name": "test then staging",
             "rule_type": "flow",
             "config": {"prerequisites": ["test", "staging"], "target": "production"},
         },
     )
-    await completed_in(sqlite_stack, sqlite_ci, "staging")
-    await completed_in(sqlite_stack, sqlite_ci, "test")
-    assert (await deploy(sqlite_stack, sqlite_ci)).status_code == 428
-    await completed_in(sqlite_stack, sqlite_ci, "staging")
-    assert (await deploy(sqlite_stack, sqlite_ci)).status_code == 200
+    await completed_in(stack, ci, "staging")
+    await completed_in(stack, ci, "test")
+    assert (await deploy(stack, ci)).status_code == 428
+    await completed_in(stack, ci, "staging")
+    assert (await deploy(stack, ci)).status_code == 200
 
 
-async def test_a_renamed_environment_keeps_its_rules(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
-    await create_rule(sqlite_stack, {**flow(), "environments": ["production"]})
-    blocked = await deploy(sqlite_stack, sqlite_ci)
+@pytest.mark.databases("sqlite")
+async def test_a_renamed_environment_keeps_its_rules(stack: Stack, ci: dict[str, str]) -> None:
+    await create_rule(stack, {**flow(), "environments": ["production"]})
+    blocked = await deploy(stack, ci)
     assert blocked.status_code == 428
-    environments = await sqlite_stack.http.get("/environments/", headers=sqlite_ci)
+    environments = await stack.http.get("/environments/", headers=ci)
     [production] = [e for e in environments.json() if e["name"] == "production"]
-    renamed = await sqlite_stack.http.patch(
-        f"/environments/{production['id']}", json={"name": "prod-eu"}, headers=sqlite_stack.admin
+    renamed = await stack.http.patch(
+        f"/environments/{production['id']}", json={"name": "prod-eu"}, headers=stack.admin
     )
     assert renamed.status_code == 200, renamed.text
     for name in ("prod-eu", "production"):
-        response = await deploy(sqlite_stack, sqlite_ci, environment_name=name)
+        response = await deploy(stack, ci, environment_name=name)
         assert response.status_code == 428, (name, response.text)
         assert response.json()["detail"]["code"] == "FLOW_VIOLATION"
-    log = await sqlite_stack.http.get(
-        "/deployment-rules/violations", params={"environment": "production"}, headers=sqlite_ci
+    log = await stack.http.get(
+        "/deployment-rules/violations", params={"environment": "production"}, headers=ci
     )
     assert len(log.json()) == 3
 
@@ -855,10 +851,11 @@ async def test_a_report_only_failure_goes_through_with_a_warning(
     assert entry["deployment_id"] == response.json()["id"]
 
 
-async def test_passing_rules_are_not_listed(sqlite_stack: Stack, sqlite_ci: dict[str, str]) -> None:
-    await create_rule(sqlite_stack, {**flow(), "mode": "report_only"})
-    await completed_in(sqlite_stack, sqlite_ci, "staging")
-    response = await deploy(sqlite_stack, sqlite_ci)
+@pytest.mark.databases("sqlite")
+async def test_passing_rules_are_not_listed(stack: Stack, ci: dict[str, str]) -> None:
+    await create_rule(stack, {**flow(), "mode": "report_only"})
+    await completed_in(stack, ci, "staging")
+    response = await deploy(stack, ci)
     assert response.status_code == 200, response.text
     assert response.json()["extra_metadata"]["preflight_status"] == {
         "status": "passed",
@@ -930,11 +927,12 @@ async def test_violations_filters(stack: Stack, ci: dict[str, str]) -> None:
     assert bad.status_code == 422
 
 
-async def test_violations_entry_shape(sqlite_stack: Stack, sqlite_ci: dict[str, str]) -> None:
-    rule = await create_rule(sqlite_stack, flow())
-    attempt = await deploy(sqlite_stack, sqlite_ci, version="1.4.0")
+@pytest.mark.databases("sqlite")
+async def test_violations_entry_shape(stack: Stack, ci: dict[str, str]) -> None:
+    rule = await create_rule(stack, flow())
+    attempt = await deploy(stack, ci, version="1.4.0")
     assert attempt.status_code == 428
-    response = await sqlite_stack.http.get("/deployment-rules/violations/", headers=sqlite_ci)
+    response = await stack.http.get("/deployment-rules/violations/", headers=ci)
     [entry] = response.json()
     assert set(entry) == {
         "id",
@@ -972,32 +970,28 @@ async def test_violations_entry_shape(sqlite_stack: Stack, sqlite_ci: dict[str, 
     assert is_utc(entry["at"])
 
 
-async def test_violations_is_the_log_not_a_rule_id(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
+@pytest.mark.databases("sqlite")
+async def test_violations_is_the_log_not_a_rule_id(stack: Stack, ci: dict[str, str]) -> None:
     for path in ("/deployment-rules/violations", "/deployment-rules/violations/"):
-        response = await sqlite_stack.http.get(path, headers=sqlite_ci)
+        response = await stack.http.get(path, headers=ci)
         assert response.status_code == 200, response.text
         assert response.json() == []
         assert response.headers["x-total-count"] == "0"
     # Only GET is the log; the other methods of a rule's path answer as for an unknown id.
-    patched = await sqlite_stack.http.patch(
-        "/deployment-rules/violations", json={"mode": "disabled"}, headers=sqlite_stack.admin
+    patched = await stack.http.patch(
+        "/deployment-rules/violations", json={"mode": "disabled"}, headers=stack.admin
     )
     assert patched.status_code == 404
 
 
-async def test_violations_paging_with_an_integer_cursor(
-    sqlite_stack: Stack, sqlite_ci: dict[str, str]
-) -> None:
-    await create_rule(sqlite_stack, flow())
+@pytest.mark.databases("sqlite")
+async def test_violations_paging_with_an_integer_cursor(stack: Stack, ci: dict[str, str]) -> None:
+    await create_rule(stack, flow())
     for n in range(3):
-        assert (await deploy(sqlite_stack, sqlite_ci, version=f"1.0.{n}")).status_code == 428
+        assert (await deploy(stack, ci, version=f"1.0.{n}")).status_code == 428
 
     async def page(**params: Any) -> httpx.Response:
-        return await sqlite_stack.http.get(
-            "/deployment-rules/violations", params=params, headers=sqlite_ci
-        )
+        return await stack.http.get("/deployment-rules/violations", params=params, headers=ci)
 
     first = await page(limit=2)
     assert [v["version"] for v in first.json()] == ["1.0.2", "1.0.1"]
@@ -1015,10 +1009,11 @@ async def test_violations_paging_with_an_integer_cursor(
         assert (await page(limit=limit)).status_code == 422
 
 
-async def test_violations_filter_by_rule_id(sqlite_stack: Stack, sqlite_ci: dict[str, str]) -> None:
-    flow_rule = await blocked_and_reported(sqlite_stack, sqlite_ci)
-    response = await sqlite_stack.http.get(
-        "/deployment-rules/violations", params={"rule": flow_rule["id"]}, headers=sqlite_ci
+@pytest.mark.databases("sqlite")
+async def test_violations_filter_by_rule_id(stack: Stack, ci: dict[str, str]) -> None:
+    flow_rule = await blocked_and_reported(stack, ci)
+    response = await stack.http.get(
+        "/deployment-rules/violations", params={"rule": flow_rule["id"]}, headers=ci
     )
     assert response.status_code == 200
     assert {v["rule_id"] for v in response.json()} == {flow_rule["id"]}

@@ -68,7 +68,7 @@ async def test_a_unique_key_clash_fails_only_the_work_that_caused_it(database_ur
         await db.dispose()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.databases("sqlite")
 async def test_sqlite_commits_what_is_queued_together(database_url: str) -> None:
     db = Database(database_url)
     await migrate(db)
@@ -88,7 +88,7 @@ async def test_sqlite_commits_what_is_queued_together(database_url: str) -> None
         await db.dispose()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.databases("sqlite")
 async def test_sqlite_runs_urgent_work_in_the_next_batch_ahead_of_a_backlog(
     database_url: str,
 ) -> None:

@@ -41,6 +41,9 @@ from versioner.policy.store.topology import credentials_exchange, events_exchang
 
 BOOTSTRAP_TOKEN = "pat_bootstrap_" + "x" * 32
 TEST_LANES = 2
+# An ingest that waits only briefly for policy (`@pytest.mark.ingest(rpc_timeout_s=…)`): short
+# enough that waiting out a paused lane costs little, long enough for management RPCs.
+IMPATIENT_RPC_TIMEOUT_S = 1.0
 SECRET_KEY = "test-secret-key-" + "k" * 16
 
 
