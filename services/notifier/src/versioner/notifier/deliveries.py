@@ -12,7 +12,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,6 +23,7 @@ from versioner.common import rows
 from versioner.common.messages.domain import BuildEventOccurred, DomainEvent
 from versioner.common.notifications import ChannelFilters, DeliveryPublic
 from versioner.common.slack_actions import FireAction
+from versioner.common.webhooks import WebhookBody
 from versioner.notifier import channels, payloads, slack, slack_blocks, templates
 from versioner.notifier.crypto import Sealer, SecretUnreadable
 from versioner.notifier.db import Database
@@ -225,9 +225,9 @@ class Deliverer:
         return found
 
     async def _webhook(
-        self, config: dict[str, str], event_type: str, delivery: Delivery, body: dict[str, Any]
+        self, config: dict[str, str], event_type: str, delivery: Delivery, body: WebhookBody
     ) -> Outcome:
-        raw = payloads.encode(body)
+        raw = payloads.encode(body.body())
         headers = signed_headers(event_type, delivery.id, raw, config.get("secret"), self.now())
         return await post(self.egress, config["url"], headers, raw, sleep=self.sleep)
 

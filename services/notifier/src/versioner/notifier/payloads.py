@@ -17,6 +17,14 @@ from versioner.common.messages.domain import (
     RequestEventOccurred,
     VersionApproved,
 )
+from versioner.common.webhooks import (
+    ApprovalWebhook,
+    BuildWebhook,
+    DeploymentWebhook,
+    RequestWebhook,
+    TestWebhook,
+    WebhookBody,
+)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -31,110 +39,104 @@ def _successful(event_type: str) -> bool | None:
     return None
 
 
-def _deployment(event: DeploymentChanged, public_url: str) -> dict[str, Any]:
+def _deployment(event: DeploymentChanged, public_url: str) -> DeploymentWebhook:
     d = event.deployment
     preflight = d.extra_metadata.get("preflight_status")
-    body: dict[str, Any] = {
-        "id": str(d.id),
-        "deployed_at": _iso(d.deployed_at),
-        "event_type": event.event_type,
-        "event_id": str(event.event_id),
-        "is_successful": _successful(event.event_type),
-        "environment": d.environment_name,
-        "deployer": d.deployed_by,
-        "product_name": d.product_name,
-        "version": d.version,
-        "repo_name": None,
-        "commit_sha": d.scm_sha,
-        "preflight_status": preflight.get("status") if isinstance(preflight, dict) else None,
-        "source_url": deployment_url(public_url, d.id),
-    }
+    body = DeploymentWebhook(
+        id=d.id,
+        deployed_at=_iso(d.deployed_at),
+        event_type=event.event_type,
+        event_id=event.event_id,
+        is_successful=_successful(event.event_type),
+        environment=d.environment_name,
+        deployer=d.deployed_by,
+        product_name=d.product_name,
+        version=d.version,
+        repo_name=None,
+        commit_sha=d.scm_sha,
+        preflight_status=preflight.get("status") if isinstance(preflight, dict) else None,
+        source_url=deployment_url(public_url, d.id),
+    )
     if event.event_type == "deployment.overridden":
-        body["violations"] = [v.model_dump(mode="json") for v in event.violations]
+        body.violations = event.violations
     return body
 
 
-def _blocked(event: DeploymentBlocked, public_url: str) -> dict[str, Any]:
+def _blocked(event: DeploymentBlocked, public_url: str) -> DeploymentWebhook:
     """A refused start: what was asked for (no deployment was recorded) and why."""
     attempt = event.attempt
-    return {
-        "id": str(attempt.attempt_id),
-        "deployed_at": _iso(event.occurred_at),
-        "event_type": event.event_type,
-        "event_id": str(event.event_id),
-        "is_successful": False,
-        "environment": attempt.environment_name,
-        "deployer": attempt.deployed_by,
-        "product_name": attempt.product_name,
-        "version": attempt.version,
-        "repo_name": None,
-        "commit_sha": attempt.scm_sha,
-        "preflight_status": "failed",
-        "source_url": version_url(public_url, attempt.version_id),
-        "violations": [v.model_dump(mode="json") for v in event.violations],
-    }
+    return DeploymentWebhook(
+        id=attempt.attempt_id,
+        deployed_at=_iso(event.occurred_at),
+        event_type=event.event_type,
+        event_id=event.event_id,
+        is_successful=False,
+        environment=attempt.environment_name,
+        deployer=attempt.deployed_by,
+        product_name=attempt.product_name,
+        version=attempt.version,
+        repo_name=None,
+        commit_sha=attempt.scm_sha,
+        preflight_status="failed",
+        source_url=version_url(public_url, attempt.version_id),
+        violations=event.violations,
+    )
 
 
-def _build(event: BuildEventOccurred, public_url: str) -> dict[str, Any]:
+def _build(event: BuildEventOccurred, public_url: str) -> BuildWebhook:
     b = event.build
-    return {
-        "id": str(b.id),
-        "deployed_at": _iso(b.completed_at or b.started_at or b.created_at),
-        "event_type": event.event_type,
-        "event_id": str(event.event_id),
-        "environment": None,
-        "is_successful": None,
-        "deployer": b.built_by,
-        "product_name": b.product_name,
-        "version": b.version,
-        "repo_name": b.scm_repository,
-        "commit_sha": b.scm_sha,
-        "preflight_status": None,
-        "source_url": version_url(public_url, b.version_id),
-    }
+    return BuildWebhook(
+        id=b.id,
+        deployed_at=_iso(b.completed_at or b.started_at or b.created_at),
+        event_type=event.event_type,
+        event_id=event.event_id,
+        deployer=b.built_by,
+        product_name=b.product_name,
+        version=b.version,
+        repo_name=b.scm_repository,
+        commit_sha=b.scm_sha,
+        source_url=version_url(public_url, b.version_id),
+    )
 
 
-def _request(event: RequestEventOccurred, public_url: str) -> dict[str, Any]:
+def _request(event: RequestEventOccurred, public_url: str) -> RequestWebhook:
     r = event.request
-    body: dict[str, Any] = {
-        "event_type": event.event_type,
-        "event_id": str(event.event_id),
-        "occurred_at": _iso(event.occurred_at),
-        "dr_id": str(r.id),
-        "dr_name": r.name,
-        "dr_url": request_url(public_url, r.id),
-        "status": r.status,
-        "environment_names": list(r.environments),
-        "actor": event.actor,
-    }
+    body = RequestWebhook(
+        event_type=event.event_type,
+        event_id=event.event_id,
+        occurred_at=_iso(event.occurred_at),
+        dr_id=r.id,
+        dr_name=r.name,
+        dr_url=request_url(public_url, r.id),
+        status=r.status,
+        environment_names=list(r.environments),
+        actor=event.actor,
+    )
     if event.event_type in ("dr.approved", "dr.rejected"):
-        body |= {
-            "approval_type": event.approval_type,
-            "approver_role": event.approver_role,
-            "slot_status": event.slot_status,
-            "comments": event.comments,
-        }
+        body.approval_type = event.approval_type
+        body.approver_role = event.approver_role
+        body.slot_status = event.slot_status
+        body.comments = event.comments
     return body
 
 
-def _approval(event: VersionApproved) -> dict[str, Any]:
+def _approval(event: VersionApproved) -> ApprovalWebhook:
     a = event.approval
-    return {
-        "event_type": event.event_type,
-        "event_id": str(event.event_id),
-        "occurred_at": _iso(event.occurred_at),
-        "version_id": str(a.version_id),
-        "product_name": a.product_name,
-        "version": a.version,
-        "approval_type": str(a.approval_type),
-        "approver_role": a.approver_role,
-        "environment_name": a.environment,
-        "comments": a.comment,
-        "actor": event.actor,
-    }
+    return ApprovalWebhook(
+        event_id=event.event_id,
+        occurred_at=_iso(event.occurred_at),
+        version_id=a.version_id,
+        product_name=a.product_name,
+        version=a.version,
+        approval_type=str(a.approval_type),
+        approver_role=a.approver_role,
+        environment_name=a.environment,
+        comments=a.comment,
+        actor=event.actor,
+    )
 
 
-def payload(event: DomainEvent, public_url: str) -> dict[str, Any] | None:
+def payload(event: DomainEvent, public_url: str) -> WebhookBody | None:
     """The webhook body of an event; None for events channels cannot subscribe to."""
     match event:
         case DeploymentChanged():
@@ -150,14 +152,13 @@ def payload(event: DomainEvent, public_url: str) -> dict[str, Any] | None:
     return None
 
 
-def test_payload(channel_name: str, event_id: UUID, at: datetime) -> dict[str, Any]:
+def test_payload(channel_name: str, event_id: UUID, at: datetime) -> TestWebhook:
     """What `POST /notification-channels/{id}/test` sends to a webhook."""
-    return {
-        "event_type": "test",
-        "event_id": str(event_id),
-        "occurred_at": _iso(at),
-        "message": f"A test notification from Versioner to the channel '{channel_name}'.",
-    }
+    return TestWebhook(
+        event_id=event_id,
+        occurred_at=_iso(at),
+        message=f"A test notification from Versioner to the channel '{channel_name}'.",
+    )
 
 
 def encode(body: dict[str, Any]) -> bytes:
