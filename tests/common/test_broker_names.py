@@ -2,7 +2,8 @@
 
 import pytest
 
-from versioner.common.names import BrokerNames, lane_queue_arguments
+from versioner.common.names import BrokerNames
+from versioner.common.topology import lane_queue_arguments
 
 PRODUCTS = ["api", "web", "billing-service", "Ünïcødé 🚀", "", "a" * 255, "org/repo"]
 

@@ -21,32 +21,22 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Protocol, cast
+from typing import Protocol
 
-import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractConnection,
-    AbstractExchange,
     AbstractIncomingMessage,
-    AbstractQueue,
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
-from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity, DeliveryError
+from aio_pika.exceptions import AMQPError, DeliveryError
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
-from pamqp.common import FieldTable
 
 from versioner.common.broker import connect_hot, publish
-from versioner.common.names import (
-    DEAD_LETTER_BINDINGS,
-    DEADLINE_HEADER,
-    DIRECT_REPLY_TO,
-    BrokerNames,
-    lane_queue_arguments,
-    work_queue_arguments,
-)
+from versioner.common.declare import declare_exchange, declare_queue
+from versioner.common.names import DEADLINE_HEADER, DIRECT_REPLY_TO, BrokerNames
+from versioner.common.topology import Topology
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +140,8 @@ class AmqpPolicyClient:
         # Declared once, on a channel closed afterwards: not declared again by aio-pika on
         # every reconnect (on a cluster, a lane whose leader is being elected cannot answer).
         async with self._connection.channel() as setup:
-            exchange = await setup.declare_exchange(
-                self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
-            )
-            await declare_policy_queues(self._connection, setup, exchange, self.names)
+            for queue in Topology(self.names).policy_queues:
+                await declare_queue(self._connection, setup, queue)
 
     async def _consume_replies(self, channel: AbstractRobustChannel, index: int) -> None:
         """Consume this channel's replies, on the driver's channel: aio-pika's consumer wraps
@@ -309,9 +297,7 @@ class AmqpPolicyClient:
     async def listen_for_credentials(self, on_message: CredentialsListener) -> None:
         """Hear policy's credential broadcasts on a queue of this replica's own."""
         channel = await self.connection.channel()
-        exchange = await channel.declare_exchange(
-            self.names.credentials_exchange, aio_pika.ExchangeType.FANOUT, durable=True
-        )
+        exchange = await declare_exchange(channel, Topology(self.names).credentials)
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(exchange)
 
@@ -320,48 +306,3 @@ class AmqpPolicyClient:
                 await on_message(message.body)
 
         await queue.consume(handle, no_ack=True)
-
-
-async def declare_lane(
-    connection: AbstractConnection, channel: AbstractChannel, name: str, names: BrokerNames
-) -> AbstractQueue:
-    """A lane as `VERSIONER_LANE_QUEUE_TYPE` says, or as it already is: a lane created with the
-    other type keeps it (RabbitMQ cannot change a queue's type; delete the empty lanes for that)."""
-    probe = await connection.channel()
-    try:
-        await probe.declare_queue(name, passive=True)
-    except ChannelNotFoundEntity:
-        arguments = cast("FieldTable", lane_queue_arguments(names))
-        return await channel.declare_queue(name, durable=True, arguments=arguments)
-    await probe.close()
-    return await channel.declare_queue(name, passive=True)
-
-
-async def declare_policy_queues(
-    connection: AbstractConnection,
-    channel: AbstractChannel,
-    exchange: AbstractExchange,
-    names: BrokerNames,
-) -> list[AbstractQueue]:
-    """Declare policy's lanes, management queue and dead-letter queue, exactly as policy does."""
-    dead = await channel.declare_exchange(
-        names.dead_letter_exchange, aio_pika.ExchangeType.HEADERS, durable=True
-    )
-    dead_queue = await channel.declare_queue(
-        names.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
-    )
-    for binding in DEAD_LETTER_BINDINGS:
-        await dead_queue.bind(dead, routing_key="", arguments=binding)  # type: ignore[arg-type]
-    queues = []
-    for lane in range(names.lanes):
-        queue = await declare_lane(connection, channel, names.lane_queue(lane), names)
-        await queue.bind(exchange, routing_key=names.lane_key(lane))
-        queues.append(queue)
-    management = await channel.declare_queue(
-        names.management_queue,
-        durable=True,
-        arguments=cast("FieldTable", work_queue_arguments(names)),
-    )
-    await management.bind(exchange, routing_key=names.management_key)
-    queues.append(management)
-    return queues

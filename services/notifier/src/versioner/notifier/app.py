@@ -7,19 +7,21 @@ from collections.abc import Callable
 from datetime import datetime
 
 from faststream import FastStream
-from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
+from faststream.rabbit import RabbitBroker
 
 from versioner.common.broker import failover
 from versioner.common.messages.notifier import DeliveryFailed
+from versioner.common.topology import Topology
 from versioner.common.types import utcnow
 from versioner.notifier.crypto import Sealer
 from versioner.notifier.db import Database
 from versioner.notifier.deliveries import Deliverer
 from versioner.notifier.egress import AllowList, Egress, Resolver, SystemResolver
-from versioner.notifier.handlers import events_queue, register
+from versioner.notifier.handlers import register
 from versioner.notifier.settings import NotifierSettings
 from versioner.notifier.subscriptions import Bindings
 from versioner.notifier.tables import Delivery
+from versioner.notifier.topology import rabbit_exchange, rabbit_queue
 from versioner.notifier.transport import Sleep
 
 log = logging.getLogger("versioner.notifier")
@@ -78,9 +80,8 @@ class NotifierService:
         )
         if sleep is not None:
             self.deliverer.sleep = sleep
-        self._dead = RabbitExchange(
-            settings.names.dead_letter_exchange, type=ExchangeType.HEADERS, durable=True
-        )
+        self._topology = Topology(settings.names)
+        self._dead = rabbit_exchange(self._topology.dead_letters)
         register(self.broker, settings.names, self.deliverer)
         self.bindings: Bindings | None = None
         self._reconcile: asyncio.Task[None] | None = None
@@ -114,13 +115,10 @@ class NotifierService:
         """After the broker started: declare the dead-letter exchange it publishes to, and bind
         the events queue to just the events some channel wants."""
         await self.broker.declare_exchange(self._dead)
-        names = self.settings.names
         self.bindings = Bindings(
             self.db,
-            await self.broker.declare_queue(events_queue(names)),
-            await self.broker.declare_exchange(
-                RabbitExchange(names.events_exchange, type=ExchangeType.TOPIC, durable=True)
-            ),
+            await self.broker.declare_queue(rabbit_queue(self._topology.notifier_events)),
+            await self.broker.declare_exchange(rabbit_exchange(self._topology.events)),
         )
         await self.bindings.sync()
         self.deliverer.channels_changed = self.bindings.sync

@@ -2,20 +2,14 @@
 
 import logging
 import time
-from typing import cast
 
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import (
     Channel,
-    ExchangeType,
-    QueueType,
     RabbitBroker,
-    RabbitExchange,
-    RabbitQueue,
     RabbitResponse,
 )
 from faststream.rabbit.annotations import RabbitMessage
-from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 from versioner.common.errors import notifier_unavailable
 from versioner.common.messages.domain import (
@@ -24,32 +18,14 @@ from versioner.common.messages.domain import (
     SlackActionHandled,
 )
 from versioner.common.messages.notifier import NotifierRequest
-from versioner.common.names import DEADLINE_HEADER, BrokerNames, work_queue_arguments
+from versioner.common.names import DEADLINE_HEADER, BrokerNames
+from versioner.common.topology import Topology
 from versioner.notifier import buttons, commands, replies
 from versioner.notifier.announce import describe
 from versioner.notifier.deliveries import Deliverer
+from versioner.notifier.topology import rabbit_exchange, rabbit_queue
 
 log = logging.getLogger("versioner.notifier")
-
-
-def events_queue(names: BrokerNames) -> RabbitQueue:
-    """The notifier's queue, bound to every domain event."""
-    return RabbitQueue(
-        names.notifier_queue,
-        queue_type=QueueType.QUORUM,
-        routing_key="#",
-        arguments=cast("QuorumQueueArgs", work_queue_arguments(names)),
-    )
-
-
-def rpc_queue(names: BrokerNames) -> RabbitQueue:
-    """The notifier's RPC queue, on the exchange in front of every request queue."""
-    return RabbitQueue(
-        names.notifier_rpc_queue,
-        queue_type=QueueType.QUORUM,
-        routing_key=names.notifier_key,
-        arguments=cast("QuorumQueueArgs", work_queue_arguments(names)),
-    )
 
 
 def _expired(message: RabbitMessage) -> bool:
@@ -60,9 +36,11 @@ def _expired(message: RabbitMessage) -> bool:
 def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> None:
     """Subscribe the notifier to domain events and to its RPC queue."""
 
+    topology = Topology(names)
+
     @broker.subscriber(
-        events_queue(names),
-        RabbitExchange(names.events_exchange, type=ExchangeType.TOPIC, durable=True),
+        rabbit_queue(topology.notifier_events),
+        rabbit_exchange(topology.events),
         channel=Channel(prefetch_count=1),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="notifier events",
@@ -86,8 +64,8 @@ def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> 
                 await deliverer.handle(event)
 
     @broker.subscriber(
-        rpc_queue(names),
-        RabbitExchange(names.policy_exchange, type=ExchangeType.DIRECT, durable=True),
+        rabbit_queue(topology.notifier_rpc),
+        rabbit_exchange(topology.policy),
         channel=Channel(prefetch_count=8),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="notifier rpc",

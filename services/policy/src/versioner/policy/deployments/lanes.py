@@ -28,21 +28,18 @@ dies meanwhile leaves its messages unacked: the broker gives them, in order, to 
 
 import asyncio
 import logging
-from typing import cast
 
-import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
 )
-from aio_pika.exceptions import ChannelNotFoundEntity
 from pamqp.commands import Basic
-from pamqp.common import FieldTable
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from versioner.common.broker import connect_hot, publish
+from versioner.common.declare import declare_queue
 from versioner.common.messages.lanes import (
     BuildEventReceived,
     DeploymentEventReceived,
@@ -50,12 +47,8 @@ from versioner.common.messages.lanes import (
     EvaluateDeployment,
     LaneMessage,
 )
-from versioner.common.names import (
-    DEADLINE_HEADER,
-    DELIVERY_LIMIT,
-    BrokerNames,
-    lane_queue_arguments,
-)
+from versioner.common.names import DEADLINE_HEADER, BrokerNames
+from versioner.common.topology import DELIVERY_LIMIT, Topology
 from versioner.policy.catalog import builds
 from versioner.policy.context import PolicyContext
 from versioner.policy.deployments.closing import handle_abandoned
@@ -139,12 +132,8 @@ class LaneConsumer:
         # again, say) delivers at once, and a reply found no channel then (kill -9 fault
         # test: every verdict of the first 0.2 s lost, the starts closed, the gateway 503).
         self._channel, self._confirmed = channel, confirmed
-        exchange = await channel.declare_exchange(
-            self.names.policy_exchange, aio_pika.ExchangeType.DIRECT, durable=True
-        )
-        for lane in range(self.names.lanes):
-            queue = await self._declare(channel, self.names.lane_queue(lane))
-            await queue.bind(exchange, routing_key=self.names.lane_key(lane))
+        for lane in Topology(self.names).lanes:
+            queue = await declare_queue(self._connection, channel, lane)
             self._consumers.append((queue, await queue.consume(self._on_message)))
 
     async def pause(self) -> None:
@@ -176,19 +165,6 @@ class LaneConsumer:
             routing_key=routing_key,
             properties=_ANNOUNCED,
         )
-
-    async def _declare(self, channel: AbstractChannel, name: str) -> AbstractQueue:
-        """A lane as `VERSIONER_LANE_QUEUE_TYPE` says, or as it already is (a queue's type
-        cannot change; a lane created with the other type keeps it)."""
-        assert self._connection is not None
-        probe = await self._connection.channel()
-        try:
-            await probe.declare_queue(name, passive=True)
-        except ChannelNotFoundEntity:
-            arguments = cast("FieldTable", lane_queue_arguments(self.names))
-            return await channel.declare_queue(name, durable=True, arguments=arguments)
-        await probe.close()
-        return await channel.declare_queue(name, passive=True)
 
     async def close(self) -> None:
         """Stop consuming and close the connection (unacked messages go back to their lane)."""
