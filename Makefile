@@ -3,10 +3,13 @@ UV := ./scripts/uv.sh
 # Tests run in this many processes (pytest-xdist): each test has its own broker prefix,
 # database and ports, so they do not meet.
 TEST_WORKERS ?= 2
-# Dependencies are installed with their bytecode: where PYTHONDONTWRITEBYTECODE is set (as on
-# this machine) every process otherwise compiles what it imports, 5.1 s instead of 2.3 s to
-# import the three services, in every service start, test worker and fault-test process.
+# Bytecode is kept: dependencies are installed with theirs, and our own modules and the tests
+# (pytest's rewritten asserts) write theirs to __pycache__ (git ignores it). Where
+# PYTHONDONTWRITEBYTECODE is set, as on this machine, every process otherwise compiled all it
+# imported: 5.1 s instead of 2.3 s to import the three services, 16.7 s instead of 5.5 s to
+# collect the tests — in every service start, test worker and fault-test process.
 export UV_COMPILE_BYTECODE := 1
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: install run demo test test-fast test-cluster lint format typecheck migration pytest bench clean
 
@@ -28,8 +31,8 @@ test: install ## Lint, type-check and run every test (SQLite and PostgreSQL, in 
 	$(UV) run --frozen lint-imports
 	$(UV) run --frozen pytest -n $(TEST_WORKERS)
 
-test-fast: install ## The tests that need no broker, no PostgreSQL and no browser (under a minute).
-	$(UV) run --frozen pytest -n $(TEST_WORKERS) -m "not rabbit and not postgres and not browser and not cluster"
+test-fast: install ## The tests that need no broker, no PostgreSQL, no browser and no fuzzing.
+	$(UV) run --frozen pytest -n $(TEST_WORKERS) -m "not rabbit and not postgres and not browser and not cluster and not fuzz"
 
 test-cluster: install ## The three-node RabbitMQ cluster fault test alone (make test runs it too).
 	@./scripts/ensure-services.sh rabbitmq

@@ -35,6 +35,9 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from tests.support.databases import sqlite_url
 from tests.support.stack import NotifierSetup, Stack, memory_stack, serving
 
+# Minutes of CPU: in `make test`, not in `make test-fast`.
+pytestmark = pytest.mark.fuzz
+
 
 def _import_all(package: ModuleType) -> None:
     """Import every module of `package` now. schemathesis imports much of itself only when
