@@ -251,7 +251,7 @@ async def preview_button(deliverer: Deliverer, request: PreviewButton) -> Button
         return not_found()
     made = rendered(button, request.variables)
     return ButtonRequest(
-        method=made.method,  # type: ignore[arg-type]
+        method=made.method,
         url=made.url,
         body=made.body.decode() if made.body else None,
         content_type=made.content_type,

@@ -74,7 +74,7 @@ _EMPTY_VALUES: Mapping[str, str] = dict.fromkeys(PLACEHOLDERS, "")
 class Rendered:
     """A deployment button's request, ready to preview or send."""
 
-    method: str
+    method: HttpMethod
     url: str
     body: bytes
     content_type: str | None

@@ -7,7 +7,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from versioner.common.errors import Failure
 from versioner.common.events import BuildEventIn
-from versioner.common.messages.domain import BuildEventOccurred, EventRejected
+from versioner.common.messages.domain import BuildEventName, BuildEventOccurred, EventRejected
 from versioner.common.messages.lanes import BuildEventReceived, BuildRecorded, BuildReply
 from versioner.common.resources import BuildPublic
 from versioner.common.rows import public
@@ -38,6 +38,16 @@ _BUILD_FIELDS = (
     "completed_at",
 )
 _VERSION_FIELDS = ("scm_repository", "scm_branch", "build_number", "build_url")
+
+
+# The domain event a build's state is announced as.
+_EVENT_NAMES: dict[Status, BuildEventName] = {
+    Status.PENDING: "build.pending",
+    Status.STARTED: "build.started",
+    Status.COMPLETED: "build.completed",
+    Status.FAILED: "build.failed",
+    Status.ABORTED: "build.aborted",
+}
 
 
 def version_conflict(product: str, version: str, existing_sha: str, sent_sha: str) -> Failure:
@@ -166,16 +176,17 @@ def record_build(
         conn.execute(update(BUILDS).where(BUILDS.c.id == build.id).values(**values))
 
     public = build_public(build, product.name, version.version)
+    event_type = _EVENT_NAMES[event.status]
     enqueue_in(
         conn,
         BuildEventOccurred(
-            event_type=f"build.{event.status}",  # type: ignore[arg-type]
+            event_type=event_type,
             event_id=msg.event_id,
             occurred_at=now,
             actor=msg.actor.label,
             build=public,
         ),
-        f"build.{event.status}",
+        event_type,
         at=now,
     )
     return BuildRecorded(build=public), build, product

@@ -18,6 +18,7 @@ from versioner.common.errors import Failure, conflict, forbidden, not_found, unp
 from versioner.common.governance import (
     DeploymentRequestPublic,
     ProgressCell,
+    ProgressStatus,
     RequestItemIn,
     RequestItemPublic,
     RequestStatus,
@@ -64,7 +65,11 @@ _MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus, RequestEventNa
 }
 _DECIDABLE = ("in_progress", "approved")
 _TICKABLE = ("in_progress", "approved", "rejected")
-_PROGRESS = {"completed": "deployed", "failed": "failed", "started": "in_progress"}
+_PROGRESS: dict[str, ProgressStatus] = {
+    "completed": "deployed",
+    "failed": "failed",
+    "started": "in_progress",
+}
 
 
 Part = TypeVar("Part", RequestItem, RequestEnvironment, RequestSlot, RequestStep)
@@ -158,7 +163,7 @@ async def _progress(
                     environment=name,
                     status=_PROGRESS.get(latest.status, "not_deployed")
                     if latest
-                    else "not_deployed",  # type: ignore[arg-type]
+                    else "not_deployed",
                     deployment_id=latest.id if latest else None,
                 )
             )

@@ -167,18 +167,19 @@ async def update_rule(ctx: PolicyContext, request: UpdateRule) -> RulePublic | F
                 rule.products = list(dict.fromkeys(request.products))
             rule.environments = list(dict.fromkeys(environments))
             rule.config = _stored(config)
-            switched = request.mode is not None and request.mode != rule.mode
-            if switched:
+            mode = request.mode
+            switched = mode is not None and mode != rule.mode
+            if switched and mode is not None:
                 await audit(
                     session,
                     actor=request.actor,
                     kind="rule.mode_changed",
-                    summary=f"rule {rule.name} switched from {rule.mode} to {request.mode}",
+                    summary=f"rule {rule.name} switched from {rule.mode} to {mode}",
                     at=now,
                     subject_id=rule.id,
-                    data={"from": rule.mode, "to": request.mode},
+                    data={"from": rule.mode, "to": mode},
                 )
-                rule.mode = request.mode  # type: ignore[assignment]
+                rule.mode = mode
             after = rule_public(rule).model_dump(mode="json")
             changed = {
                 key

@@ -440,14 +440,16 @@ async def create_rule(user: CheckedDep) -> Response:
         return await _preview(user, form, None)
 
     def build() -> CreateRule:
-        return CreateRule(
-            actor=user.actor,
-            name=form.name,
-            rule_type=rule_type,  # type: ignore[arg-type]  # checked by _type_of
-            mode=form.mode,  # type: ignore[arg-type]  # validated by the message
-            products=names(form.products),
-            environments=[] if rule_type == "flow" else names(form.environments),
-            config=form.config(),
+        return CreateRule.model_validate(
+            {
+                "actor": user.actor,
+                "name": form.name,
+                "rule_type": rule_type,
+                "mode": form.mode,
+                "products": names(form.products),
+                "environments": [] if rule_type == "flow" else names(form.environments),
+                "config": form.config(),
+            }
         )
 
     saved = await _save(user, form, None, build)
@@ -500,15 +502,17 @@ async def update_rule(rule_id: str, user: CheckedDep) -> Response:
         return await _preview(user, form, rule)
 
     def build() -> UpdateRule:
-        return UpdateRule(
-            actor=user.actor,
-            rule_id=rule.id,
-            name=form.name,
-            mode=form.mode,  # type: ignore[arg-type]  # validated by the message
-            products=names(form.products),
-            # A flow rule applies to its target; its stored scope stays as it is.
-            environments=None if rule.rule_type == "flow" else names(form.environments),
-            config=form.config(),
+        return UpdateRule.model_validate(
+            {
+                "actor": user.actor,
+                "rule_id": rule.id,
+                "name": form.name,
+                "mode": form.mode,
+                "products": names(form.products),
+                # A flow rule applies to its target; its stored scope stays as it is.
+                "environments": None if rule.rule_type == "flow" else names(form.environments),
+                "config": form.config(),
+            }
         )
 
     saved = await _save(user, form, rule, build)
@@ -536,7 +540,7 @@ async def switch_mode(
             "error.html", 422, message="Mode: choose enabled, report-only or disabled."
         )
     page = f"/ui/rules/{target}" if form.back == f"/ui/rules/{target}" else "/ui/rules"
-    request = UpdateRule(actor=user.actor, rule_id=target, mode=form.mode)  # type: ignore[arg-type]
+    request = UpdateRule.model_validate({"actor": user.actor, "rule_id": target, "mode": form.mode})
     return await user.act(request, back=page, done=f"Rule now {MODES[form.mode]}.")
 
 
@@ -571,14 +575,16 @@ async def violations_page(
     older = int(before) if before.isdigit() and int(before) > 0 else None
     log, rules = await asyncio.gather(
         user.ask(
-            ListViolations(
-                actor=user.actor,
-                rule=filters["rule"] or None,
-                product=filters["product"] or None,
-                environment=filters["environment"] or None,
-                outcome=filters["outcome"] or None,  # type: ignore[arg-type]  # checked above
-                limit=VIOLATIONS_PER_PAGE,
-                before=older,
+            ListViolations.model_validate(
+                {
+                    "actor": user.actor,
+                    "rule": filters["rule"] or None,
+                    "product": filters["product"] or None,
+                    "environment": filters["environment"] or None,
+                    "outcome": filters["outcome"] or None,  # checked above
+                    "limit": VIOLATIONS_PER_PAGE,
+                    "before": older,
+                }
             ),
         ),
         user.ask(ListRules(actor=user.actor, limit=RULES_SHOWN)),
