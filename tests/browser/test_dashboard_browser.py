@@ -4,8 +4,8 @@ import re
 
 from playwright.async_api import Browser, expect
 
-from tests.ingest.flows import deploy_body
 from tests.support.browser import Live, sign_in
+from tests.support.flows import deploy_body
 
 
 async def test_signing_in_lands_on_the_home_page(browser: Browser, live: Live) -> None:

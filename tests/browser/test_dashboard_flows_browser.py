@@ -6,8 +6,8 @@ from typing import Any
 
 from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.ingest.flows import build_body
 from tests.support.browser import Live, sign_in
+from tests.support.flows import build_body
 from tests.support.receiver import Receiver
 
 

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from tests.ingest.flows import build_body, deploy_body, event_status, lanes_paused, verified
+from tests.support.flows import build_body, deploy_body, event_status, lanes_paused, verified
 from tests.support.stack import IMPATIENT_RPC_TIMEOUT_S, Stack
 from versioner.ingest import gateway
 from versioner.ingest.gateway import FACT_WAITERS

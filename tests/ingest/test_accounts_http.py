@@ -3,7 +3,7 @@
 import re
 from datetime import datetime, timedelta
 
-from tests.ingest.flows import FORBIDDEN, UNAUTHENTICATED, cache_of, is_utc, user_id
+from tests.support.flows import FORBIDDEN, UNAUTHENTICATED, cache_of, is_utc, user_id
 from tests.support.stack import BOOTSTRAP_TOKEN, Stack
 
 API_KEY = re.compile(r"^sk_local_[a-z0-9]+_[A-Za-z0-9]{32,}$")

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from tests.ingest.flows import FORBIDDEN, NOT_FOUND, build_body, deploy_body, is_utc
+from tests.support.flows import FORBIDDEN, NOT_FOUND, build_body, deploy_body, is_utc
 from tests.support.stack import Stack
 
 APPROVAL_FIELDS = {

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ingest.flows import FORBIDDEN, ROLES, deploy_body, is_utc
+from tests.support.flows import FORBIDDEN, ROLES, deploy_body, is_utc
 from tests.support.stack import Stack
 
 FLOW_NAME = "staging before production"

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.ingest.flows import (
+from tests.support.flows import (
     FORBIDDEN,
     NOT_FOUND,
     ROLES,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.ingest.flows import INVALID_JSON, build_body, deploy_body
+from tests.support.flows import INVALID_JSON, build_body, deploy_body
 from tests.support.stack import Stack
 
 MAX_BODY = 1_048_576

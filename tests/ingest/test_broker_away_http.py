@@ -5,7 +5,7 @@ came back. Ingest answers 503 and asks policy to close what it recorded; while t
 still away that request waits in ingest and goes out before anything else once it is back.
 """
 
-from tests.ingest.flows import deploy_body, gateway_of, verified
+from tests.support.flows import deploy_body, gateway_of, verified
 from tests.support.stack import Stack
 from versioner.ingest.rpc import BrokerUnavailable, PolicyClient
 

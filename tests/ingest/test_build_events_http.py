@@ -4,7 +4,7 @@ from uuid import UUID
 
 import pytest
 
-from tests.ingest.flows import build_body, is_utc
+from tests.support.flows import build_body, is_utc
 from tests.support.stack import Stack
 
 # API.md: the 200 body of a build event.

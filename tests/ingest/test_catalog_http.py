@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.ingest.flows import FORBIDDEN, NOT_FOUND, ROLES, build_body, deploy_body, is_utc
+from tests.support.flows import FORBIDDEN, NOT_FOUND, ROLES, build_body, deploy_body, is_utc
 from tests.support.stack import Stack
 
 

@@ -7,7 +7,7 @@ proven separately on the real broker, where it arrives a moment later.
 
 import pytest
 
-from tests.ingest.flows import (
+from tests.support.flows import (
     FORBIDDEN,
     UNAUTHENTICATED,
     build_body,

@@ -8,9 +8,8 @@ from uuid import uuid4
 
 import pytest
 
-from tests.ingest.flows import build_body, deploy_body
-from tests.ingest.test_dashboard_http import csrf, signed_in
 from tests.support.databases import sqlite_url
+from tests.support.flows import build_body, csrf, deploy_body, signed_in
 from tests.support.receiver import Receiver
 from tests.support.stack import NotifierSetup, Stack, memory_stack
 

@@ -1,26 +1,11 @@
 """The dashboard over HTTP: sign-in, the session cookie, CSRF, redirects, the home page."""
 
-import re
 from uuid import uuid4
 
 import pytest
 
-from tests.ingest.flows import build_body, deploy_body, sign_in
+from tests.support.flows import build_body, csrf, deploy_body, sign_in, signed_in
 from tests.support.stack import Stack
-
-
-async def signed_in(stack: Stack, role: str = "developer") -> str:
-    """Sign a new user in; the session cookie stays on the stack's client. Their token."""
-    token = await stack.user(role)
-    response = await sign_in(stack.http, token, "/ui/")
-    assert response.status_code == 303, response.text
-    return token
-
-
-def csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
 
 
 @pytest.mark.databases("sqlite")

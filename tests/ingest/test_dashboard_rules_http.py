@@ -8,8 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.ingest.flows import deploy_body
-from tests.ingest.test_dashboard_http import csrf, signed_in
+from tests.support.flows import csrf, deploy_body, signed_in
 from tests.support.stack import Stack
 
 FLOW_NAME = "staging before production"

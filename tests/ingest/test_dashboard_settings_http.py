@@ -11,9 +11,8 @@ from uuid import uuid4
 
 import pytest
 
-from tests.ingest.flows import build_body, sign_in
-from tests.ingest.test_dashboard_http import csrf, signed_in
 from tests.support.databases import sqlite_url
+from tests.support.flows import build_body, csrf, sign_in, signed_in
 from tests.support.receiver import Receiver, Reply, verify_signature
 from tests.support.stack import BOOTSTRAP_TOKEN, NotifierSetup, Stack, memory_stack
 from versioner.ingest.ui import paging

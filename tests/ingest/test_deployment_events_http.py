@@ -5,7 +5,7 @@ from uuid import UUID
 
 import pytest
 
-from tests.ingest.flows import build_body, deploy_body, is_utc
+from tests.support.flows import build_body, deploy_body, is_utc
 from tests.support.stack import Stack
 
 # API.md: the 200 body of a deployment event.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.ingest.flows import policy_stopped
+from tests.support.flows import policy_stopped
 from tests.support.stack import Stack
 
 UP = {"status": "ok", "broker": "up", "policy": "up"}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.ingest.flows import build_body, deploy_body
+from tests.support.flows import build_body, deploy_body
 from tests.support.stack import Stack
 from versioner.ingest import intake
 from versioner.ingest.intake import EventIntake, is_json

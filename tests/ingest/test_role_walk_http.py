@@ -20,8 +20,8 @@ import httpx
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from tests.ingest.flows import FORBIDDEN, ROLES, UNAUTHENTICATED, build_body, deploy_body
 from tests.support.databases import sqlite_url
+from tests.support.flows import FORBIDDEN, ROLES, UNAUTHENTICATED, build_body, deploy_body
 from tests.support.receiver import Receiver
 from tests.support.stack import NotifierSetup, Stack, memory_stack
 

@@ -11,8 +11,8 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from tests.ingest.flows import FORBIDDEN, NOT_FOUND, ROLES, deploy_body, is_utc
 from tests.support.databases import sqlite_url
+from tests.support.flows import FORBIDDEN, NOT_FOUND, ROLES, deploy_body, is_utc
 from tests.support.stack import Stack, memory_stack
 from versioner.policy.store.clock import FrozenClock
 

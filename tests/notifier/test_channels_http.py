@@ -4,8 +4,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tests.ingest.flows import build_body
 from tests.support.fake_slack import VALID_TOKEN, FakeSlack
+from tests.support.flows import build_body
 from tests.support.notifier import Waits
 from tests.support.receiver import Receiver, Reply, verify_signature
 from tests.support.stack import Stack

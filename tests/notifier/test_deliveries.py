@@ -5,8 +5,8 @@ from uuid import uuid4
 
 from sqlmodel import col, select
 
-from tests.ingest.flows import build_body, deploy_body
 from tests.support.fake_slack import VALID_TOKEN, FakeSlack
+from tests.support.flows import build_body, deploy_body
 from tests.support.receiver import Receiver
 from tests.support.stack import Stack
 from versioner.common.messages.domain import BuildEventOccurred

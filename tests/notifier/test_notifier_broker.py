@@ -3,10 +3,10 @@
 import aio_pika
 from faststream.rabbit.subscriber.usecase import RabbitSubscriber
 
-from tests.ingest.flows import build_body
-from tests.notifier.test_slack_interactions_http import CHANNEL, buttons, click, post
 from tests.support.fake_slack import VALID_TOKEN, FakeSlack
+from tests.support.flows import build_body
 from tests.support.receiver import Receiver, Reply, verify_signature
+from tests.support.slack_clicks import CHANNEL, buttons, click, post
 from tests.support.stack import Stack
 from versioner.common.messages.notifier import DeliveryFailed
 

@@ -194,3 +194,18 @@ async def sign_in(
     if next is not None:
         data["next"] = next
     return await client.post("/ui/login", data=data)
+
+
+async def signed_in(stack: Stack, role: str = "developer") -> str:
+    """Sign a new user in; the session cookie stays on the stack's client. Their token."""
+    token = await stack.user(role)
+    response = await sign_in(stack.http, token, "/ui/")
+    assert response.status_code == 303, response.text
+    return token
+
+
+def csrf(page: str) -> str:
+    """The CSRF token of a dashboard page's forms."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
