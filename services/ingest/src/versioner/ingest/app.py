@@ -69,16 +69,20 @@ def create_app(
     settings: IngestSettings | None = None, *, client_factory: ClientFactory = amqp_client
 ) -> FastAPI:
     """The FastAPI app; `client_factory` binds it to policy (in tests, in memory)."""
-    settings = settings or IngestSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Read when the app starts (see `bind`), as every handler reads them: from app.state.
+        settings: IngestSettings = app.state.settings
+        factory: ClientFactory = app.state.client_factory
         cache = CredentialCache(ttl=settings.credential_cache_s)
-        client, close = await client_factory(settings, cache)
+        client, close = await factory(settings, cache)
         gateway = PolicyGateway(client, settings.names, settings.rpc_timeout_s)
-        app.state.settings = settings
         app.state.gateway = gateway
         app.state.authenticator = Authenticator(gateway, cache)
+        # What handlers keep from one start to the next: nothing.
+        app.state.session_codec = None
+        app.state.slack_tasks = None
         watcher = asyncio.create_task(_watch_policy(gateway), name="policy-watch")
         log.info("ingest ready on %s", settings.base_url)
         try:
@@ -119,4 +123,14 @@ def create_app(
         app.include_router(module.router)
     ui.install(app)
     describe_errors(app)
+    bind(app, settings or IngestSettings(), client_factory)
     return app
+
+
+def bind(app: FastAPI, settings: IngestSettings, client_factory: ClientFactory) -> None:
+    """What the app serves with, taken when it next starts: its settings and how it reaches
+    policy. Building the app is most of its start-up cost (FastAPI prepares every route's
+    fields for each app), so a process that serves one installation after another — the
+    test suite — binds one built app again rather than building a new one."""
+    app.state.settings = settings
+    app.state.client_factory = client_factory
