@@ -10,7 +10,7 @@ helper then explains a pydantic `ValidationError` (the message would not build) 
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -22,6 +22,14 @@ from versioner.ingest.gateway import FailureError
 from versioner.ingest.ui.render import failure_text, render
 
 Problem = tuple[str, str]  # (the form input at fault, a sentence naming it by its label)
+
+
+class Explained(NamedTuple):
+    """A form's problems, and the status of the page that shows them again."""
+
+    problems: list[Problem]
+    status_code: int
+
 
 # Fields whose errors name a part of them (`config.bot_token`): labelled by both names.
 _GROUPS = ("config", "filters")
@@ -75,6 +83,14 @@ class FormLabels:
         if exc.failure.status_code not in (409, 422):
             raise exc
         return self.refusal(exc.failure, where)
+
+    def explain(self, exc: ValidationError | FailureError, where: str = "") -> Explained:
+        """What was wrong with a form, whichever way it failed: the message would not build
+        (422) or was refused as the form's fault (409, 422, a plain one attributed to
+        `where`); any other refusal goes on up."""
+        if isinstance(exc, ValidationError):
+            return Explained(self.invalid(exc), 422)
+        return Explained(self.form_refusal(exc, where), exc.failure.status_code)
 
     def invalid_page(self, request: Request, exc: ValidationError) -> Response:
         """A form with no place to show its problems: a 422 page naming the first one."""

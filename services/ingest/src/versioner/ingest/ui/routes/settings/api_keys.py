@@ -62,13 +62,9 @@ async def create_api_key(user: CheckedDep, name: Annotated[str, Form()] = "") ->
     try:
         message = CreateApiKey.model_validate({"actor": user.actor, "name": name})
         created: ApiKeyCreated = await user.ask(message)
-    except ValidationError as exc:
-        return await _keys_page(user, name=name, problems=LABELS.invalid(exc), status_code=422)
-    except FailureError as exc:
-        problems = LABELS.form_refusal(exc, "name")
-        return await _keys_page(
-            user, name=name, problems=problems, status_code=exc.failure.status_code
-        )
+    except (ValidationError, FailureError) as exc:
+        problems, status_code = LABELS.explain(exc, "name")
+        return await _keys_page(user, name=name, problems=problems, status_code=status_code)
     return await _keys_page(user, created=created, status_code=201)
 
 

@@ -227,13 +227,9 @@ async def create_button(user: CheckedDep) -> Response:
             }
         )
         saved: ButtonPublic = await user.ask_notifier(message)
-    except ValidationError as exc:
-        return await _buttons_page(user, form=form, problems=LABELS.invalid(exc), status_code=422)
-    except FailureError as exc:
-        problems = LABELS.form_refusal(exc, "environments")
-        return await _buttons_page(
-            user, form=form, problems=problems, status_code=exc.failure.status_code
-        )
+    except (ValidationError, FailureError) as exc:
+        problems, status_code = LABELS.explain(exc, "environments")
+        return await _buttons_page(user, form=form, problems=problems, status_code=status_code)
     return flash_redirect(f"/ui/settings/buttons/{saved.id}", f"Button {saved.label} created.")
 
 
@@ -270,10 +266,8 @@ async def _preview(user: Viewer, button: ButtonPublic, version: str, environment
         preview.request = await user.ask_notifier(
             PreviewButton(actor=user.actor, button_id=button.id, variables=variables),
         )
-    except ValidationError as exc:
-        preview.problems = LABELS.invalid(exc)
-    except FailureError as exc:
-        preview.problems = LABELS.form_refusal(exc, "version")
+    except (ValidationError, FailureError) as exc:
+        preview.problems = LABELS.explain(exc, "version").problems
     return preview
 
 
@@ -347,14 +341,10 @@ async def update_button(button_id: str, user: CheckedDep) -> Response:
             {"actor": user.actor, "button_id": button.id, **form.fields(button)}
         )
         saved: ButtonPublic = await user.ask_notifier(message)
-    except ValidationError as exc:
+    except (ValidationError, FailureError) as exc:
+        problems, status_code = LABELS.explain(exc, "environments")
         return await _button_page(
-            user, button, form=form, problems=LABELS.invalid(exc), status_code=422
-        )
-    except FailureError as exc:
-        problems = LABELS.form_refusal(exc, "environments")
-        return await _button_page(
-            user, button, form=form, problems=problems, status_code=exc.failure.status_code
+            user, button, form=form, problems=problems, status_code=status_code
         )
     return flash_redirect(f"/ui/settings/buttons/{saved.id}", f"Button {saved.label} saved.")
 

@@ -208,13 +208,9 @@ async def create_channel(user: CheckedDep) -> Response:
             }
         )
         saved: ChannelPublic = await user.ask_notifier(message)
-    except ValidationError as exc:
-        return await _channels_page(user, form=form, problems=LABELS.invalid(exc), status_code=422)
-    except FailureError as exc:
-        problems = LABELS.form_refusal(exc, "name")
-        return await _channels_page(
-            user, form=form, problems=problems, status_code=exc.failure.status_code
-        )
+    except (ValidationError, FailureError) as exc:
+        problems, status_code = LABELS.explain(exc, "name")
+        return await _channels_page(user, form=form, problems=problems, status_code=status_code)
     return flash_redirect(f"/ui/settings/channels/{saved.id}", f"Channel {saved.name} created.")
 
 
@@ -292,14 +288,10 @@ async def update_channel(channel_id: str, user: CheckedDep) -> Response:
             }
         )
         saved: ChannelPublic = await user.ask_notifier(message)
-    except ValidationError as exc:
+    except (ValidationError, FailureError) as exc:
+        problems, status_code = LABELS.explain(exc, "name")
         return await _channel_page(
-            user, channel, form=form, problems=LABELS.invalid(exc), status_code=422
-        )
-    except FailureError as exc:
-        problems = LABELS.form_refusal(exc, "name")
-        return await _channel_page(
-            user, channel, form=form, problems=problems, status_code=exc.failure.status_code
+            user, channel, form=form, problems=problems, status_code=status_code
         )
     return flash_redirect(f"/ui/settings/channels/{saved.id}", f"Channel {saved.name} saved.")
 

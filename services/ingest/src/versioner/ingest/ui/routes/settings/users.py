@@ -102,13 +102,9 @@ async def invite_user(user: CheckedDep, posted: Annotated[InviteForm, Form()]) -
             }
         )
         invited: UserInvited = await user.ask(message)
-    except ValidationError as exc:
-        return await _users_page(user, form=form, problems=LABELS.invalid(exc), status_code=422)
-    except FailureError as exc:
-        problems = LABELS.form_refusal(exc, "slack_user_id")
-        return await _users_page(
-            user, form=form, problems=problems, status_code=exc.failure.status_code
-        )
+    except (ValidationError, FailureError) as exc:
+        problems, status_code = LABELS.explain(exc, "slack_user_id")
+        return await _users_page(user, form=form, problems=problems, status_code=status_code)
     return await _users_page(user, invited=invited, status_code=201)
 
 
