@@ -57,6 +57,12 @@ def ident(raw: str) -> UUID:
         raise FailureError(not_found()) from None
 
 
+def names(raw: str | None) -> list[str]:
+    """A comma-separated list of names (`?products=api,web`, a form's environments field),
+    without blanks."""
+    return [name.strip() for name in (raw or "").split(",") if name.strip()]
+
+
 GatewayDep = Annotated[PolicyGateway, Depends(_gateway)]
 CacheDep = Annotated[CredentialCache, Depends(_cache)]
 SettingsDep = Annotated[IngestSettings, Depends(_settings)]

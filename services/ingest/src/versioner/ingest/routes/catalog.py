@@ -33,7 +33,7 @@ from versioner.common.resources import (
 )
 from versioner.common.status import DEPLOYMENT_ALIASES, Status, parse_status, status_pattern
 from versioner.common.types import Name
-from versioner.ingest.deps import ActorDep, GatewayDep, ident
+from versioner.ingest.deps import ActorDep, GatewayDep, ident, names
 from versioner.ingest.gateway import FailureError
 from versioner.ingest.openapi import conflict
 from versioner.ingest.web import Router, respond, respond_list
@@ -41,10 +41,6 @@ from versioner.ingest.web import Router, respond, respond_list
 router = Router(tags=["catalog"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-
-
-def _names(raw: str | None) -> list[str]:
-    return [name.strip() for name in (raw or "").split(",") if name.strip()]
 
 
 class ProductPatch(BaseModel):
@@ -223,5 +219,5 @@ async def get_state(
     environments: str | None = None,
 ) -> Response:
     """What runs where: products by environments (dev, test, staging, production, then by name)."""
-    request = GetState(actor=actor, products=_names(products), environments=_names(environments))
+    request = GetState(actor=actor, products=names(products), environments=names(environments))
     return respond(await gateway.ask(request))

@@ -115,8 +115,3 @@ def text(data: FormData, key: str) -> str:
 def texts(data: FormData, key: str) -> list[str]:
     """Every value posted under a name, trimmed, in order."""
     return [value.strip() if isinstance(value, str) else "" for value in data.getlist(key)]
-
-
-def names(value: str) -> list[str]:
-    """A comma-separated list of names, as forms take products and environments."""
-    return [name.strip() for name in value.split(",") if name.strip()]

@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from versioner.common.governance import ViolationPublic
 from versioner.common.messages.management import GetDeployment, GetHome, HomeView
+from versioner.ingest.deps import names
 from versioner.ingest.ui.deps import Viewer, ViewerDep
-from versioner.ingest.ui.forms import names
 
 FILTERS_COOKIE = "versioner_filters"
 

@@ -31,10 +31,10 @@ from versioner.common.messages.management import (
 )
 from versioner.common.roles import APPROVERS, ApprovalType, Permission, Role
 from versioner.common.rules import RulePublic, WindowsPreview
-from versioner.ingest.deps import ident
+from versioner.ingest.deps import ident, names
 from versioner.ingest.gateway import FailureError
 from versioner.ingest.ui.deps import CheckedDep, Viewer, ViewerDep
-from versioner.ingest.ui.forms import FormLabels, Problem, names, shown, text, texts
+from versioner.ingest.ui.forms import FormLabels, Problem, shown, text, texts
 from versioner.ingest.ui.render import flash_redirect
 
 router = APIRouter(include_in_schema=False)

@@ -31,11 +31,11 @@ from versioner.common.messages.notifier import (
 from versioner.common.notifications import ButtonPublic, ButtonRequest
 from versioner.common.resources import Page, ProductPublic
 from versioner.common.roles import Permission
-from versioner.ingest.deps import ident
+from versioner.ingest.deps import ident, names
 from versioner.ingest.gateway import FailureError
 from versioner.ingest.ui import paging
 from versioner.ingest.ui.deps import CheckedDep, Viewer, ViewerDep
-from versioner.ingest.ui.forms import FormLabels, Problem, names, shown, text
+from versioner.ingest.ui.forms import FormLabels, Problem, shown, text
 from versioner.ingest.ui.render import flash_redirect
 
 router = APIRouter(include_in_schema=False)
