@@ -2,6 +2,7 @@
 exchanges, and policy's lanes (policy's and the notifier's subscribers render theirs with
 faststream)."""
 
+from collections.abc import Sequence
 from typing import cast
 
 import aio_pika
@@ -19,13 +20,33 @@ async def declare_exchange(channel: AbstractChannel, exchange: Exchange) -> Abst
     )
 
 
-async def declare_queue(
+async def declare_queues(
+    connection: AbstractConnection, channel: AbstractChannel, queues: Sequence[Queue]
+) -> list[AbstractQueue]:
+    """Declare queues with their arguments and bindings (idempotent), each exchange they are
+    bound to once."""
+    exchanges = {
+        exchange: await declare_exchange(channel, exchange)
+        for exchange in dict.fromkeys(b.exchange for queue in queues for b in queue.bindings)
+    }
+    declared = []
+    for queue in queues:
+        found = await _declare_queue(connection, channel, queue)
+        for binding in queue.bindings:
+            matching = cast("FieldTable", dict(binding.arguments)) if binding.arguments else None
+            await found.bind(
+                exchanges[binding.exchange], routing_key=binding.routing_key, arguments=matching
+            )
+        declared.append(found)
+    return declared
+
+
+async def _declare_queue(
     connection: AbstractConnection, channel: AbstractChannel, queue: Queue
 ) -> AbstractQueue:
-    """Declare a queue with its arguments and bindings (idempotent); a queue that keeps its
-    type, and exists, as it is (asked on a channel of its own: a passive declaration of a
-    queue that is not there closes the channel)."""
-    declared: AbstractQueue | None = None
+    """A queue with its arguments; one that keeps its type, and exists, as it is (asked on a
+    channel of its own: a passive declaration of a queue that is not there closes the
+    channel)."""
     if queue.keeps_its_type:
         probe = await connection.channel()
         try:
@@ -34,12 +55,6 @@ async def declare_queue(
             pass
         else:
             await probe.close()
-            declared = await channel.declare_queue(queue.name, passive=True)
-    if declared is None:
-        arguments = cast("FieldTable", dict(queue.arguments))
-        declared = await channel.declare_queue(queue.name, durable=True, arguments=arguments)
-    for binding in queue.bindings:
-        exchange = await declare_exchange(channel, binding.exchange)
-        matching = cast("FieldTable", dict(binding.arguments)) if binding.arguments else None
-        await declared.bind(exchange, routing_key=binding.routing_key, arguments=matching)
-    return declared
+            return await channel.declare_queue(queue.name, passive=True)
+    arguments = cast("FieldTable", dict(queue.arguments))
+    return await channel.declare_queue(queue.name, durable=True, arguments=arguments)

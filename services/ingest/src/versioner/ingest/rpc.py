@@ -34,7 +34,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
 from versioner.common.broker import connect_hot, publish
-from versioner.common.declare import declare_exchange, declare_queue
+from versioner.common.declare import declare_exchange, declare_queues
 from versioner.common.names import DEADLINE_HEADER, DIRECT_REPLY_TO, BrokerNames
 from versioner.common.topology import Topology
 
@@ -140,8 +140,7 @@ class AmqpPolicyClient:
         # Declared once, on a channel closed afterwards: not declared again by aio-pika on
         # every reconnect (on a cluster, a lane whose leader is being elected cannot answer).
         async with self._connection.channel() as setup:
-            for queue in Topology(self.names).policy_queues:
-                await declare_queue(self._connection, setup, queue)
+            await declare_queues(self._connection, setup, Topology(self.names).policy_queues)
 
     async def _consume_replies(self, channel: AbstractRobustChannel, index: int) -> None:
         """Consume this channel's replies, on the driver's channel: aio-pika's consumer wraps

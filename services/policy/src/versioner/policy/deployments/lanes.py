@@ -39,7 +39,7 @@ from pamqp.commands import Basic
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from versioner.common.broker import connect_hot, publish
-from versioner.common.declare import declare_queue
+from versioner.common.declare import declare_queues
 from versioner.common.messages.lanes import (
     BuildEventReceived,
     DeploymentEventReceived,
@@ -132,8 +132,7 @@ class LaneConsumer:
         # again, say) delivers at once, and a reply found no channel then (kill -9 fault
         # test: every verdict of the first 0.2 s lost, the starts closed, the gateway 503).
         self._channel, self._confirmed = channel, confirmed
-        for lane in Topology(self.names).lanes:
-            queue = await declare_queue(self._connection, channel, lane)
+        for queue in await declare_queues(self._connection, channel, Topology(self.names).lanes):
             self._consumers.append((queue, await queue.consume(self._on_message)))
 
     async def pause(self) -> None:

@@ -43,8 +43,9 @@ async def declare(broker: RabbitBroker, names: BrokerNames) -> None:
     topology = Topology(names)
     await broker.declare_exchange(rabbit_exchange(topology.events))
     await broker.declare_exchange(rabbit_exchange(topology.credentials))
-    dead_letter = topology.dead_letter
-    queue: aio_pika.abc.AbstractQueue = await broker.declare_queue(rabbit_queue(dead_letter))
-    for binding in dead_letter.bindings:
-        exchange = await broker.declare_exchange(rabbit_exchange(binding.exchange))
-        await queue.bind(exchange, routing_key="", arguments=binding.arguments)  # type: ignore[arg-type]
+    dead = await broker.declare_exchange(rabbit_exchange(topology.dead_letters))
+    queue: aio_pika.abc.AbstractQueue = await broker.declare_queue(
+        rabbit_queue(topology.dead_letter)
+    )
+    for binding in topology.dead_letter.bindings:
+        await queue.bind(dead, routing_key="", arguments=binding.arguments)  # type: ignore[arg-type]
