@@ -28,6 +28,7 @@ from versioner.ingest.routes import (
 from versioner.ingest.rpc import AmqpPolicyClient, PolicyClient
 from versioner.ingest.settings import IngestSettings
 from versioner.ingest.ui import mount as ui
+from versioner.ingest.ui.session import SessionCodec
 from versioner.ingest.web import install
 
 log = logging.getLogger("versioner.ingest")
@@ -80,9 +81,10 @@ def create_app(
         gateway = PolicyGateway(client, settings.names, settings.rpc_timeout_s)
         app.state.gateway = gateway
         app.state.authenticator = Authenticator(gateway, cache)
-        # What handlers keep from one start to the next: nothing.
-        app.state.session_codec = None
-        app.state.slack_tasks = None
+        secret = settings.session_secret.get_secret_value() if settings.session_secret else None
+        app.state.session_codec = SessionCodec(secret)
+        # Slack clicks being handed to policy after their 200 (kept so none is collected).
+        app.state.slack_tasks = set()
         watcher = asyncio.create_task(_watch_policy(gateway), name="policy-watch")
         log.info("ingest ready on %s", settings.base_url)
         try:

@@ -105,9 +105,7 @@ async def interactions(request: Request, gateway: GatewayDep, settings: Settings
         payload = json.loads(form.get("payload", ["{}"])[0])
     except json.JSONDecodeError:
         return Response(status_code=200)
-    tasks: set[asyncio.Task[None]] | None = getattr(request.app.state, "slack_tasks", None)
-    if tasks is None:
-        tasks = request.app.state.slack_tasks = set()
+    tasks: set[asyncio.Task[None]] = request.app.state.slack_tasks
     for click in clicks(payload if isinstance(payload, dict) else {}):
         task = asyncio.create_task(_hand_over(gateway, click))
         tasks.add(task)

@@ -20,7 +20,6 @@ from versioner.common.messages.rpc import R
 from versioner.common.roles import Permission
 from versioner.ingest.auth import Authenticator
 from versioner.ingest.gateway import FailureError, PolicyGateway
-from versioner.ingest.settings import IngestSettings
 from versioner.ingest.ui.render import flash_redirect, refusal_page, render
 from versioner.ingest.ui.session import COOKIE, Session, SessionCodec
 
@@ -38,12 +37,8 @@ class CsrfRefused(Exception):  # noqa: N818 - reads as what happened
 
 
 def codec(request: Request) -> SessionCodec:
-    """The app's session codec (one per process)."""
-    found: SessionCodec | None = getattr(request.app.state, "session_codec", None)
-    if found is None:
-        settings: IngestSettings = request.app.state.settings
-        secret = settings.session_secret.get_secret_value() if settings.session_secret else None
-        found = request.app.state.session_codec = SessionCodec(secret)
+    """The app's session codec (made when the app starts, from `VERSIONER_SESSION_SECRET`)."""
+    found: SessionCodec = request.app.state.session_codec
     return found
 
 
