@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from versioner.common.errors import Failure, not_found
 from versioner.common.resources import Page
+from versioner.common.rows import public
 from versioner.notifier.tables import Delivery, Firing
 
 Row = TypeVar("Row", Delivery, Firing)
@@ -37,8 +38,8 @@ async def page(
         if cursor is None:
             return not_found()
         where = [*where, col(model.seq) < cursor]
-    rows = await session.execute(
+    found = await session.execute(
         select(model).where(*where).order_by(col(model.seq).desc()).limit(limit)
     )
-    items = [view.model_validate(row, from_attributes=True) for row in rows.scalars()]
+    items = [public(view, row) for row in found.scalars()]
     return Page[view](items=items, total=total)  # type: ignore[valid-type]
