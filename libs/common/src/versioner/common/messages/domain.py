@@ -27,7 +27,6 @@ DeploymentChangeName = Literal[
     "deployment.overridden",
     "deployment.gate_skipped",
 ]
-DeploymentEventName = DeploymentChangeName | Literal["deployment.preflight_failed"]
 
 
 class BuildEventOccurred(BaseModel):
@@ -80,9 +79,6 @@ class DeploymentBlocked(BaseModel):
     actor: str
     attempt: DeploymentAttempt
     violations: list[Violation] = Field(min_length=1)
-
-
-DeploymentEvent = DeploymentChanged | DeploymentBlocked
 
 
 class EventRejected(BaseModel):
