@@ -19,6 +19,7 @@ from tests.support.client import (
     Result,
     Runner,
     base_env,
+    run_in_process,
 )
 
 
@@ -71,8 +72,24 @@ def versioner_bin() -> str:
 
 
 @pytest.fixture
-def cli(api: FakeApi, home: Path, workdir: Path, versioner_bin: str) -> Runner:
-    """Run `versioner ARGS` against the fake API; `env` overrides, an empty value unsets."""
+def cli(api: FakeApi, home: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """Run `versioner ARGS` against the fake API, in this process the way click's `CliRunner`
+    does (`main(argv)` with this environment, working directory and captured streams: a
+    subprocess cost a quarter of a second each, a third of the fast tests' time); `env`
+    overrides, an empty value unsets. `cli_process` runs the installed script itself."""
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+        full_env = base_env(home, api.url) | (env or {})
+        return run_in_process(
+            monkeypatch, args, {k: v for k, v in full_env.items() if v != ""}, cwd or workdir
+        )
+
+    return run
+
+
+@pytest.fixture
+def cli_process(api: FakeApi, home: Path, workdir: Path, versioner_bin: str) -> Runner:
+    """Run the installed `versioner` script in a process of its own, as a pipeline does."""
 
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
         full_env = base_env(home, api.url) | (env or {})

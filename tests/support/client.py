@@ -1,17 +1,25 @@
-"""A local fake Versioner API (`FakeApi`) and a runner for the installed `versioner` entry point
-(`Runner`), for the client's tests (fixtures in tests/client/conftest.py)."""
+"""A local fake Versioner API (`FakeApi`) and runners of the `versioner` command line
+(`Runner`: `main` in this process, or the installed script), for the client's tests (fixtures
+in tests/client/conftest.py)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import threading
 from collections import deque
+from collections.abc import Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from versioner.client.cli import main
 
 API_KEY = "sk_local_k1_" + "A1b2C3d4" * 5
 
@@ -180,3 +188,24 @@ def base_env(home: Path, api_url: str) -> dict[str, str]:
     if "SYSTEMROOT" in os.environ:
         env["SYSTEMROOT"] = os.environ["SYSTEMROOT"]
     return env
+
+
+def run_in_process(
+    monkeypatch: pytest.MonkeyPatch, args: Sequence[str], env: dict[str, str], cwd: Path
+) -> Result:
+    """`main(args)` with exactly `env` as the environment and `cwd` as the working directory,
+    its stdout and stderr captured; everything put back after. An exit argparse asks for
+    (`SystemExit`) is its code, as the entry point's would be."""
+    out, err = io.StringIO(), io.StringIO()
+    with monkeypatch.context() as patch:
+        for name in list(os.environ):
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        patch.chdir(cwd)
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+    return Result(code, out.getvalue(), err.getvalue())
