@@ -1,9 +1,10 @@
 """The whole stack for tests: policy and ingest, in memory or on the real RabbitMQ.
 
-`memory_stack` binds ingest's `PolicyClient` port to policy's handlers through faststream's
-`TestRabbitBroker`; `real_stack` runs policy's handlers on the real broker and ingest's
-aio-pika client against them. Both give a `Stack` with the same interface, so one flow runs
-on both.
+`memory_stack` binds ingest's `PolicyClient` port to policy's handlers in this process: its
+lanes and management requests called directly, the notifier's requests and every broadcast
+through faststream's `TestRabbitBroker`; `real_stack` runs policy's handlers on the real
+broker and ingest's aio-pika client against them. Both give a `Stack` with the same
+interface, so one flow runs on both.
 """
 
 import asyncio
@@ -18,12 +19,13 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker, RabbitQueue, TestRabbitBroker
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, TypeAdapter
 
 from tests.support.services import free_port
 from versioner.common.broker import connect_hot
 from versioner.common.messages.broadcasts import CredentialsChanged
 from versioner.common.messages.domain import DomainEvent
+from versioner.common.messages.management import ManagementRequest
 from versioner.common.names import DEADLINE_HEADER, BrokerNames
 from versioner.ingest.app import ClientFactory, amqp_client, bind, create_app
 from versioner.ingest.auth import CredentialCache
@@ -31,6 +33,7 @@ from versioner.ingest.rpc import PolicyClient
 from versioner.ingest.settings import IngestSettings
 from versioner.notifier.app import NotifierService
 from versioner.notifier.settings import NotifierSettings
+from versioner.policy import commands
 from versioner.policy.app import PolicyService
 from versioner.policy.context import PolicyContext
 from versioner.policy.deployments import lanes
@@ -97,9 +100,15 @@ def settings_pair(
     return policy, IngestSettings(**{"rpc_timeout_s": 5.0, **common, **ingest})
 
 
+_MANAGEMENT: TypeAdapter[ManagementRequest] = TypeAdapter(ManagementRequest)
+
+
 class MemoryPolicyClient:
-    """`PolicyClient` bound to policy's handlers: the lanes called directly (policy consumes
-    them with aio-pika, not faststream), everything else through `TestRabbitBroker`."""
+    """`PolicyClient` bound to policy's handlers: the lanes (which policy consumes with
+    aio-pika, not faststream) and management requests called directly, the way policy's
+    consumers call them; the notifier's requests through `TestRabbitBroker`. faststream's
+    in-memory broker built a message and its mocks for each request, a sixth of an HTTP
+    test's CPU; policy's own subscriber is held to the broker by the `rabbit` transport."""
 
     def __init__(self, broker: RabbitBroker, names: BrokerNames, ctx: PolicyContext) -> None:
         self.broker = broker
@@ -117,6 +126,12 @@ class MemoryPolicyClient:
             deadline = Deadline(int((time.time() + timeout) * 1000))
             answer = await lanes.handle(self.ctx, lanes.decode(body), deadline)
             return None if answer is None else lanes.encode(answer)
+        if routing_key == self.names.management_key:
+            try:
+                managed = await asyncio.wait_for(self._manage(body), timeout)
+            except TimeoutError:
+                return None
+            return managed.model_dump_json().encode()
         try:
             reply = await self.broker.request(
                 body,
@@ -131,6 +146,9 @@ class MemoryPolicyClient:
         result: bytes = reply.body
         return result
 
+    async def _manage(self, body: bytes) -> BaseModel:
+        return await commands.handle(self.ctx, _MANAGEMENT.validate_json(body))
+
     @property
     def unanswered(self) -> int:
         """Nothing: `send` returns once the handler ran."""
@@ -140,6 +158,9 @@ class MemoryPolicyClient:
         """Run the handler, no reply wanted (an `answered` one's reply is there at once)."""
         if routing_key in self._lanes:
             await lanes.handle(self.ctx, lanes.decode(body), Deadline())
+            return
+        if routing_key == self.names.management_key:
+            await self._manage(body)
             return
         await self.broker.publish(
             body,
