@@ -7,12 +7,15 @@ through one connection (writes are serialised there anyway, and one connection n
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -83,8 +86,23 @@ class Database:
         await self.engine.dispose()
 
 
-def _upgrade(connection: Connection) -> None:
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(files("versioner.notifier") / "migrations"))
+    return config
+
+
+@cache
+def _head() -> str | None:
+    # Read once per process: the scripts ship with the code.
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def _upgrade(connection: Connection) -> None:
+    # Already at the head (every start but the first after an upgrade): alembic's environment
+    # and scripts are not loaded again.
+    if MigrationContext.configure(connection).get_current_revision() == _head():
+        return
+    config = _config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

@@ -5,6 +5,7 @@ PostgreSQL: a transaction-scoped advisory lock. SQLite: the migration runs insid
 second process waits (busy timeout) and then finds nothing left to do.
 """
 
+from functools import cache
 from importlib.resources import files
 
 from alembic import command
@@ -28,11 +29,15 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
-    command.upgrade(_config(connection), "head")
+    # A database already at the head (every start but the first after an upgrade) is left
+    # without loading alembic's environment and scripts again: a tenth of a start's time.
+    if _current(connection) != head_revision():
+        command.upgrade(_config(connection), "head")
 
 
+@cache
 def head_revision() -> str | None:
-    """The newest revision the code knows."""
+    """The newest revision the code knows (read once per process: the scripts ship with it)."""
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
