@@ -35,7 +35,8 @@ test: install ## Lint, type-check and run every test (SQLite and PostgreSQL, in 
 	$(UV) run --frozen pytest $(PYTEST_XDIST)
 
 test-fast: install ## The tests that need no broker, no PostgreSQL, no browser and no fuzzing.
-	$(UV) run --frozen pytest $(PYTEST_XDIST) -m "not rabbit and not postgres and not browser and not cluster and not fuzz"
+	$(UV) run --frozen pytest $(PYTEST_XDIST) -m "not rabbit and not postgres and not browser and not cluster and not fuzz" \
+		--ignore=tests/e2e --ignore=tests/faults --ignore=tests/browser
 
 test-cluster: install ## The three-node RabbitMQ cluster fault test alone (make test runs it too).
 	@./scripts/ensure-services.sh rabbitmq

@@ -11,19 +11,26 @@ test matrix.
 
 Each combination carries the markers of what it needs (`rabbit`, `postgres`), which
 `make test-fast` leaves out.
+
+The services are imported inside the fixtures that start them: pytest-xdist's controller loads
+this file too, and importing all three services before it starts its workers cost three
+seconds of every run.
 """
+
+from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.databases import drop_pooled, postgres_database, sqlite_url
-from tests.support.receiver import Receiver
 from tests.support.services import AMQP_URL, postgres_answers, rabbit_answers, require
-from tests.support.stack import Stack, memory_stack, real_stack
+
+if TYPE_CHECKING:
+    from tests.support.receiver import Receiver
+    from tests.support.stack import Stack
 
 TRANSPORTS = ("memory", "rabbit")
 DATABASES = ("sqlite", "postgres")
@@ -63,6 +70,8 @@ def transport(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, empty policy database on SQLite, or on PostgreSQL."""
+    from tests.support.databases import postgres_database, sqlite_url
+
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)
         return
@@ -93,6 +102,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Leave no test database behind."""
     if postgres_answers():
+        from tests.support.databases import drop_pooled
+
         asyncio.run(drop_pooled())
 
 
@@ -110,6 +121,8 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def receiver(no_proxies: None) -> AsyncIterator[Receiver]:
     """A webhook receiver on 127.0.0.1, answering 200 unless scripted otherwise."""
+    from tests.support.receiver import Receiver
+
     async with Receiver() as running:
         yield running
 
@@ -126,6 +139,8 @@ async def stack(
     request: pytest.FixtureRequest, transport: str, database_url: str
 ) -> AsyncIterator[Stack]:
     """The whole stack on this test's transport and database (and its `ingest` settings)."""
+    from tests.support.stack import memory_stack, real_stack
+
     found = request.node.get_closest_marker("ingest")
     ingest: dict[str, Any] = dict(found.kwargs) if found else {}
     if transport == "memory":
