@@ -5,7 +5,8 @@
 #               where a Docker engine runs; else one line saying what to do.
 #   postgres  - 127.0.0.1:5432 for the PostgreSQL half of the tests (same order, no Docker).
 #   tools     - what the test suite runs besides Python (Debian's docker-compose, to validate
-#               docker-compose.yml without an engine; Debian's chromium for the browser tests).
+#               docker-compose.yml without an engine; Debian's chromium for the browser tests;
+#               Debian's prometheus, scraping the services in a test, and its promtool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -108,6 +109,17 @@ ensure_tools() {
     fi
     if ! command -v chromium >/dev/null 2>&1; then
       say "Chromium is missing and could not be installed: apt-get install chromium (as root)"
+      return 1
+    fi
+  fi
+  # Debian's Prometheus: a real one scrapes the services in tests/e2e/test_operating.py, and
+  # its promtool checks deploy/prometheus/. Without it those tests fail: say so and stop.
+  if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    if can_apt; then
+      apt_install prometheus || true
+    fi
+    if ! command -v promtool >/dev/null 2>&1; then
+      say "Prometheus is missing and could not be installed: apt-get install prometheus (as root)"
       return 1
     fi
   fi

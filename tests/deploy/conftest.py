@@ -25,6 +25,9 @@ KNOWN_VARIABLES = frozenset(
         "VERSIONER_SLACK_API_URL",
         "VERSIONER_SLACK_SIGNING_SECRET",
         "VERSIONER_WEBHOOK_ALLOW_HOSTS",
+        # API.md "Operating": policy's and the notifier's metrics, where they listen.
+        "VERSIONER_METRICS_PORT",
+        "VERSIONER_METRICS_HOST",
     }
 )
 

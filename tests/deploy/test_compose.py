@@ -142,7 +142,13 @@ def test_compose_file_is_the_compose_specification() -> None:
 
 
 def test_stack_has_the_expected_services() -> None:
-    assert set(compose()["services"]) == STACK
+    # Monitoring (Prometheus, Grafana) comes only with `--profile monitoring`.
+    services = compose()["services"]
+    assert {name for name, service in services.items() if "profiles" not in service} == STACK
+    assert {name for name, service in services.items() if "profiles" in service} == {
+        "prometheus",
+        "grafana",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(STACK))
