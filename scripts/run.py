@@ -43,7 +43,23 @@ def environment() -> dict[str, str]:
         f"pat_{secrets.token_urlsafe(30)}",
     )
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Read by a person on a terminal: text lines; piped or redirected, the services' JSON.
+    if sys.stdout.isatty():
+        env.setdefault("VERSIONER_LOG_FORMAT", "text")
     return env
+
+
+# Each service's own metrics port (ingest's is its HTTP port): `VERSIONER_POLICY_METRICS_PORT`
+# and `VERSIONER_NOTIFIER_METRICS_PORT` choose them here, where all three share one machine.
+METRICS_PORTS = {"policy": "9101", "notifier": "9102"}
+
+
+def service_environment(name: str, env: dict[str, str]) -> dict[str, str]:
+    """One service's environment: the shared one, with its own metrics port."""
+    if name not in METRICS_PORTS:
+        return env
+    port = env.get(f"VERSIONER_{name.upper()}_METRICS_PORT", METRICS_PORTS[name])
+    return {**env, "VERSIONER_METRICS_PORT": port}
 
 
 def base_url(env: dict[str, str]) -> str:
@@ -91,7 +107,8 @@ def _banner(url: str, token: str) -> str:
     (the bootstrap token: it becomes the first admin's token when first used)
 
   Try it:
-    export VERSIONER_API_URL={url} VERSIONER_API_KEY=$(uv run versioner admin api-keys create ci --api-key {token})
+    export VERSIONER_API_URL={url}
+    export VERSIONER_API_KEY=$(uv run versioner admin api-keys create ci --api-key {token})
     uv run versioner track build --product api --version 1.0.0 --status completed
     uv run versioner track deployment --product api --version 1.0.0 --environment production --status started
     uv run versioner track deployment --product api --version 1.0.0 --environment production --status completed
@@ -180,7 +197,7 @@ async def main() -> int:
     """Run until Ctrl-C, starting again any service that exits by itself."""
     env = environment()
     url = base_url(env)
-    services = {name: _Service(name, env) for name in SERVICES}
+    services = {name: _Service(name, service_environment(name, env)) for name in SERVICES}
     for service in services.values():
         await service.start()
 

@@ -1,27 +1,38 @@
-"""`configure_logging`: the one format and level every service logs with."""
+"""`configure_logging`: one setup for every service — JSON lines or text, the level, the event
+and request every line belongs to, and no secret in any line."""
 
+import json
+import logging
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from versioner.common import logs
+from versioner.common.names import EVENT_ID_HEADER, REQUEST_ID_HEADER
 
 _SCRIPT = """
 import logging
+from versioner.common import logs
 from versioner.common.logs import configure_logging
-configure_logging({argument})
-logging.getLogger("versioner.policy.deployments.lanes").debug("debug line")
-logging.getLogger("versioner.policy.deployments.lanes").info("info line")
-logging.getLogger("versioner.policy.deployments.lanes").warning("warning line")
+configure_logging({arguments})
+lanes = logging.getLogger("versioner.policy.deployments.lanes")
+lanes.debug("debug line")
+lanes.info("info line")
+with logs.bound(event_id="evt-1", request_id="req-1"):
+    lanes.warning("warning line", extra={{"outcome": "blocked", "codes": ["FLOW_VIOLATION"]}})
 """
 
 
-def _log(level_env: str | None, argument: str = "") -> list[str]:
-    env = {k: v for k, v in os.environ.items() if k != "VERSIONER_LOG_LEVEL"}
-    if level_env is not None:
-        env["VERSIONER_LOG_LEVEL"] = level_env
+def _log(env: dict[str, str], arguments: str = '"policy"') -> list[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VERSIONER_LOG_")}
     done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT.format(argument=argument)],
-        env=env,
+        [sys.executable, "-c", _SCRIPT.format(arguments=arguments)],
+        env=clean | env,
         capture_output=True,
         text=True,
         check=True,
@@ -30,19 +41,37 @@ def _log(level_env: str | None, argument: str = "") -> list[str]:
     return done.stderr.splitlines()
 
 
-def test_info_by_default_in_the_one_format() -> None:
-    lines = _log(None)
+def test_json_when_not_on_a_terminal_one_object_per_line_with_every_field() -> None:
+    lines = [json.loads(line) for line in _log({})]
+    assert [line["message"] for line in lines] == ["info line", "warning line"]
+    info, warning = lines
+    assert set(info) == {"time", "level", "service", "logger", "message"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", info["time"])
+    assert (info["level"], info["service"]) == ("INFO", "policy")
+    assert info["logger"] == "versioner.policy.deployments.lanes"
+    assert warning["event_id"] == "evt-1"
+    assert warning["request_id"] == "req-1"
+    assert warning["outcome"] == "blocked"
+    assert warning["codes"] == ["FLOW_VIOLATION"]
+
+
+def test_text_in_the_classic_format_with_fields_appended() -> None:
+    lines = _log({"VERSIONER_LOG_FORMAT": "text"})
     assert len(lines) == 2
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO "
         r"versioner\.policy\.deployments\.lanes info line",
         lines[0],
     )
-    assert lines[1].endswith(" WARNING versioner.policy.deployments.lanes warning line")
+    assert lines[1].endswith(
+        " WARNING versioner.policy.deployments.lanes warning line"
+        " outcome=blocked codes=['FLOW_VIOLATION'] event_id=evt-1 request_id=req-1"
+    )
 
 
 def test_the_level_comes_from_versioner_log_level_in_any_case() -> None:
-    assert [line.split(" ", 2)[2] for line in _log("debug")] == [
+    lines = _log({"VERSIONER_LOG_LEVEL": "debug", "VERSIONER_LOG_FORMAT": "TEXT"})
+    assert [line.split(" ", 2)[2].split(" outcome=")[0] for line in lines] == [
         "DEBUG versioner.policy.deployments.lanes debug line",
         "INFO versioner.policy.deployments.lanes info line",
         "WARNING versioner.policy.deployments.lanes warning line",
@@ -50,4 +79,92 @@ def test_the_level_comes_from_versioner_log_level_in_any_case() -> None:
 
 
 def test_a_level_given_wins_over_the_environment() -> None:
-    assert len(_log("debug", argument='"warning"')) == 1
+    assert len(_log({"VERSIONER_LOG_LEVEL": "debug"}, arguments='"policy", "warning"')) == 1
+
+
+def test_an_unknown_format_is_refused_at_start() -> None:
+    with pytest.raises(subprocess.CalledProcessError) as raised:
+        _log({"VERSIONER_LOG_FORMAT": "xml"})
+    assert "VERSIONER_LOG_FORMAT must be json or text" in raised.value.stderr
+
+
+@pytest.fixture
+def captured() -> Iterator[list[str]]:
+    """What the JSON formatter writes for the `versioner.test` logger, with correlation."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Keep()
+    handler.setFormatter(logs.JsonFormatter("ingest"))
+    handler.addFilter(logs.Correlate())
+    logger = logging.getLogger("versioner.test")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+
+
+def _said(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines]
+
+
+SECRETS = [
+    "pat_bootstrap_" + "x" * 32,
+    "sk_local_k1_" + "A1b2C3d4" * 5,
+    "xoxb-1234-5678-abcdefghij",
+    "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX",
+]
+
+
+@pytest.mark.parametrize("secret", SECRETS, ids=["personal token", "api key", "slack", "webhook"])
+def test_no_secret_reaches_a_line_in_its_message_fields_or_traceback(
+    captured: list[str], secret: str
+) -> None:
+    log = logging.getLogger("versioner.test")
+    log.info("posting with %s", secret, extra={"url": secret, "nested": {"token": [secret]}})
+    log.info("header", extra={"authorization": f"Bearer {secret}"})
+    try:
+        raise RuntimeError(f"refused {secret}")
+    except RuntimeError:
+        log.exception("failed")
+    assert len(captured) == 3
+    for line in captured:
+        assert secret not in line
+        assert secret[:12] not in line
+    assert "[redacted]" in _said(captured)[0]["message"]
+    assert _said(captured)[1]["authorization"] == "Bearer [redacted]"
+
+
+def test_lines_carry_the_ids_bound_and_only_inside_the_block(captured: list[str]) -> None:
+    log = logging.getLogger("versioner.test")
+    with logs.bound(event_id="e-1", request_id="r-1"):
+        log.info("inside")
+        with logs.bound(event_id="e-2"):
+            log.info("nested")
+    log.info("outside")
+    inside, nested, outside = _said(captured)
+    assert (inside["event_id"], inside["request_id"]) == ("e-1", "r-1")
+    assert (nested["event_id"], nested["request_id"]) == ("e-2", "r-1")
+    assert "event_id" not in outside
+    assert "request_id" not in outside
+
+
+def test_the_ids_travel_in_amqp_headers_and_are_bound_on_arrival(captured: list[str]) -> None:
+    with logs.bound(event_id="e-9", request_id="r-9"):
+        sent = logs.headers()
+    assert sent == {EVENT_ID_HEADER: "e-9", REQUEST_ID_HEADER: "r-9"}
+    assert logs.headers() == {}
+    # aiormq hands header values over as bytes.
+    received = {k: v.encode() for k, v in sent.items()} | {"x-deadline": 1}
+    with logs.bound_from(received):
+        logging.getLogger("versioner.test").info("arrived")
+    with logs.bound_from(None):
+        logging.getLogger("versioner.test").info("no headers")
+    arrived, bare = _said(captured)
+    assert (arrived["event_id"], arrived["request_id"]) == ("e-9", "r-9")
+    assert "event_id" not in bare

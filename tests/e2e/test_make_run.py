@@ -1,53 +1,22 @@
 """The README's promise: `make run` starts everything, the CLI tracks a build and a deployment,
 `GET /state/` shows it, and Ctrl-C stops all three services."""
 
-import asyncio
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.services import free_port
-from tests.support.stack import delete_installation
-from versioner.common.names import BrokerNames
+from tests.support.make_run import ROOT, Running, healthy, make_run
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
-@dataclass
-class Running:
-    """`scripts/run.py` running, and what it printed so far (read as it comes: a full pipe
-    would stop it)."""
-
-    url: str
-    env: dict[str, str]
-    process: subprocess.Popen[str]
-    lines: list[str]
-    reader: threading.Thread
-
-    def output(self) -> str:
-        """Everything it printed, once it has stopped."""
-        self.reader.join(timeout=10)
-        return "".join(self.lines)
 
 
 @pytest.fixture
@@ -55,45 +24,8 @@ def running(tmp_path: Path, amqp_url: str) -> Iterator[Running]:
     """`scripts/run.py` (what `make run` starts) in a scratch folder, on its own port and
     prefix, once it has said the services are healthy (its banner: it stops with 1 when
     stopped before it saw them healthy)."""
-    port = free_port()
-    prefix = f"vt-run-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "VERSIONER_HTTP_PORT": str(port),
-        "VERSIONER_BROKER_PREFIX": prefix,
-        "VERSIONER_AMQP_URL": amqp_url,
-    }
-    for name in (
-        "VERSIONER_BOOTSTRAP_TOKEN",
-        "VERSIONER_DATABASE_URL",
-        "VERSIONER_NOTIFIER_DATABASE_URL",
-    ):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "run.py")],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
-    reader.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not any("Versioner is running at" in line for line in lines):
-            assert process.poll() is None, ("run.py stopped before it was healthy", lines[-20:])
-            assert time.monotonic() < deadline, ("not healthy in 60 s", lines[-20:])
-            time.sleep(0.2)
-        assert _healthy(url)
-        yield Running(url, env, process, lines, reader)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        asyncio.run(delete_installation(amqp_url, BrokerNames(prefix=prefix, lanes=8)))
+    with make_run(tmp_path, amqp_url) as running:
+        yield running
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -160,7 +92,7 @@ def test_make_run_then_the_cli_tracks_and_state_shows_it(running: Running, tmp_p
     output = running.output()
     assert code == 0, output
     assert "Admin token:" in output
-    assert not _healthy(url)
+    assert not healthy(url)
 
 
 def _services(run_pid: int) -> dict[str, int]:
@@ -190,7 +122,7 @@ def test_make_run_starts_a_killed_service_again(running: Running, tmp_path: Path
     deadline = killed_at + 60
     while True:
         now = _services(process.pid)
-        if "policy" in now and now["policy"] != before["policy"] and _healthy(url):
+        if "policy" in now and now["policy"] != before["policy"] and healthy(url):
             break
         assert time.monotonic() < deadline, ("policy was not started again", lines[-20:])
         time.sleep(0.2)
@@ -206,3 +138,68 @@ def test_make_run_starts_a_killed_service_again(running: Running, tmp_path: Path
     output = running.output()
     assert code == 0, output[-3000:]
     assert "policy exited (code -9); starting it again" in output
+
+
+def _try_it(lines: list[str]) -> list[str]:
+    """The commands of the banner's "Try it:" block, as printed."""
+    text = [line.strip() for line in lines]
+    start = text.index("Try it:") + 1
+    end = next(i for i in range(start, len(text)) if text[i].startswith("Ctrl-C"))
+    return [line for line in text[start:end] if line]
+
+
+def test_the_banners_try_it_lines_work_as_printed(running: Running, tmp_path: Path) -> None:
+    """A new user pastes the "Try it:" lines into bash, with no Versioner variables set and
+    `make run` on a port other than the CLI's default: each command reaches that port."""
+    deadline = time.monotonic() + 10
+    while not any(line.strip().startswith("Ctrl-C") for line in running.lines):
+        assert time.monotonic() < deadline, ("no end of the banner", running.lines[-20:])
+        time.sleep(0.1)
+    commands = _try_it(running.lines)
+    assert commands[-1].startswith("curl ")
+
+    # UV_FROZEN: `uv run` as printed, but never re-locking or syncing in the middle of a test run.
+    env = {**running.env, "VERSIONER_RETRY_DELAYS": "0,0,0", "UV_FROZEN": "1"}
+    for name in (
+        "VERSIONER_API_URL",
+        "VERSIONER_API_KEY",
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "JENKINS_URL",
+        "CIRCLECI",
+        "TF_BUILD",
+        "TRAVIS",
+    ):
+        env.pop(name, None)
+    # `uv` as the banner calls it is the repository's scripts/uv.sh; the shim gives it the
+    # PATH without the shim, as scripts/uv.sh runs the `uv` it finds there.
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    uv = shims / "uv"
+    uv.write_text(
+        "#!/bin/sh\n"
+        f"PATH={shlex.quote(env['PATH'])}\n"
+        "export PATH\n"
+        f'exec {shlex.quote(str(ROOT / "scripts" / "uv.sh"))} "$@"\n'
+    )
+    uv.chmod(0o755)
+    env["PATH"] = f"{shims}{os.pathsep}{env['PATH']}"
+
+    started = time.monotonic()
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", "\n".join(commands)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    print(f"the Try it lines ran in {time.monotonic() - started:.1f} s")
+    assert done.returncode == 0, (commands, done.stdout, done.stderr)
+    # The last line is curl's answer (the CLI's lines before it end with a newline).
+    state = json.loads(done.stdout.splitlines()[-1])
+    [product] = state["products"]
+    assert product["product"] == "api"
+    assert product["cells"]["production"]["version"] == "1.0.0"
+    assert product["cells"]["production"]["status"] == "completed"

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import pytest
 from sqlalchemy import Connection
@@ -25,7 +25,9 @@ class _Broker:
         self.arrived = asyncio.Event()
         self.after_publish: list[Callable[[], None]] = []
 
-    async def __call__(self, exchange: Exchange, routing_key: str, body: str) -> None:
+    async def __call__(
+        self, exchange: Exchange, routing_key: str, body: str, headers: dict[str, Any]
+    ) -> None:
         if routing_key == self.fail_on:
             self.fail_on = None
             raise ConnectionError("broker went away")

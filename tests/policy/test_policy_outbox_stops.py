@@ -2,6 +2,7 @@
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from tests.support.databases import sqlite_url
 from versioner.policy.store.clock import SystemClock
@@ -14,7 +15,9 @@ async def test_the_relay_stops_when_cancelled_as_it_is_woken(tmp_path: Path) -> 
     db = Database(sqlite_url(tmp_path))
     await migrate(db)
 
-    async def publish(_exchange: Exchange, _routing_key: str, _body: str) -> None:
+    async def publish(
+        _exchange: Exchange, _routing_key: str, _body: str, _headers: dict[str, Any]
+    ) -> None:
         return None
 
     relay = OutboxRelay(db, publish, SystemClock(), poll_s=60.0)

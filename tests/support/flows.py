@@ -166,7 +166,9 @@ def stall_outbox(stack: Stack) -> None:
     its own, whatever the race between the relay and the next request.
     """
 
-    async def refused(_exchange: str, _routing_key: str, _body: str) -> None:
+    async def refused(
+        _exchange: str, _routing_key: str, _body: str, _headers: dict[str, Any]
+    ) -> None:
         raise RuntimeError("the test holds the outbox")
 
     stack.policy.relay.publish = refused

@@ -1,14 +1,199 @@
-"""How the services log: one format on stderr, the level from `VERSIONER_LOG_LEVEL`."""
+"""How the services log: one setup for all three, JSON lines or text, every line tied to its event.
 
+`configure_logging(service)` sets the root logger once, at start:
+
+- `VERSIONER_LOG_FORMAT=json`: one JSON object per line — time, level, service, logger,
+  message, and every structured field (a call's `extra=`, the event and request it serves);
+  `text`: the classic `time LEVEL logger message`, structured fields appended as `key=value`.
+  Unset: text on a terminal (`make run`), JSON otherwise (containers, files, pipes).
+- `VERSIONER_LOG_LEVEL` (default `INFO`).
+
+Correlation: `bind(event_id=..., request_id=...)` sets the ids for the rest of the current
+task (context variables), and every line written meanwhile carries them. They travel between
+services in AMQP headers (`headers()` to send, `bound_from(headers)` to receive), through the
+outbox too, so one `grep <event_id>` over the three services' logs tells a deployment's story.
+
+No line carries a secret: tokens (`pat_…`, `sk_…`, `xox…`), bearer credentials and Slack
+webhook URLs are masked in messages and fields alike, whatever logged them.
+"""
+
+import json
 import logging
 import os
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+from versioner.common.names import EVENT_ID_HEADER, REQUEST_ID_HEADER
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+_event_id: ContextVar[str | None] = ContextVar("versioner_event_id", default=None)
+_request_id: ContextVar[str | None] = ContextVar("versioner_request_id", default=None)
+
+# What `logging.LogRecord` carries itself; anything else on a record came from `extra=`.
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+# Credentials as Versioner issues them (personal tokens, API keys, invite tokens), Slack's
+# tokens and incoming-webhook URLs, and whatever follows "Bearer".
+_SECRETS = re.compile(
+    r"(?P<keep>Bearer\s+)\S+"
+    r"|\b(?:pat|sk|inv)_[A-Za-z0-9_]{8,}"
+    r"|\bxox[abposr]-[A-Za-z0-9-]+"
+    r"|https://hooks\.slack\.com/\S+",
+    re.IGNORECASE,
+)
+MASK = "[redacted]"
 
 
-def configure_logging(level: str | None = None) -> None:
-    """Configure the root logger once, at start; `level` defaults to `VERSIONER_LOG_LEVEL`
-    (`INFO` when unset). Nothing happens at import."""
-    if level is None:
-        level = os.environ.get("VERSIONER_LOG_LEVEL", "INFO")
-    logging.basicConfig(level=level.upper(), format=FORMAT)
+def redact(text: str) -> str:
+    """`text` with every credential and Slack webhook URL in it masked."""
+    return _SECRETS.sub(lambda m: (m.group("keep") or "") + MASK, text)
+
+
+@contextmanager
+def bound(*, event_id: object = None, request_id: object = None) -> Iterator[None]:
+    """Tie every line written inside the block to this event and request (those given)."""
+    tokens = []
+    if event_id is not None:
+        tokens.append((_event_id, _event_id.set(str(event_id))))
+    if request_id is not None:
+        tokens.append((_request_id, _request_id.set(str(request_id))))
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+
+def bind(*, event_id: object = None, request_id: object = None) -> None:
+    """Tie the rest of the current task's lines to this event and request (those given)."""
+    if event_id is not None:
+        _event_id.set(str(event_id))
+    if request_id is not None:
+        _request_id.set(str(request_id))
+
+
+def current_request_id() -> str | None:
+    """The request the current task serves, if any."""
+    return _request_id.get()
+
+
+def headers() -> dict[str, Any]:
+    """The AMQP headers that carry the current event and request to the next service."""
+    carried: dict[str, Any] = {}
+    if (event_id := _event_id.get()) is not None:
+        carried[EVENT_ID_HEADER] = event_id
+    if (request_id := _request_id.get()) is not None:
+        carried[REQUEST_ID_HEADER] = request_id
+    return carried
+
+
+def bound_from(received: Mapping[str, Any] | None) -> Any:
+    """`bound(...)` with the ids a message's headers carry (none: nothing is bound)."""
+    received = received or {}
+    return bound(
+        event_id=_text(received.get(EVENT_ID_HEADER)),
+        request_id=_text(received.get(REQUEST_ID_HEADER)),
+    )
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return None if value is None else str(value)
+
+
+class Correlate(logging.Filter):
+    """Puts the bound event and request ids on every record (unless it names its own)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "event_id") and (event_id := _event_id.get()) is not None:
+            record.event_id = event_id
+        if not hasattr(record, "request_id") and (request_id := _request_id.get()) is not None:
+            record.request_id = request_id
+        return True
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): _safe(v) for k, v in value.items()}
+    return redact(str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, service, logger, message, then every field."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON, credentials masked."""
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for name, value in _fields(record).items():
+            line.setdefault(name, _safe(value))
+        if record.exc_info:
+            line["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger message`, then the structured fields as `key=value`."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as text, credentials masked."""
+        text = super().format(record)
+        fields = _fields(record)
+        if fields:
+            head, newline, rest = text.partition("\n")
+            pairs = " ".join(f"{k}={_safe(v)}" for k, v in fields.items())
+            text = f"{head} {pairs}{newline}{rest}"
+        return redact(text)
+
+
+def configure_logging(
+    service: str, level: str | None = None, log_format: str | None = None
+) -> None:
+    """Configure the root logger for `service`, once, at start (nothing happens at import).
+
+    `level` defaults to `VERSIONER_LOG_LEVEL` (`INFO`), `log_format` to `VERSIONER_LOG_FORMAT`
+    (`json` or `text`; unset: text on a terminal, JSON otherwise).
+    """
+    level = level or os.environ.get("VERSIONER_LOG_LEVEL") or "INFO"
+    chosen = (log_format or os.environ.get("VERSIONER_LOG_FORMAT") or "").lower()
+    if not chosen:
+        chosen = "text" if sys.stderr.isatty() else "json"
+    if chosen not in ("json", "text"):
+        raise ValueError(f"VERSIONER_LOG_FORMAT must be json or text, not {chosen!r}")
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter(service) if chosen == "json" else TextFormatter())
+    handler.addFilter(Correlate())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())

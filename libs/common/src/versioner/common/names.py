@@ -12,6 +12,9 @@ DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 # Header carrying a request's absolute deadline, in milliseconds since the epoch.
 DEADLINE_HEADER = "x-deadline"
+# The event and the HTTP request a message serves, for the logs of every service it reaches.
+EVENT_ID_HEADER = "x-event-id"
+REQUEST_ID_HEADER = "x-request-id"
 
 # `quorum` replicates over a RabbitMQ cluster; on one node it keeps nothing classic queues do
 # not (durable, persistent messages, publisher confirms) and cost 0.7 ms more broker CPU per

@@ -10,7 +10,7 @@ from versioner.ingest.settings import IngestSettings
 def main() -> None:
     """Entry point."""
     settings = IngestSettings()
-    configure_logging(settings.log_level)
+    configure_logging("ingest", settings.log_level)
     uvicorn.run(
         create_app(settings),
         host=settings.http_host,

@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from versioner.common.metrics import announce
 from versioner.ingest.auth import Authenticator, CredentialCache
 from versioner.ingest.gateway import PolicyGateway
 from versioner.ingest.intake import EventIntake
+from versioner.ingest.metrics import prepare as prepare_metrics
 from versioner.ingest.openapi import describe_errors
 from versioner.ingest.routes import (
     accounts,
@@ -21,6 +23,7 @@ from versioner.ingest.routes import (
     channels,
     events,
     health,
+    metrics,
     requests,
     rules,
     slack,
@@ -76,6 +79,8 @@ def create_app(
         # Read when the app starts (see `bind`), as every handler reads them: from app.state.
         settings: IngestSettings = app.state.settings
         factory: ClientFactory = app.state.client_factory
+        announce("ingest")
+        prepare_metrics()
         cache = CredentialCache(ttl=settings.credential_cache_s)
         client, close = await factory(settings, cache)
         gateway = PolicyGateway(client, settings.names, settings.rpc_timeout_s)
@@ -121,6 +126,7 @@ def create_app(
         buttons,
         slack,
         health,
+        metrics,
     ):
         app.include_router(module.router)
     ui.install(app)

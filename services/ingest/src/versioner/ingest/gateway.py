@@ -31,6 +31,7 @@ from versioner.common.messages.management import (
 from versioner.common.messages.notifier import NotifierCall
 from versioner.common.messages.rpc import R, Rpc
 from versioner.common.names import BrokerNames
+from versioner.ingest import metrics
 from versioner.ingest.notes import AcceptedEvents, QueuedNotes
 from versioner.ingest.rpc import BrokerUnavailable, PolicyClient
 
@@ -113,15 +114,19 @@ class PolicyGateway:
     async def _call(
         self, routing_key: str, body: BaseModel, *, timeout: float, expires: bool
     ) -> bytes | None:
+        kind, started = type(body).__name__, time.perf_counter()
         try:
             raw = await self.client.call(
                 routing_key, body.model_dump_json().encode(), timeout=timeout, expires=expires
             )
         except BrokerUnavailable as exc:
+            metrics.rpc("policy", kind, "unavailable", time.perf_counter() - started)
             log.warning("broker unavailable: %s", exc)
             raise FailureError(policy_unavailable()) from exc
         if raw is not None:
             self.health.answered()
+        outcome: metrics.RpcOutcome = "timeout" if raw is None else "answer"
+        metrics.rpc("policy", kind, outcome, time.perf_counter() - started)
         return raw
 
     def _adapter(self, reply: type[R]) -> TypeAdapter[R | Failure]:
@@ -162,6 +167,7 @@ class PolicyGateway:
         # and the notifier reads it with `exclude_unset`; `kind`, a default, is added back.
         body = request.model_dump(mode="json", exclude_unset=True)
         body["kind"] = type(request).model_fields["kind"].default
+        kind, started = type(request).__name__, time.perf_counter()
         try:
             raw = await self.client.call(
                 self.names.notifier_key,
@@ -170,8 +176,11 @@ class PolicyGateway:
                 expires=True,
             )
         except BrokerUnavailable as exc:
+            metrics.rpc("notifier", kind, "unavailable", time.perf_counter() - started)
             log.warning("broker unavailable: %s", exc)
             raise FailureError(notifier_unavailable()) from exc
+        outcome: metrics.RpcOutcome = "timeout" if raw is None else "answer"
+        metrics.rpc("notifier", kind, outcome, time.perf_counter() - started)
         if raw is None:
             raise FailureError(notifier_unavailable())
         return self._answer(raw, request)

@@ -25,7 +25,7 @@ from versioner.common.messages.actor import Actor
 from versioner.ingest.deps import event_sender
 from versioner.ingest.gateway import FailureError, PolicyGateway
 from versioner.ingest.routes.events import build_event, deployment_event
-from versioner.ingest.web import failure_response, replay
+from versioner.ingest.web import ROUTE_KEY, failure_response, replay
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class EventIntake:
         if event is None:
             await self.app(scope, replay([message], then=receive), send)
             return
+        scope[ROUTE_KEY] = scope["path"]
         authorization = ""
         for name, value in scope["headers"]:
             if name == b"authorization":

@@ -33,6 +33,7 @@ from aio_pika.exceptions import AMQPError, DeliveryError
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
+from versioner.common import logs
 from versioner.common.broker import connect_hot, publish
 from versioner.common.declare import declare_exchange, declare_queues
 from versioner.common.names import DEADLINE_HEADER, DIRECT_REPLY_TO, BrokerNames
@@ -257,7 +258,7 @@ class AmqpPolicyClient:
                 reply_to=self._reply_to[0 if not expires else 1],
                 # AMQP's expiration: milliseconds, as a string.
                 expiration=str(int(timeout * 1000)) if expires else None,
-                headers={DEADLINE_HEADER: int((time.time() + timeout) * 1000)},
+                headers={DEADLINE_HEADER: int((time.time() + timeout) * 1000), **logs.headers()},
             )
             await self._publish(body, properties, routing_key, fact=not expires)
             remaining = timeout - (time.monotonic() - started)
@@ -276,7 +277,9 @@ class AmqpPolicyClient:
         """Publish a durable message without waiting for its reply (`answered`: counted in
         `unanswered` until its reply comes)."""
         if not answered:
-            properties = Basic.Properties(content_type="application/json", delivery_mode=PERSISTENT)
+            properties = Basic.Properties(
+                content_type="application/json", delivery_mode=PERSISTENT, headers=logs.headers()
+            )
             await self._publish(body, properties, routing_key, fact=True)
             return
         correlation_id = uuid.uuid4().hex
@@ -285,6 +288,7 @@ class AmqpPolicyClient:
             delivery_mode=PERSISTENT,
             correlation_id=correlation_id,
             reply_to=self._reply_to[0],
+            headers=logs.headers(),
         )
         self._unanswered[correlation_id] = time.monotonic()
         try:

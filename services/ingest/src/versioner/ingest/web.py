@@ -1,7 +1,9 @@
 """HTTP plumbing: body limit, request log, error bodies, and routes with and without a slash."""
 
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -14,8 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from versioner.common import logs
 from versioner.common.errors import INVALID_JSON, NOT_FOUND, Failure
 from versioner.ingest.gateway import FailureError
+from versioner.ingest.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from versioner.ingest.ui.render import failure_page
 
 log = logging.getLogger("versioner.ingest.http")
@@ -81,8 +85,43 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
     await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
+# A caller's `X-Request-ID` is kept when it is a plain token of at most this many characters;
+# anything else (empty, too long, spaces or quotes that would forge a log field) gets a new id.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id: the caller's `X-Request-ID` when it is usable, a new one otherwise."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text: str = value.decode("latin-1")
+            if _REQUEST_ID.fullmatch(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+# Where `EventIntake` says which route it answered (it answers before FastAPI routes).
+ROUTE_KEY = "versioner.route"
+# `{ref:path}` in a route's path is `{ref}` in the OpenAPI document and in the metrics.
+_CONVERTER = re.compile(r":\w+}")
+
+
+def route_of(scope: Scope) -> str:
+    """The route template a request matched, as the OpenAPI document names it (without the
+    trailing slash both forms answer at), for metrics: never the path itself, whose ids
+    would make a series per product or deployment. `unmatched` for a 404 on no route."""
+    route = scope.get("route")
+    path = getattr(route, "path", None) or scope.get(ROUTE_KEY)
+    if not isinstance(path, str):
+        return "unmatched"
+    return _CONVERTER.sub("}", path.rstrip("/")) or "/"
+
+
 class RequestLog:
-    """One structured log line per request (uvicorn's access log is off: it costs throughput).
+    """Every request gets an id (`X-Request-ID`, kept or made, and returned) that every log
+    line written for it carries, in ingest and, through AMQP headers, in policy and the
+    notifier; and one structured log line (uvicorn's access log is off: it costs throughput).
 
     Answers under 500 are logged at DEBUG: at the default level a request costs no log line,
     which on the gate's path was 8 % of ingest's CPU and all of `make run`'s relay (issue 8).
@@ -99,16 +138,24 @@ class RequestLog:
             return
         started = time.perf_counter()
         status = 500
+        request_id = request_id_of(scope)
+        logs.bind(request_id=request_id)
+        header = (b"x-request-id", request_id.encode())
 
         async def capture(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
+            elapsed = time.perf_counter() - started
+            method, route = scope["method"], route_of(scope)
+            HTTP_REQUESTS.labels(method=method, route=route, status=status).inc()
+            HTTP_SECONDS.labels(method=method, route=route).observe(elapsed)
             level = logging.WARNING if status >= 500 else logging.DEBUG
             if log.isEnabledFor(level):
                 log.log(
@@ -117,7 +164,7 @@ class RequestLog:
                     scope["method"],
                     scope["path"],
                     status,
-                    (time.perf_counter() - started) * 1000,
+                    elapsed * 1000,
                     extra={"method": scope["method"], "path": scope["path"], "status": status},
                 )
 

@@ -6,8 +6,10 @@ import sys
 import aio_pika
 import uvloop
 
+from versioner.common import metrics
 from versioner.common.broker import connect_hot
 from versioner.common.logs import configure_logging
+from versioner.notifier import metrics as deliveries_metrics
 from versioner.notifier.app import create_app
 from versioner.notifier.settings import NotifierSettings
 
@@ -31,12 +33,14 @@ async def _health(settings: NotifierSettings) -> bool:
 
 def main() -> None:
     """Entry point."""
-    configure_logging()
+    configure_logging("notifier")
     settings = NotifierSettings()
     if sys.argv[1:] == ["health"]:
         sys.exit(0 if asyncio.run(_health(settings)) else 1)
     if sys.argv[1:]:
         sys.exit("usage: versioner-notifier [health]")
+    metrics.serve("notifier", settings.metrics_port, settings.metrics_host)
+    deliveries_metrics.prepare()
     # uvloop: a cheaper event loop for a process that mostly moves messages (issue 8).
     uvloop.run(create_app(settings).run())
 

@@ -38,6 +38,7 @@ from versioner.common.resources import Done, Page
 from versioner.notifier import logs, templates
 from versioner.notifier.crypto import SecretUnreadable
 from versioner.notifier.deliveries import Deliverer
+from versioner.notifier.metrics import BUTTON_FIRINGS
 from versioner.notifier.registry import handles
 from versioner.notifier.tables import Button, ButtonEnvironment, Firing
 from versioner.notifier.transport import Outcome, post, signed_headers
@@ -365,6 +366,7 @@ async def fire(deliverer: Deliverer, event: ButtonFireRequested) -> Firing | Non
     else:
         outcome = await _call(deliverer, button, event)
     done = await _finish_firing(deliverer, firing, outcome)
+    BUTTON_FIRINGS.labels(outcome=done.status).inc()
     log.info(
         "button %s fired for %s %s → %s: %s",
         event.button_id,

@@ -9,6 +9,7 @@ row is final, and a failed delivery is also handed to the dead-letter queue for 
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,7 @@ from versioner.notifier import channels, payloads, slack, slack_blocks, template
 from versioner.notifier.crypto import Sealer, SecretUnreadable
 from versioner.notifier.db import Database
 from versioner.notifier.egress import Egress
+from versioner.notifier.metrics import DELIVERIES, DELIVERY_SECONDS
 from versioner.notifier.tables import Button, ButtonEnvironment, Channel, Delivery, SlackThread
 from versioner.notifier.transport import Outcome, Sleep, post, signed_headers
 
@@ -132,6 +134,7 @@ class Deliverer:
                 row.event_type,
                 row.channel_id,
                 row.error,
+                extra={"channel_id": str(row.channel_id)},
             )
             if self.dead_letter is not None:
                 await self.dead_letter(row, row.error or "failed")
@@ -144,8 +147,21 @@ class Deliverer:
             delivery = await self._begin(channel, event.event_id, event.event_type)
         if delivery is None:
             return await self._final(channel.id, event.event_id, event.event_type)
+        started = time.perf_counter()
         async with self._limit:
             outcome = await self._send(channel, event, delivery)
+        DELIVERY_SECONDS.labels(channel_kind=channel.kind).observe(time.perf_counter() - started)
+        DELIVERIES.labels(
+            channel_kind=channel.kind, outcome="delivered" if outcome.ok else "failed"
+        ).inc()
+        if outcome.ok:
+            log.info(
+                "%s delivered to channel %s (%s)",
+                event.event_type,
+                channel.name,
+                channel.kind,
+                extra={"channel": channel.name, "channel_kind": channel.kind},
+            )
         return await self._finish(delivery, outcome)
 
     async def _final(self, channel_id: UUID, event_id: UUID, event_type: str) -> Delivery:

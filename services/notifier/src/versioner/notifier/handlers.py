@@ -11,6 +11,7 @@ from faststream.rabbit import (
 )
 from faststream.rabbit.annotations import RabbitMessage
 
+from versioner.common import logs
 from versioner.common.errors import notifier_unavailable
 from versioner.common.messages.domain import (
     ButtonFireRequested,
@@ -18,6 +19,7 @@ from versioner.common.messages.domain import (
     SlackActionHandled,
 )
 from versioner.common.messages.notifier import NotifierRequest
+from versioner.common.metrics import Consumption
 from versioner.common.names import DEADLINE_HEADER, BrokerNames
 from versioner.common.topology import Topology
 from versioner.notifier import buttons, commands, replies
@@ -33,6 +35,24 @@ def _expired(message: RabbitMessage) -> bool:
     return isinstance(deadline, int) and deadline <= time.time() * 1000
 
 
+_EVENTS = Consumption("notifier", "events")
+_REQUESTS = Consumption("notifier", "rpc")
+
+
+async def _handle(deliverer: Deliverer, event: DomainEvent) -> None:
+    log.info("%s", describe(event), extra={"event_type": event.event_type})
+    match event:
+        case ButtonFireRequested():
+            firing = await buttons.fire(deliverer, event)
+            if firing is not None:
+                label = await buttons.label_of(deliverer, event.button_id)
+                await replies.report_firing(deliverer, event, firing, label)
+        case SlackActionHandled():
+            await replies.answer(deliverer, event)
+        case _:
+            await deliverer.handle(event)
+
+
 def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> None:
     """Subscribe the notifier to domain events and to its RPC queue."""
 
@@ -45,23 +65,15 @@ def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> 
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="notifier events",
     )
-    async def on_event(event: DomainEvent) -> None:
-        """Deliver an event to every channel that wants it; acked once every delivery is final."""
-        log.info(
-            "%s",
-            describe(event),
-            extra={"event_type": event.event_type, "event_id": str(event.event_id)},
-        )
-        match event:
-            case ButtonFireRequested():
-                firing = await buttons.fire(deliverer, event)
-                if firing is not None:
-                    label = await buttons.label_of(deliverer, event.button_id)
-                    await replies.report_firing(deliverer, event, firing, label)
-            case SlackActionHandled():
-                await replies.answer(deliverer, event)
-            case _:
-                await deliverer.handle(event)
+    async def on_event(event: DomainEvent, message: RabbitMessage) -> None:
+        """Deliver an event to every channel that wants it; acked once every delivery is final.
+        Every line logged meanwhile carries the event's id (and its HTTP request's)."""
+        with (
+            logs.bound_from(message.headers),
+            logs.bound(event_id=event.event_id),
+            _EVENTS.handling(redelivered=bool(message.raw_message.redelivered)),
+        ):
+            await _handle(deliverer, event)
 
     @broker.subscriber(
         rabbit_queue(topology.notifier_rpc),
@@ -72,8 +84,11 @@ def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> 
     )
     async def on_request(body: NotifierRequest, message: RabbitMessage) -> RabbitResponse:
         """Answer a configuration request, unless its caller has stopped waiting."""
-        result = (
-            notifier_unavailable() if _expired(message) else await commands.handle(deliverer, body)
-        )
+        with logs.bound_from(message.headers), _REQUESTS.handling():
+            result = (
+                notifier_unavailable()
+                if _expired(message)
+                else await commands.handle(deliverer, body)
+            )
         # Direct reply-to on RabbitMQ 3.10 returns mandatory replies although it delivers them.
         return RabbitResponse(result, mandatory=False, content_type="application/json")

@@ -15,6 +15,10 @@ def default_database_url() -> str:
 class NotifierSettings(BrokerSettings):
     """Everything the notifier needs to start."""
 
+    # Prometheus metrics on http://METRICS_HOST:METRICS_PORT/metrics (0: not served). Each
+    # service has its own port, so that all three run side by side on one machine.
+    metrics_port: int = Field(default=9102, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     notifier_database_url: str = Field(default_factory=default_database_url)
     # Links in messages point at ingest: `VERSIONER_PUBLIC_URL`, else where ingest listens.
     public_url: str | None = None

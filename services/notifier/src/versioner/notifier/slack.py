@@ -6,10 +6,12 @@ like any outbound URL. Rate limits: slack-sdk's retry handler waits out a 429's
 `Retry-After` (twice at most), and a connection error is tried once more.
 """
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -17,6 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from versioner.notifier.egress import Egress
+from versioner.notifier.metrics import SLACK_RATE_LIMIT_WAIT_SECONDS, SLACK_RATE_LIMIT_WAITS
 from versioner.notifier.payloads import encode
 from versioner.notifier.slack_blocks import SlackMessage
 from versioner.notifier.transport import Outcome, Sleep, post
@@ -36,6 +39,28 @@ class SlackError(Exception):
     """Slack refused or could not be reached; the message says why, without secrets."""
 
 
+class _RateLimitWaits(AsyncRateLimitErrorRetryHandler):
+    """slack-sdk's wait on a 429, counted and timed for the metrics."""
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        """Wait as slack-sdk does, and count it."""
+        started = time.monotonic()
+        try:
+            await super().prepare_for_next_attempt_async(
+                state=state, request=request, response=response, error=error
+            )
+        finally:
+            SLACK_RATE_LIMIT_WAITS.inc()
+            SLACK_RATE_LIMIT_WAIT_SECONDS.inc(time.monotonic() - started)
+
+
 def web_client(api_url: str, token: str) -> AsyncWebClient:
     """A Web API client for one bot token."""
     base = api_url if api_url.endswith("/") else api_url + "/"
@@ -44,7 +69,7 @@ def web_client(api_url: str, token: str) -> AsyncWebClient:
         base_url=base,
         timeout=_TIMEOUT_S,
         retry_handlers=[
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            _RateLimitWaits(max_retry_count=2),
             AsyncConnectionErrorRetryHandler(max_retry_count=1),
         ],
     )

@@ -6,6 +6,7 @@ import time
 
 import uvloop
 
+from versioner.common import metrics
 from versioner.common.logs import configure_logging
 from versioner.common.messages.actor import SYSTEM
 from versioner.common.messages.management import Ping
@@ -40,12 +41,13 @@ async def _ping(settings: PolicySettings) -> bool:
 
 def main() -> None:
     """Entry point."""
-    configure_logging()
+    configure_logging("policy")
     settings = PolicySettings()
     if sys.argv[1:] == ["health"]:
         sys.exit(0 if asyncio.run(_health(settings)) else 1)
     if sys.argv[1:]:
         sys.exit("usage: versioner-policy [health]")
+    metrics.serve("policy", settings.metrics_port, settings.metrics_host)
     # uvloop: a cheaper event loop for a process that mostly moves messages (issue 8).
     uvloop.run(create_app(settings).run())
 

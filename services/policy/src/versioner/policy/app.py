@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from typing import Any
 
 from faststream import FastStream
 from faststream.rabbit import RabbitBroker
@@ -12,12 +13,15 @@ from sqlalchemy import func, text
 from sqlmodel import col, select
 
 from versioner.common.broker import failover
+from versioner.common.metrics import DEAD_LETTERS
 from versioner.common.roles import Role
 from versioner.policy.context import PolicyContext
 from versioner.policy.deployments.closing import sweep_timeouts
 from versioner.policy.deployments.lanes import LaneConsumer
 from versioner.policy.handlers import register
+from versioner.policy.metrics import LANE_BACKLOG, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from versioner.policy.settings import PolicySettings
+from versioner.policy.store import outbox
 from versioner.policy.store.clock import Clock, SystemClock
 from versioner.policy.store.db import Database
 from versioner.policy.store.migrate import migrate
@@ -26,6 +30,9 @@ from versioner.policy.store.tables import User
 from versioner.policy.store.topology import credentials_exchange, declare, events_exchange
 
 log = logging.getLogger("versioner.policy")
+
+# How often the gauges read at the source (outbox, queue depths) are read again.
+_SAMPLE_S = 5.0
 
 
 def build_broker(settings: PolicySettings) -> RabbitBroker:
@@ -90,9 +97,11 @@ class PolicyService:
         }
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def _publish(self, exchange: Exchange, routing_key: str, body: str) -> None:
+    async def _publish(
+        self, exchange: Exchange, routing_key: str, body: str, headers: dict[str, Any]
+    ) -> None:
         if self.lanes.started:
-            await self.lanes.announce(exchange, routing_key, body.encode())
+            await self.lanes.announce(exchange, routing_key, body.encode(), headers)
             return
         # Not connected to a real broker (faststream's TestRabbitBroker in tests).
         await self.broker.publish(
@@ -102,6 +111,7 @@ class PolicyService:
             persist=True,
             mandatory=False,
             content_type="application/json",
+            headers=headers,
         )
 
     async def _sweep(self) -> None:
@@ -111,6 +121,25 @@ class PolicyService:
                 await sweep_timeouts(self.ctx)
             except Exception:
                 log.exception("closing timed-out deployments failed; trying again later")
+
+    async def sample(self) -> None:
+        """Read the gauges Prometheus shows: the outbox's backlog and its oldest row's age,
+        what waits in the lanes and in the dead-letter queue."""
+        count, oldest = await self.ctx.db.run(outbox.backlog)
+        OUTBOX_BACKLOG.set(count)
+        age = (self.ctx.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+        OUTBOX_OLDEST_AGE.set(max(age, 0.0))
+        if (depths := await self.lanes.depths()) is not None:
+            LANE_BACKLOG.set(depths[0])
+            DEAD_LETTERS.labels(queue="policy").set(depths[1])
+
+    async def _sample(self) -> None:
+        while True:
+            try:
+                await self.sample()
+            except Exception:
+                log.warning("reading the metrics' gauges failed; trying again", exc_info=True)
+            await asyncio.sleep(_SAMPLE_S)
 
     async def prepare(self) -> str | None:
         """Migrate the database; a bootstrap token generated for the first admin, if one was."""
@@ -128,6 +157,8 @@ class PolicyService:
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self._sweep(), name="timeout-sweep"),
         ]
+        if self.settings.metrics_port:
+            self._tasks.append(asyncio.create_task(self._sample(), name="metrics-sampler"))
         log.info(
             "policy ready: %d lanes, %s database", self.settings.policy_lanes, self.ctx.db.dialect
         )

@@ -8,14 +8,18 @@ from faststream.rabbit import (
 )
 from faststream.rabbit.annotations import RabbitMessage
 
+from versioner.common import logs
 from versioner.common.errors import policy_unavailable
 from versioner.common.messages.management import ManagementRequest
+from versioner.common.metrics import Consumption
 from versioner.common.names import DEADLINE_HEADER
 from versioner.common.topology import Topology
 from versioner.policy import commands
 from versioner.policy.context import PolicyContext
 from versioner.policy.store.deadline import Deadline
 from versioner.policy.store.topology import rabbit_exchange, rabbit_queue
+
+_MANAGEMENT = Consumption("policy", "management")
 
 
 def _reply(body: object) -> RabbitResponse:
@@ -38,4 +42,5 @@ def register(broker: RabbitBroker, ctx: PolicyContext) -> None:
         """Answer a management command or query, unless its caller has stopped waiting."""
         if Deadline.from_header(message.headers.get(DEADLINE_HEADER)).remaining_s() <= 0:
             return _reply(policy_unavailable())
-        return _reply(await commands.handle(ctx, body))
+        with logs.bound_from(message.headers), _MANAGEMENT.handling():
+            return _reply(await commands.handle(ctx, body))

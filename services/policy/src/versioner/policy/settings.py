@@ -15,6 +15,10 @@ def default_database_url() -> str:
 class PolicySettings(BrokerSettings):
     """Everything the policy service needs to start."""
 
+    # Prometheus metrics on http://METRICS_HOST:METRICS_PORT/metrics (0: not served). Each
+    # service has its own port, so that all three run side by side on one machine.
+    metrics_port: int = Field(default=9101, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     database_url: str = Field(default_factory=default_database_url)
     org: str = Field(default="local", pattern=r"^[a-z0-9]+$")
     public_url: str = "http://127.0.0.1:8000"

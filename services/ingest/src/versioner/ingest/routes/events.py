@@ -1,11 +1,13 @@
 """The Versioner-compatible event endpoints."""
 
+import logging
 from typing import Literal
 from uuid import UUID, uuid4
 
 from fastapi import Response
 from pydantic import BaseModel
 
+from versioner.common import logs
 from versioner.common.errors import ErrorBody, Failure, forbidden, policy_unavailable
 from versioner.common.events import BuildEventIn, DeploymentEventIn
 from versioner.common.messages.actor import Actor
@@ -26,6 +28,32 @@ from versioner.ingest.gateway import FailureError, PolicyGateway
 from versioner.ingest.web import Router, failure_response, respond
 
 router = Router(tags=["events"])
+log = logging.getLogger("versioner.ingest.events")
+
+
+def _received(event: BuildEventIn | DeploymentEventIn, actor: Actor) -> UUID:
+    """A new event's id, bound to every log line written for it from here on (in policy and
+    the notifier too, through the messages' headers); the first line of its story."""
+    event_id = uuid4()
+    logs.bind(event_id=event_id)
+    environment = getattr(event, "environment_name", None)
+    log.info(
+        "%s event received: %s %s%s (%s) from %s",
+        "deployment" if environment else "build",
+        event.product_name,
+        event.version,
+        f" to {environment}" if environment else "",
+        event.status,
+        actor.name,
+        extra={
+            "product": event.product_name,
+            "version": event.version,
+            "environment": environment,
+            "status": str(event.status),
+            "sender": actor.name,
+        },
+    )
+    return event_id
 
 
 class EventAccepted(BaseModel):
@@ -71,7 +99,9 @@ async def track_build(event: BuildEventIn, actor: EventSenderDep, gateway: Gatew
 
 async def build_event(event: BuildEventIn, actor: Actor, gateway: PolicyGateway) -> Response:
     """`POST /build-events/` once its caller and body are known (here and in `intake`)."""
-    message = BuildEventReceived(event_id=uuid4(), received_at=utcnow(), actor=actor, event=event)
+    message = BuildEventReceived(
+        event_id=_received(event, actor), received_at=utcnow(), actor=actor, event=event
+    )
     reply = await gateway.record_build(message)
     if reply is None:
         return await _accepted(gateway, message.event_id, "build", actor)
@@ -114,7 +144,7 @@ async def deployment_event(
     if event.break_glass_reason and not actor.may(Permission.MANAGE_RULES):
         # Break-glass is for people who may manage rules, never for CI's keys: nothing recorded.
         raise FailureError(forbidden())
-    event_id, received_at = uuid4(), utcnow()
+    event_id, received_at = _received(event, actor), utcnow()
     if event.status is Status.STARTED:
         try:
             verdict = await gateway.decide(

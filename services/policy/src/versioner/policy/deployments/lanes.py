@@ -28,6 +28,7 @@ dies meanwhile leaves its messages unacked: the broker gives them, in order, to 
 
 import asyncio
 import logging
+from typing import Any
 
 from aio_pika.abc import (
     AbstractChannel,
@@ -38,6 +39,7 @@ from aio_pika.abc import (
 from pamqp.commands import Basic
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from versioner.common import logs
 from versioner.common.broker import connect_hot, publish
 from versioner.common.declare import declare_queues
 from versioner.common.messages.lanes import (
@@ -47,6 +49,7 @@ from versioner.common.messages.lanes import (
     EvaluateDeployment,
     LaneMessage,
 )
+from versioner.common.metrics import Consumption
 from versioner.common.names import DEADLINE_HEADER, BrokerNames
 from versioner.common.topology import DELIVERY_LIMIT, Topology
 from versioner.policy.catalog import builds
@@ -59,10 +62,17 @@ from versioner.policy.store.deadline import Deadline
 log = logging.getLogger(__name__)
 
 _LANE_MESSAGE: TypeAdapter[LaneMessage] = TypeAdapter(LaneMessage)
+_LANES = Consumption("policy", "lanes")
 # Messages of one lane taken at once (different products in parallel, each product in order).
 IN_FLIGHT = 32
 # Announcements: JSON, persistent (delivery mode 2).
 _ANNOUNCED = Basic.Properties(content_type="application/json", delivery_mode=2)
+
+
+def _announced(headers: dict[str, Any]) -> Basic.Properties:
+    return Basic.Properties(content_type="application/json", delivery_mode=2, headers=headers)
+
+
 # A failed message waits this long before its next try, doubling up to the maximum.
 _BACKOFF_S = 0.1
 _BACKOFF_MAX_S = 2.0
@@ -153,17 +163,34 @@ class LaneConsumer:
         """Whether `start` connected."""
         return self._channel is not None
 
-    async def announce(self, exchange: str, routing_key: str, body: bytes) -> None:
+    async def announce(
+        self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any]
+    ) -> None:
         """Publish a domain event or broadcast from the outbox, confirmed (on this connection:
-        one publish here costs a fraction of one through faststream)."""
+        one publish here costs a fraction of one through faststream), with the headers of the
+        event it was written for."""
         assert self._confirmed is not None
         await publish(
             self._confirmed,
             body,
             exchange=self._announce_to[exchange],
             routing_key=routing_key,
-            properties=_ANNOUNCED,
+            properties=_announced(headers) if headers else _ANNOUNCED,
         )
+
+    async def depths(self) -> tuple[int, int] | None:
+        """Messages ready in the lanes and in the dead-letter queue, asked of the broker
+        (passive declarations); None when not connected."""
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            return None
+        names = self.names
+        lanes = 0
+        for lane in range(names.lanes):
+            declared = await channel.declare_queue(names.lane_queue(lane), passive=True)
+            lanes += declared.declaration_result.message_count or 0
+        dead = await channel.declare_queue(names.dead_letter_queue, passive=True)
+        return lanes, dead.declaration_result.message_count or 0
 
     async def close(self) -> None:
         """Stop consuming and close the connection (unacked messages go back to their lane)."""
@@ -235,7 +262,12 @@ class LaneConsumer:
         try:
             if before is not None:
                 await before
-            await self._process(message, decoded)
+            with (
+                logs.bound_from(message.headers),
+                logs.bound(event_id=decoded.event_id),
+                _LANES.handling(redelivered=bool(message.redelivered)),
+            ):
+                await self._process(message, decoded)
         finally:
             # Cancelled already when the next message of the product was cancelled (at
             # shutdown) while awaiting it.

@@ -4,6 +4,8 @@ Break-glass lets one deployment through rule and request violations, never throu
 deployment in progress or a SHA clash (ingest already refused callers who may not).
 """
 
+import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -16,6 +18,7 @@ from versioner.common.messages.lanes import DeploymentRecorded, DeploymentReply,
 from versioner.common.roles import Permission
 from versioner.common.status import Status
 from versioner.policy.context import PolicyContext
+from versioner.policy.deployments import observe
 from versioner.policy.deployments.closing import abort_in
 from versioner.policy.deployments.recorder import Recorder
 from versioner.policy.deployments.target import (
@@ -28,7 +31,7 @@ from versioner.policy.deployments.target import (
     resolve,
     take_sha,
 )
-from versioner.policy.deployments.verdict import blocked, ordered, preflight_status
+from versioner.policy.deployments.verdict import Verdict, blocked, ordered, preflight_status
 from versioner.policy.rules import engine
 from versioner.policy.rules.engine import Subject
 from versioner.policy.rules.snapshot import Snapshot
@@ -37,6 +40,8 @@ from versioner.policy.store.deadline import Deadline, DeadlineExceeded
 from versioner.policy.store.hot_path import DeploymentRecord
 from versioner.policy.store.sql import table
 from versioner.policy.store.tables import BlockedAttempt
+
+log = logging.getLogger(__name__)
 
 CONCURRENCY_RULE = "one deployment at a time"
 _BLOCKED = table(BlockedAttempt)
@@ -103,8 +108,9 @@ def subject(ctx: PolicyContext, conn: Connection, snapshot: Snapshot, target: Ta
 
 def evaluate_start(
     ctx: PolicyContext, conn: Connection, msg: EvaluateDeployment, target: Target
-) -> DeploymentReply:
-    """Decide a `deployment started` and record it: let through, replayed, or blocked."""
+) -> tuple[DeploymentReply, Verdict | None]:
+    """Decide a `deployment started` and record it: let through, replayed (no new verdict),
+    or blocked."""
     event, at = msg.event, msg.received_at
     hard: list[Violation] = []
     if running := _running(ctx, conn, target):
@@ -113,7 +119,7 @@ def evaluate_start(
             and event.invoke_id
             and running.invoke_id == event.invoke_id
         ):
-            return DeploymentRecorded(deployment=target.public(conn, running, at))
+            return DeploymentRecorded(deployment=target.public(conn, running, at)), None
         hard.append(_concurrency(running, target.environment.name))
     pinned = target.version.scm_sha if target.version.registered else None
     if pinned and event.scm_sha and event.scm_sha != pinned:
@@ -162,7 +168,7 @@ def _let_through(
     evaluation: engine.Evaluation,
     *,
     overridden: bool,
-) -> DeploymentReply:
+) -> tuple[DeploymentReply, Verdict]:
     reason = msg.event.break_glass_reason
     enforced = [v.model_dump(mode="json") for v in evaluation.enforced] if overridden else []
     override = {"by": msg.actor.name, "reason": reason, "violations": enforced}
@@ -198,7 +204,12 @@ def _let_through(
             data={"reason": reason, "violations": enforced},
         )
         record.announce("deployment.overridden", public, evaluation.enforced)
-    return DeploymentRecorded(deployment=public)
+    reported = tuple(evaluation.reported)
+    if overridden:
+        verdict = Verdict("overridden", tuple(evaluation.enforced), reported)
+    else:
+        verdict = Verdict("report_only" if reported else "allowed", (), reported)
+    return DeploymentRecorded(deployment=public), verdict
 
 
 def _block(
@@ -207,7 +218,7 @@ def _block(
     target: Target,
     hard: list[Violation],
     evaluation: engine.Evaluation,
-) -> Failure:
+) -> tuple[Failure, Verdict]:
     # The order the 428 body gives them, everywhere else too.
     violations = ordered([*hard, *evaluation.enforced])
     failure = blocked(violations)
@@ -243,7 +254,7 @@ def _block(
         },
     )
     record.announce_blocked(_attempt(msg, target), violations)
-    return failure
+    return failure, Verdict("blocked", tuple(violations), tuple(evaluation.reported))
 
 
 def _attempt(msg: EvaluateDeployment, target: Target) -> DeploymentAttempt:
@@ -263,10 +274,10 @@ def _attempt(msg: EvaluateDeployment, target: Target) -> DeploymentAttempt:
 
 def _start(
     ctx: PolicyContext, msg: EvaluateDeployment, deadline: Deadline
-) -> Callable[[Connection], tuple[DeploymentReply, Target]]:
-    def work(conn: Connection) -> tuple[DeploymentReply, Target]:
+) -> Callable[[Connection], tuple[DeploymentReply, Target, Verdict | None]]:
+    def work(conn: Connection) -> tuple[DeploymentReply, Target, Verdict | None]:
         target = resolve(ctx, conn, msg.event, msg.received_at)
-        reply = evaluate_start(ctx, conn, msg, target)
+        reply, verdict = evaluate_start(ctx, conn, msg, target)
         hot_path.save_state(conn, target.state, msg.received_at)
         record_id = reply.deployment.id if isinstance(reply, DeploymentRecorded) else msg.event_id
         eventlog.remember(
@@ -280,7 +291,7 @@ def _start(
             **target.ids,
         )
         deadline.check()
-        return reply, target
+        return reply, target, verdict
 
     return work
 
@@ -291,15 +302,19 @@ async def handle_start(
     """Answer a `deployment started` before its deadline, or not at all (rolled back, 503)."""
     if msg.event.break_glass_reason and not msg.actor.may(Permission.MANAGE_RULES):
         return forbidden()
+    started = time.perf_counter()
     try:
         deadline.check()
-        reply, target = await eventlog.once(
+        reply, target, verdict = await eventlog.once(
             ctx.db, msg.event_id, lambda: ctx.db.run(_start(ctx, msg, deadline))
         )
     except eventlog.Redelivered as again:
         return eventlog.deployment_reply(again.record) or policy_unavailable()
     except DeadlineExceeded:
+        log.warning("no verdict on %s before its deadline: the gateway answers 503", msg.event_id)
         return policy_unavailable()
     learn(ctx, target, msg.event)
     ctx.wake_relay()
+    if verdict is not None:
+        observe.verdict(msg.event, verdict, time.perf_counter() - started)
     return reply

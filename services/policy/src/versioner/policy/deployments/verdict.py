@@ -1,5 +1,7 @@
-"""The verdict's shapes: violations in their order, the 409/428 body, `preflight_status`."""
+"""The verdict's shapes: violations in their order, the 409/428 body, `preflight_status`, and
+what was decided (`Verdict`) for the verdict's log line and metrics."""
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from versioner.common.errors import Failure, Violation
@@ -16,6 +18,18 @@ CODE_ORDER = (
     "QUALITY_APPROVAL_REQUIRED",
 )
 _RANK = {code: rank for rank, code in enumerate(CODE_ORDER)}
+
+Outcome = Literal["allowed", "blocked", "overridden", "report_only"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the gate decided for a start: the outcome, the violations that blocked it or were
+    overridden, and those of rules in report-only mode."""
+
+    outcome: Outcome
+    violations: tuple[Violation, ...] = ()
+    reported: tuple[Violation, ...] = ()
 
 
 def order_key(violation: Violation) -> tuple[int, str]:

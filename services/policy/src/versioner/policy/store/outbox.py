@@ -7,6 +7,7 @@ consumers drop what they have seen by the event id inside (docs/adr/0004-transac
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,8 +17,9 @@ from typing import Any, Literal, cast
 from uuid import uuid4
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from versioner.common import logs
 from versioner.common.types import utcnow
 from versioner.policy.store.clock import Clock
 from versioner.policy.store.db import Database
@@ -27,7 +29,8 @@ from versioner.policy.store.tables import Lease, OutboxMessage
 log = logging.getLogger(__name__)
 
 Exchange = Literal["events", "credentials"]
-Publish = Callable[[Exchange, str, str], Awaitable[None]]
+# Publishes (exchange, routing key, body, headers).
+Publish = Callable[[Exchange, str, str, dict[str, Any]], Awaitable[None]]
 
 _LEASE = "outbox-relay"
 _LEASES = table(Lease)
@@ -39,7 +42,9 @@ _RENEW = (
     .values(holder=bindparam("me"), expires_at=bindparam("until"))
 )
 _UNSENT = Prepared(
-    select(_OUTBOX.c.id, _OUTBOX.c.exchange, _OUTBOX.c.routing_key, _OUTBOX.c.body)
+    select(
+        _OUTBOX.c.id, _OUTBOX.c.exchange, _OUTBOX.c.routing_key, _OUTBOX.c.body, _OUTBOX.c.headers
+    )
     .where(_OUTBOX.c.sent_at.is_(None))
     .order_by(_OUTBOX.c.id)
     .limit(bindparam("limit"))
@@ -49,6 +54,7 @@ _MARK_SENT = (
     .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
     .values(sent_at=bindparam("at"))
 )
+_BACKLOG = select(func.count(), func.min(_OUTBOX.c.created_at)).where(_OUTBOX.c.sent_at.is_(None))
 _INSERT = insert(_OUTBOX)
 _PREPARED_INSERT = Prepared(_INSERT)
 _BATCH = 200
@@ -57,10 +63,12 @@ _BATCH = 200
 def _row(
     message: BaseModel, routing_key: str, exchange: Exchange, at: datetime | None
 ) -> dict[str, Any]:
+    carried = logs.headers()
     return {
         "exchange": exchange,
         "routing_key": routing_key,
         "body": message.model_dump_json(),
+        "headers": json.dumps(carried) if carried else None,
         "created_at": at or utcnow(),
         "sent_at": None,
     }
@@ -88,6 +96,12 @@ def enqueue_in(
 ) -> None:
     """Queue a domain event in the caller's (sync) transaction."""
     _PREPARED_INSERT.run(conn, _row(message, routing_key, exchange, at))
+
+
+def backlog(conn: Connection) -> tuple[int, datetime | None]:
+    """How many rows wait to be published, and when the oldest was written (None: none)."""
+    count, oldest = conn.execute(_BACKLOG).one()
+    return int(count), oldest
 
 
 def _mark_sent(conn: Connection, marked: dict[str, Any]) -> None:
@@ -178,8 +192,8 @@ class OutboxRelay:
             # in any order, and none is marked sent until every one is confirmed.
             await asyncio.gather(
                 *(
-                    self.publish(cast("Exchange", exchange), key, body)
-                    for _id, exchange, key, body in rows
+                    self.publish(cast("Exchange", exchange), key, body, json.loads(headers or "{}"))
+                    for _id, exchange, key, body, headers in rows
                 )
             )
             marked = {"ids": [row[0] for row in rows], "at": self.clock.now()}

@@ -265,6 +265,9 @@ class OutboxMessage(SQLModel, table=True):
     exchange: str = Field(max_length=32)
     routing_key: str = Field(max_length=128)
     body: str
+    # The AMQP headers it goes out with: the event and request it was written for (their
+    # log lines carry those ids in every service), as JSON; None when there were none.
+    headers: str | None = None
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True, default_now=False, index=True)
 
