@@ -5,12 +5,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tests.support.policy import Policy, outbox, recorded_build
+from versioner.common import logs
+from versioner.common.names import EVENT_ID_HEADER, REQUEST_ID_HEADER
 from versioner.policy.store.clock import FrozenClock
 from versioner.policy.store.db import Database
-from versioner.policy.store.outbox import Exchange, OutboxRelay
+from versioner.policy.store.outbox import Exchange, OutboxRelay, enqueue_in
 
 Published = tuple[Exchange, str, str]
 T = TypeVar("T")
@@ -21,6 +24,7 @@ class _Broker:
 
     def __init__(self, *, fail_on: str | None = None) -> None:
         self.published: list[Published] = []
+        self.headers: list[dict[str, Any]] = []
         self.fail_on = fail_on
         self.arrived = asyncio.Event()
         self.after_publish: list[Callable[[], None]] = []
@@ -32,6 +36,7 @@ class _Broker:
             self.fail_on = None
             raise ConnectionError("broker went away")
         self.published.append((exchange, routing_key, body))
+        self.headers.append(headers)
         for hook in self.after_publish:
             hook()
         self.arrived.set()
@@ -153,3 +158,29 @@ async def test_a_woken_relay_publishes_what_was_just_committed(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert [key for _, key, _ in broker.published] == ["build.completed"]
+
+
+class _Note(BaseModel):
+    """A message written for one event."""
+
+    written_for: str
+
+
+async def test_each_row_goes_out_with_the_ids_of_the_event_it_was_written_for(
+    policy: Policy,
+) -> None:
+    """Works queued at once commit in one batch written by one task (SQLite's group commit);
+    each row still carries its own event's and request's ids."""
+
+    async def write(n: int) -> None:
+        with logs.bound(event_id=f"e-{n}", request_id=f"r-{n}"):
+            note = _Note(written_for=f"e-{n}")
+            await policy.ctx.db.run(lambda conn: enqueue_in(conn, note, "note"))
+
+    await asyncio.gather(*(write(n) for n in range(6)))
+    broker = _Broker()
+    await OutboxRelay(policy.ctx.db, broker, policy.clock).drain()
+    assert len(broker.published) == 6
+    for (_, _, body), headers in zip(broker.published, broker.headers, strict=True):
+        event_id = _Note.model_validate_json(body).written_for
+        assert headers == {EVENT_ID_HEADER: event_id, REQUEST_ID_HEADER: "r-" + event_id[2:]}

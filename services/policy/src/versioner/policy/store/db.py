@@ -27,10 +27,12 @@ The decision and its measurements: docs/adr/0002-sqlite-writes-on-the-event-loop
 """
 
 import asyncio
+import contextvars
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -242,7 +244,10 @@ class Database:
             async with self.writer.begin() as connection:
                 return await connection.run_sync(work)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        (self._urgent if urgent else self._queue).append((work, future))
+        # In the caller's context, whichever task writes the batch: what it logs and what it
+        # puts in the outbox carry the caller's event and request ids (and trace).
+        in_context = partial(contextvars.copy_context().run, work)
+        (self._urgent if urgent else self._queue).append((in_context, future))
         if self._writing is None:
             self._writing = asyncio.create_task(self._write_queued(), name="sqlite-writer")
         return await future
