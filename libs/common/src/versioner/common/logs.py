@@ -28,6 +28,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from versioner.common import tracing
 from versioner.common.names import EVENT_ID_HEADER, REQUEST_ID_HEADER
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -84,12 +85,14 @@ def current_request_id() -> str | None:
 
 
 def headers() -> dict[str, Any]:
-    """The AMQP headers that carry the current event and request to the next service."""
+    """The AMQP headers that carry the current event and request to the next service (and,
+    with tracing on, the current span's trace context)."""
     carried: dict[str, Any] = {}
     if (event_id := _event_id.get()) is not None:
         carried[EVENT_ID_HEADER] = event_id
     if (request_id := _request_id.get()) is not None:
         carried[REQUEST_ID_HEADER] = request_id
+    tracing.inject(carried)
     return carried
 
 

@@ -2,6 +2,7 @@
 
 import uvicorn
 
+from versioner.common import tracing
 from versioner.common.logs import configure_logging
 from versioner.ingest.app import create_app
 from versioner.ingest.settings import IngestSettings
@@ -11,6 +12,7 @@ def main() -> None:
     """Entry point."""
     settings = IngestSettings()
     configure_logging("ingest", settings.log_level)
+    tracing.configure("ingest")
     uvicorn.run(
         create_app(settings),
         host=settings.http_host,

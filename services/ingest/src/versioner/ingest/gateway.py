@@ -11,6 +11,7 @@ from typing import Annotated, Any, cast
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from versioner.common import tracing
 from versioner.common.errors import Failure, forbidden, notifier_unavailable, policy_unavailable
 from versioner.common.messages.actor import SYSTEM
 from versioner.common.messages.lanes import (
@@ -87,6 +88,10 @@ class PolicyHealth:
             self.down = True
 
 
+def _rabbit(routing_key: str) -> dict[str, str]:
+    return {"messaging.system": "rabbitmq", "messaging.destination.name": routing_key}
+
+
 class PolicyGateway:
     """Everything ingest asks of policy."""
 
@@ -116,9 +121,10 @@ class PolicyGateway:
     ) -> bytes | None:
         kind, started = type(body).__name__, time.perf_counter()
         try:
-            raw = await self.client.call(
-                routing_key, body.model_dump_json().encode(), timeout=timeout, expires=expires
-            )
+            with tracing.span(f"{routing_key} send {kind}", "producer", _rabbit(routing_key)):
+                raw = await self.client.call(
+                    routing_key, body.model_dump_json().encode(), timeout=timeout, expires=expires
+                )
         except BrokerUnavailable as exc:
             metrics.rpc("policy", kind, "unavailable", time.perf_counter() - started)
             log.warning("broker unavailable: %s", exc)
@@ -168,13 +174,12 @@ class PolicyGateway:
         body = request.model_dump(mode="json", exclude_unset=True)
         body["kind"] = type(request).model_fields["kind"].default
         kind, started = type(request).__name__, time.perf_counter()
+        key = self.names.notifier_key
         try:
-            raw = await self.client.call(
-                self.names.notifier_key,
-                json.dumps(body).encode(),
-                timeout=timeout or self.timeout_s,
-                expires=True,
-            )
+            with tracing.span(f"{key} send {kind}", "producer", _rabbit(key)):
+                raw = await self.client.call(
+                    key, json.dumps(body).encode(), timeout=timeout or self.timeout_s, expires=True
+                )
         except BrokerUnavailable as exc:
             metrics.rpc("notifier", kind, "unavailable", time.perf_counter() - started)
             log.warning("broker unavailable: %s", exc)

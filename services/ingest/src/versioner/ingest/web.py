@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from versioner.common import logs
+from versioner.common import logs, tracing
 from versioner.common.errors import INVALID_JSON, NOT_FOUND, Failure
 from versioner.ingest.gateway import FailureError
 from versioner.ingest.metrics import HTTP_REQUESTS, HTTP_SECONDS
@@ -150,7 +150,10 @@ class RequestLog:
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            if tracing.enabled():
+                await self._traced(scope, receive, capture, request_id)
+            else:
+                await self.app(scope, receive, capture)
         finally:
             elapsed = time.perf_counter() - started
             method, route = scope["method"], route_of(scope)
@@ -167,6 +170,31 @@ class RequestLog:
                     elapsed * 1000,
                     extra={"method": scope["method"], "path": scope["path"], "status": status},
                 )
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        """The request as the trace's root span (its caller's `traceparent` continued)."""
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        attributes = {"http.request.method": scope["method"], "url.path": scope["path"]}
+        with tracing.span(
+            f"{scope['method']} {scope['path']}",
+            "server",
+            {**attributes, "versioner.request_id": request_id},
+            parent=headers,
+        ) as span:
+            status = 500
+
+            async def capture(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, capture)
+            finally:
+                span.update_name(f"{scope['method']} {route_of(scope)}")
+                span.set_attribute("http.route", route_of(scope))
+                span.set_attribute("http.response.status_code", status)
 
 
 def json_body(model: BaseModel) -> bytes:

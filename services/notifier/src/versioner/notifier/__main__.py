@@ -6,7 +6,7 @@ import sys
 import aio_pika
 import uvloop
 
-from versioner.common import metrics
+from versioner.common import metrics, tracing
 from versioner.common.broker import connect_hot
 from versioner.common.logs import configure_logging
 from versioner.notifier import metrics as deliveries_metrics
@@ -40,6 +40,7 @@ def main() -> None:
     if sys.argv[1:]:
         sys.exit("usage: versioner-notifier [health]")
     metrics.serve("notifier", settings.metrics_port, settings.metrics_host)
+    tracing.configure("notifier")
     deliveries_metrics.prepare()
     # uvloop: a cheaper event loop for a process that mostly moves messages (issue 8).
     uvloop.run(create_app(settings).run())

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from versioner.common import rows
+from versioner.common import rows, tracing
 from versioner.common.messages.domain import BuildEventOccurred, DomainEvent
 from versioner.common.notifications import ChannelFilters, DeliveryPublic
 from versioner.common.slack_actions import FireAction
@@ -149,7 +149,12 @@ class Deliverer:
             return await self._final(channel.id, event.event_id, event.event_type)
         started = time.perf_counter()
         async with self._limit:
-            outcome = await self._send(channel, event, delivery)
+            with tracing.span(
+                f"deliver {event.event_type} to {channel.kind}",
+                "client",
+                {"versioner.channel": channel.name},
+            ):
+                outcome = await self._send(channel, event, delivery)
         DELIVERY_SECONDS.labels(channel_kind=channel.kind).observe(time.perf_counter() - started)
         DELIVERIES.labels(
             channel_kind=channel.kind, outcome="delivered" if outcome.ok else "failed"

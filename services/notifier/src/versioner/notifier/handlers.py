@@ -11,7 +11,7 @@ from faststream.rabbit import (
 )
 from faststream.rabbit.annotations import RabbitMessage
 
-from versioner.common import logs
+from versioner.common import logs, tracing
 from versioner.common.errors import notifier_unavailable
 from versioner.common.messages.domain import (
     ButtonFireRequested,
@@ -72,6 +72,12 @@ def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> 
             logs.bound_from(message.headers),
             logs.bound(event_id=event.event_id),
             _EVENTS.handling(redelivered=bool(message.raw_message.redelivered)),
+            tracing.span(
+                f"events process {event.event_type}",
+                "consumer",
+                {"versioner.event_id": str(event.event_id)},
+                parent=message.headers,
+            ),
         ):
             await _handle(deliverer, event)
 
@@ -84,7 +90,11 @@ def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> 
     )
     async def on_request(body: NotifierRequest, message: RabbitMessage) -> RabbitResponse:
         """Answer a configuration request, unless its caller has stopped waiting."""
-        with logs.bound_from(message.headers), _REQUESTS.handling():
+        with (
+            logs.bound_from(message.headers),
+            _REQUESTS.handling(),
+            tracing.span(f"rpc process {type(body).__name__}", "consumer", parent=message.headers),
+        ):
             result = (
                 notifier_unavailable()
                 if _expired(message)

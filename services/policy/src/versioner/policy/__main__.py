@@ -6,7 +6,7 @@ import time
 
 import uvloop
 
-from versioner.common import metrics
+from versioner.common import metrics, tracing
 from versioner.common.logs import configure_logging
 from versioner.common.messages.actor import SYSTEM
 from versioner.common.messages.management import Ping
@@ -48,6 +48,7 @@ def main() -> None:
     if sys.argv[1:]:
         sys.exit("usage: versioner-policy [health]")
     metrics.serve("policy", settings.metrics_port, settings.metrics_host)
+    tracing.configure("policy")
     # uvloop: a cheaper event loop for a process that mostly moves messages (issue 8).
     uvloop.run(create_app(settings).run())
 

@@ -8,7 +8,7 @@ from faststream.rabbit import (
 )
 from faststream.rabbit.annotations import RabbitMessage
 
-from versioner.common import logs
+from versioner.common import logs, tracing
 from versioner.common.errors import policy_unavailable
 from versioner.common.messages.management import ManagementRequest
 from versioner.common.metrics import Consumption
@@ -42,5 +42,11 @@ def register(broker: RabbitBroker, ctx: PolicyContext) -> None:
         """Answer a management command or query, unless its caller has stopped waiting."""
         if Deadline.from_header(message.headers.get(DEADLINE_HEADER)).remaining_s() <= 0:
             return _reply(policy_unavailable())
-        with logs.bound_from(message.headers), _MANAGEMENT.handling():
+        with (
+            logs.bound_from(message.headers),
+            _MANAGEMENT.handling(),
+            tracing.span(
+                f"management process {type(body).__name__}", "consumer", parent=message.headers
+            ),
+        ):
             return _reply(await commands.handle(ctx, body))

@@ -39,7 +39,7 @@ from aio_pika.abc import (
 from pamqp.commands import Basic
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from versioner.common import logs
+from versioner.common import logs, tracing
 from versioner.common.broker import connect_hot, publish
 from versioner.common.declare import declare_queues
 from versioner.common.messages.lanes import (
@@ -266,6 +266,12 @@ class LaneConsumer:
                 logs.bound_from(message.headers),
                 logs.bound(event_id=decoded.event_id),
                 _LANES.handling(redelivered=bool(message.redelivered)),
+                tracing.span(
+                    f"{message.routing_key} process {type(decoded).__name__}",
+                    "consumer",
+                    {"messaging.system": "rabbitmq", "versioner.event_id": str(decoded.event_id)},
+                    parent=message.headers or {},
+                ),
             ):
                 await self._process(message, decoded)
         finally:

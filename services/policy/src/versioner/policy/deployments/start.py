@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
+from versioner.common import tracing
 from versioner.common.errors import Failure, Violation, forbidden, policy_unavailable
 from versioner.common.messages.domain import DeploymentAttempt
 from versioner.common.messages.lanes import DeploymentRecorded, DeploymentReply, EvaluateDeployment
@@ -305,9 +306,10 @@ async def handle_start(
     started = time.perf_counter()
     try:
         deadline.check()
-        reply, target, verdict = await eventlog.once(
-            ctx.db, msg.event_id, lambda: ctx.db.run(_start(ctx, msg, deadline))
-        )
+        with tracing.span("verdict", attributes={"versioner.event_id": str(msg.event_id)}):
+            reply, target, verdict = await eventlog.once(
+                ctx.db, msg.event_id, lambda: ctx.db.run(_start(ctx, msg, deadline))
+            )
     except eventlog.Redelivered as again:
         return eventlog.deployment_reply(again.record) or policy_unavailable()
     except DeadlineExceeded:

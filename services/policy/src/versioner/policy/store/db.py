@@ -32,7 +32,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -246,7 +245,11 @@ class Database:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         # In the caller's context, whichever task writes the batch: what it logs and what it
         # puts in the outbox carry the caller's event and request ids (and trace).
-        in_context = partial(contextvars.copy_context().run, work)
+        context = contextvars.copy_context()
+
+        def in_context(connection: Connection) -> T:
+            return context.run(work, connection)
+
         (self._urgent if urgent else self._queue).append((in_context, future))
         if self._writing is None:
             self._writing = asyncio.create_task(self._write_queued(), name="sqlite-writer")

@@ -19,7 +19,7 @@ from uuid import uuid4
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from versioner.common import logs
+from versioner.common import logs, tracing
 from versioner.common.types import utcnow
 from versioner.policy.store.clock import Clock
 from versioner.policy.store.db import Database
@@ -161,6 +161,19 @@ class OutboxRelay:
                     await asyncio.sleep(self.coalesce_s)
             self._wake.clear()
 
+    async def _publish(
+        self, exchange: Exchange, key: str, body: str, headers: dict[str, Any]
+    ) -> None:
+        if not tracing.enabled():
+            await self.publish(exchange, key, body, headers)
+            return
+        # A span of its own in the trace of the event the row was written for (the row keeps
+        # its trace context); the consumer's span follows this one.
+        with tracing.span(f"{exchange} publish {key}", "producer", parent=headers):
+            forwarded = {k: v for k, v in headers.items() if k not in ("traceparent", "tracestate")}
+            tracing.inject(forwarded)
+            await self.publish(exchange, key, body, forwarded)
+
     async def hold_lease(self) -> bool:
         """Take or renew the relay lease; whether this replica holds it."""
         now = self.clock.now()
@@ -192,7 +205,9 @@ class OutboxRelay:
             # in any order, and none is marked sent until every one is confirmed.
             await asyncio.gather(
                 *(
-                    self.publish(cast("Exchange", exchange), key, body, json.loads(headers or "{}"))
+                    self._publish(
+                        cast("Exchange", exchange), key, body, json.loads(headers or "{}")
+                    )
                     for _id, exchange, key, body, headers in rows
                 )
             )
