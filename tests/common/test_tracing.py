@@ -1,5 +1,6 @@
 """Tracing off costs nothing and adds nothing; on, the trace context travels in the headers
-that carry the event's ids (end to end on the real broker: tests/e2e/test_traces_across_services.py)."""
+that carry the event's ids (end to end on the real broker:
+tests/e2e/test_traces_across_services.py)."""
 
 from collections.abc import Iterator
 from contextlib import nullcontext

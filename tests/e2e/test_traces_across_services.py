@@ -4,6 +4,7 @@ publish, the notifier's consume and its delivery — recorded with the SDK's in-
 exporter (off: tests/common/test_tracing.py)."""
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,7 +109,7 @@ async def test_one_start_is_one_trace_across_the_three_services(
     chain = [request, rpc, processed, verdict, published, notified, delivered]
     # One trace, the caller's: the request continued the `traceparent` it was sent.
     assert {s.context.trace_id for s in chain} == {int(TRACEPARENT.split("-")[1], 16)}
-    for parent, child in zip(chain, chain[1:], strict=False):
+    for parent, child in itertools.pairwise(chain):
         assert child.parent is not None, child.name
         assert child.parent.span_id == parent.context.span_id, (parent.name, child.name)
     assert request.attributes is not None

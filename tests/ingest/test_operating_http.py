@@ -71,7 +71,8 @@ async def test_a_request_id_that_could_forge_a_log_field_is_replaced(
 async def test_the_event_and_request_ids_are_on_every_line_logged_for_an_event(
     stack: Stack, ci: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="versioner")
+    caplog.set_level(logging.INFO, logger="versioner.policy")
+    caplog.set_level(logging.DEBUG, logger="versioner.ingest.events")  # the handler's level too
     caplog.handler.addFilter(logs.Correlate())
     response = await stack.http.post(
         "/deployment-events/", json=STARTED, headers={**ci, "X-Request-ID": "r-77"}

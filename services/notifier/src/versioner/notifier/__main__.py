@@ -20,15 +20,21 @@ async def _health(settings: NotifierSettings) -> bool:
         connection = await asyncio.wait_for(
             connect_hot(settings.amqp_url, "versioner-notifier health"), timeout=5
         )
-    except (OSError, TimeoutError, aio_pika.exceptions.AMQPError):
+    except (OSError, TimeoutError, aio_pika.exceptions.AMQPError) as exc:
+        print(f"unhealthy: the broker is not reachable: {exc!r}", file=sys.stderr)  # noqa: T201
         return False
     async with connection:
         channel = await connection.channel()
+        name = settings.names.notifier_queue
         try:
-            queue = await channel.declare_queue(settings.names.notifier_queue, passive=True)
+            queue = await channel.declare_queue(name, passive=True)
         except aio_pika.exceptions.ChannelClosed:
+            print(f"unhealthy: queue {name} does not exist (never started)", file=sys.stderr)  # noqa: T201
             return False
-        return bool(queue.declaration_result.consumer_count)
+        if not queue.declaration_result.consumer_count:
+            print(f"unhealthy: nothing consumes {name} (not running)", file=sys.stderr)  # noqa: T201
+            return False
+        return True
 
 
 def main() -> None:

@@ -16,10 +16,22 @@ from versioner.policy.settings import PolicySettings
 
 
 async def _health(settings: PolicySettings) -> bool:
+    """Whether policy answers a ping (which it does only when its database answers too);
+    what is wrong, on stderr, when it does not."""
     try:
-        return await asyncio.wait_for(_ping(settings), timeout=10)
+        if await asyncio.wait_for(_ping(settings), timeout=10):
+            return True
+        _unhealthy("policy did not answer a ping in 5 s (not running, or its database is down)")
     except TimeoutError:  # no broker node answered (with several, connecting waits for one)
-        return False
+        _unhealthy("the broker did not answer in 10 s")
+    except OSError as exc:
+        _unhealthy(f"the broker is not reachable: {exc}")
+    return False
+
+
+def _unhealthy(why: str) -> None:
+    # Printed for whoever runs the check (an orchestrator keeps it with the probe's result).
+    print(f"unhealthy: {why}", file=sys.stderr)  # noqa: T201
 
 
 async def _ping(settings: PolicySettings) -> bool:
