@@ -5,6 +5,7 @@ import sys
 import time
 
 import uvloop
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
 from versioner.common import metrics, tracing
 from versioner.common.logs import configure_logging
@@ -26,6 +27,8 @@ async def _health(settings: PolicySettings) -> bool:
         _unhealthy("the broker did not answer in 10 s")
     except OSError as exc:
         _unhealthy(f"the broker is not reachable: {exc}")
+    except (AMQPError, ChannelInvalidStateError) as exc:  # no exchange: policy never started
+        _unhealthy(f"the broker refused the ping ({exc!r}): has policy started here?")
     return False
 
 
