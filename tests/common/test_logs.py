@@ -168,3 +168,15 @@ def test_the_ids_travel_in_amqp_headers_and_are_bound_on_arrival(captured: list[
     arrived, bare = _said(captured)
     assert (arrived["event_id"], arrived["request_id"]) == ("e-9", "r-9")
     assert "event_id" not in bare
+
+
+def test_a_request_forgets_the_event_it_bound_when_it_ends(captured: list[str]) -> None:
+    log = logging.getLogger("versioner.test")
+    with logs.serving("r-1"):
+        logs.bind(event_id="e-1")
+        log.info("inside")
+    log.info("after")
+    inside, after = _said(captured)
+    assert (inside["event_id"], inside["request_id"]) == ("e-1", "r-1")
+    assert "event_id" not in after
+    assert "request_id" not in after

@@ -13,7 +13,7 @@ from versioner.common import logs
 from versioner.common.names import EVENT_ID_HEADER, REQUEST_ID_HEADER
 from versioner.policy.store.clock import FrozenClock
 from versioner.policy.store.db import Database
-from versioner.policy.store.outbox import Exchange, OutboxRelay, enqueue_in
+from versioner.policy.store.outbox import Exchange, OutboxRelay, backlog, enqueue_in
 
 Published = tuple[Exchange, str, str]
 T = TypeVar("T")
@@ -184,3 +184,14 @@ async def test_each_row_goes_out_with_the_ids_of_the_event_it_was_written_for(
     for (_, _, body), headers in zip(broker.published, broker.headers, strict=True):
         event_id = _Note.model_validate_json(body).written_for
         assert headers == {EVENT_ID_HEADER: event_id, REQUEST_ID_HEADER: "r-" + event_id[2:]}
+
+
+async def test_the_backlog_counts_unsent_rows_and_dates_the_oldest(policy: Policy) -> None:
+    assert await policy.ctx.db.run(backlog) == (0, None)
+    await _three_rows(policy)
+    count, oldest = await policy.ctx.db.run(backlog)
+    assert count == 3
+    assert oldest is not None
+    assert oldest.tzinfo is not None
+    await OutboxRelay(policy.ctx.db, _Broker(), policy.clock).drain()
+    assert await policy.ctx.db.run(backlog) == (0, None)

@@ -71,6 +71,19 @@ def bound(*, event_id: object = None, request_id: object = None) -> Iterator[Non
             var.reset(token)
 
 
+@contextmanager
+def serving(request_id: str) -> Iterator[None]:
+    """One HTTP request: its id on every line inside, and whatever event it binds (`bind`)
+    forgotten when it ends, even where it shares its task with the next (in-process tests)."""
+    event_token = _event_id.set(None)
+    request_token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(request_token)
+        _event_id.reset(event_token)
+
+
 def bind(*, event_id: object = None, request_id: object = None) -> None:
     """Tie the rest of the current task's lines to this event and request (those given)."""
     if event_id is not None:

@@ -139,7 +139,6 @@ class RequestLog:
         started = time.perf_counter()
         status = 500
         request_id = request_id_of(scope)
-        logs.bind(request_id=request_id)
         header = (b"x-request-id", request_id.encode())
 
         async def capture(message: Message) -> None:
@@ -149,27 +148,32 @@ class RequestLog:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        try:
-            if tracing.enabled():
-                await self._traced(scope, receive, capture, request_id)
-            else:
-                await self.app(scope, receive, capture)
-        finally:
-            elapsed = time.perf_counter() - started
-            method, route = scope["method"], route_of(scope)
-            HTTP_REQUESTS.labels(method=method, route=route, status=status).inc()
-            HTTP_SECONDS.labels(method=method, route=route).observe(elapsed)
-            level = logging.WARNING if status >= 500 else logging.DEBUG
-            if log.isEnabledFor(level):
-                log.log(
-                    level,
-                    "%s %s %d %.1fms",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    elapsed * 1000,
-                    extra={"method": scope["method"], "path": scope["path"], "status": status},
-                )
+        with logs.serving(request_id):
+            try:
+                if tracing.enabled():
+                    await self._traced(scope, receive, capture, request_id)
+                else:
+                    await self.app(scope, receive, capture)
+            finally:
+                self._done(scope, status, time.perf_counter() - started)
+
+    @staticmethod
+    def _done(scope: Scope, status: int, elapsed: float) -> None:
+        """Count the request and log it (the line carries its ids: still inside `serving`)."""
+        method, route = scope["method"], route_of(scope)
+        HTTP_REQUESTS.labels(method=method, route=route, status=status).inc()
+        HTTP_SECONDS.labels(method=method, route=route).observe(elapsed)
+        level = logging.WARNING if status >= 500 else logging.DEBUG
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "%s %s %d %.1fms",
+                method,
+                scope["path"],
+                status,
+                elapsed * 1000,
+                extra={"method": method, "path": scope["path"], "status": status},
+            )
 
     async def _traced(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         """The request as the trace's root span (its caller's `traceparent` continued)."""
