@@ -131,7 +131,7 @@ class PolicyService:
         OUTBOX_OLDEST_AGE.set(max(age, 0.0))
         if (depths := await self.lanes.depths()) is not None:
             LANE_BACKLOG.set(depths[0])
-            DEAD_LETTERS.labels(queue="policy").set(depths[1])
+            DEAD_LETTERS.labels(queue=self.settings.names.dead_letter_queue).set(depths[1])
 
     async def _sample(self) -> None:
         while True:
