@@ -8,9 +8,10 @@
   Unset: text on a terminal (`make run`), JSON otherwise (containers, files, pipes).
 - `VERSIONER_LOG_LEVEL` (default `INFO`).
 
-Correlation: `bind(event_id=..., request_id=...)` sets the ids for the rest of the current
-task (context variables), and every line written meanwhile carries them. They travel between
-services in AMQP headers (`headers()` to send, `bound_from(headers)` to receive), through the
+Correlation: `serving(request_id)` around an HTTP request, `bind(event_id=...)` inside it and
+`bound(...)` around a message set the ids (context variables), and every line written
+meanwhile carries them. They travel between services in AMQP headers (`headers()` to send,
+`bound_from(headers)` to receive), through the
 outbox too, so one `grep <event_id>` over the three services' logs tells a deployment's story.
 
 No line carries a secret: tokens (`pat_…`, `sk_…`, `xox…`), bearer credentials and Slack
@@ -84,17 +85,9 @@ def serving(request_id: str) -> Iterator[None]:
         _event_id.reset(event_token)
 
 
-def bind(*, event_id: object = None, request_id: object = None) -> None:
-    """Tie the rest of the current task's lines to this event and request (those given)."""
-    if event_id is not None:
-        _event_id.set(str(event_id))
-    if request_id is not None:
-        _request_id.set(str(request_id))
-
-
-def current_request_id() -> str | None:
-    """The request the current task serves, if any."""
-    return _request_id.get()
+def bind(*, event_id: object) -> None:
+    """Tie the rest of the current task's lines (within its request: `serving`) to this event."""
+    _event_id.set(str(event_id))
 
 
 def headers() -> dict[str, Any]:

@@ -7,7 +7,8 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Annotated, Any, cast
+from contextlib import AbstractContextManager, nullcontext
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
@@ -88,8 +89,12 @@ class PolicyHealth:
             self.down = True
 
 
-def _rabbit(routing_key: str) -> dict[str, str]:
-    return {"messaging.system": "rabbitmq", "messaging.destination.name": routing_key}
+def _producer_span(routing_key: str, kind: str) -> AbstractContextManager[Any]:
+    # Its name and attributes are built only while tracing is on: this is the gate's path.
+    if not tracing.enabled():
+        return nullcontext()
+    attributes = {"messaging.system": "rabbitmq", "messaging.destination.name": routing_key}
+    return tracing.span(f"{routing_key} send {kind}", "producer", attributes)
 
 
 class PolicyGateway:
@@ -116,23 +121,40 @@ class PolicyGateway:
     def _lane_key(self, product_name: str) -> str:
         return self.names.lane_key(self.names.lane_for(product_name))
 
+    async def _send(
+        self,
+        target: Literal["policy", "notifier"],
+        routing_key: str,
+        kind: str,
+        payload: bytes,
+        *,
+        timeout: float,
+        expires: bool,
+    ) -> bytes | None:
+        """One request to policy or the notifier, counted and (tracing on) in a span; its
+        reply, None when none came in time; a broker that refuses it is that target's 503."""
+        started = time.perf_counter()
+        try:
+            with _producer_span(routing_key, kind):
+                raw = await self.client.call(routing_key, payload, timeout=timeout, expires=expires)
+        except BrokerUnavailable as exc:
+            metrics.rpc(target, kind, "unavailable", time.perf_counter() - started)
+            log.warning("broker unavailable: %s", exc)
+            unavailable = policy_unavailable() if target == "policy" else notifier_unavailable()
+            raise FailureError(unavailable) from exc
+        outcome: metrics.RpcOutcome = "timeout" if raw is None else "answer"
+        metrics.rpc(target, kind, outcome, time.perf_counter() - started)
+        return raw
+
     async def _call(
         self, routing_key: str, body: BaseModel, *, timeout: float, expires: bool
     ) -> bytes | None:
-        kind, started = type(body).__name__, time.perf_counter()
-        try:
-            with tracing.span(f"{routing_key} send {kind}", "producer", _rabbit(routing_key)):
-                raw = await self.client.call(
-                    routing_key, body.model_dump_json().encode(), timeout=timeout, expires=expires
-                )
-        except BrokerUnavailable as exc:
-            metrics.rpc("policy", kind, "unavailable", time.perf_counter() - started)
-            log.warning("broker unavailable: %s", exc)
-            raise FailureError(policy_unavailable()) from exc
+        payload = body.model_dump_json().encode()
+        raw = await self._send(
+            "policy", routing_key, type(body).__name__, payload, timeout=timeout, expires=expires
+        )
         if raw is not None:
             self.health.answered()
-        outcome: metrics.RpcOutcome = "timeout" if raw is None else "answer"
-        metrics.rpc("policy", kind, outcome, time.perf_counter() - started)
         return raw
 
     def _adapter(self, reply: type[R]) -> TypeAdapter[R | Failure]:
@@ -173,19 +195,14 @@ class PolicyGateway:
         # and the notifier reads it with `exclude_unset`; `kind`, a default, is added back.
         body = request.model_dump(mode="json", exclude_unset=True)
         body["kind"] = type(request).model_fields["kind"].default
-        kind, started = type(request).__name__, time.perf_counter()
-        key = self.names.notifier_key
-        try:
-            with tracing.span(f"{key} send {kind}", "producer", _rabbit(key)):
-                raw = await self.client.call(
-                    key, json.dumps(body).encode(), timeout=timeout or self.timeout_s, expires=True
-                )
-        except BrokerUnavailable as exc:
-            metrics.rpc("notifier", kind, "unavailable", time.perf_counter() - started)
-            log.warning("broker unavailable: %s", exc)
-            raise FailureError(notifier_unavailable()) from exc
-        outcome: metrics.RpcOutcome = "timeout" if raw is None else "answer"
-        metrics.rpc("notifier", kind, outcome, time.perf_counter() - started)
+        raw = await self._send(
+            "notifier",
+            self.names.notifier_key,
+            type(request).__name__,
+            json.dumps(body).encode(),
+            timeout=timeout or self.timeout_s,
+            expires=True,
+        )
         if raw is None:
             raise FailureError(notifier_unavailable())
         return self._answer(raw, request)

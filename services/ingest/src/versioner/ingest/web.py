@@ -1,10 +1,12 @@
 """HTTP plumbing: body limit, request log, error bodies, and routes with and without a slash."""
 
+import functools
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -113,8 +115,12 @@ def route_of(scope: Scope) -> str:
     would make a series per product or deployment. `unmatched` for a 404 on no route."""
     route = scope.get("route")
     path = getattr(route, "path", None) or scope.get(ROUTE_KEY)
-    if not isinstance(path, str):
-        return "unmatched"
+    return _template(path) if isinstance(path, str) else "unmatched"
+
+
+@functools.cache
+def _template(path: str) -> str:
+    # Route paths are few and fixed (the app's routes, intake's event paths): made once each.
     return _CONVERTER.sub("}", path.rstrip("/")) or "/"
 
 
@@ -148,14 +154,17 @@ class RequestLog:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        with logs.serving(request_id):
+        with logs.serving(request_id), _server_span(scope, request_id) as span:
             try:
-                if tracing.enabled():
-                    await self._traced(scope, receive, capture, request_id)
-                else:
-                    await self.app(scope, receive, capture)
+                await self.app(scope, receive, capture)
             finally:
-                self._done(scope, status, time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                if span is not None:
+                    route = route_of(scope)
+                    span.update_name(f"{scope['method']} {route}")
+                    span.set_attribute("http.route", route)
+                    span.set_attribute("http.response.status_code", status)
+                self._done(scope, status, elapsed)
 
     @staticmethod
     def _done(scope: Scope, status: int, elapsed: float) -> None:
@@ -175,30 +184,19 @@ class RequestLog:
                 extra={"method": method, "path": scope["path"], "status": status},
             )
 
-    async def _traced(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
-        """The request as the trace's root span (its caller's `traceparent` continued)."""
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        attributes = {"http.request.method": scope["method"], "url.path": scope["path"]}
-        with tracing.span(
-            f"{scope['method']} {scope['path']}",
-            "server",
-            {**attributes, "versioner.request_id": request_id},
-            parent=headers,
-        ) as span:
-            status = 500
 
-            async def capture(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
-            try:
-                await self.app(scope, receive, capture)
-            finally:
-                span.update_name(f"{scope['method']} {route_of(scope)}")
-                span.set_attribute("http.route", route_of(scope))
-                span.set_attribute("http.response.status_code", status)
+def _server_span(scope: Scope, request_id: str) -> AbstractContextManager[Any]:
+    """The request as its trace's root span, continuing the caller's `traceparent` (named by
+    its route once routed); nothing built while tracing is off: this is the gate's path."""
+    if not tracing.enabled():
+        return nullcontext()
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    attributes = {
+        "http.request.method": scope["method"],
+        "url.path": scope["path"],
+        "versioner.request_id": request_id,
+    }
+    return tracing.span(f"{scope['method']} {scope['path']}", "server", attributes, headers)
 
 
 def json_body(model: BaseModel) -> bytes:

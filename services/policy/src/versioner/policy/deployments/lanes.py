@@ -28,6 +28,7 @@ dies meanwhile leaves its messages unacked: the broker gives them, in order, to 
 
 import asyncio
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from aio_pika.abc import (
@@ -67,6 +68,17 @@ _LANES = Consumption("policy", "lanes")
 IN_FLIGHT = 32
 # Announcements: JSON, persistent (delivery mode 2).
 _ANNOUNCED = Basic.Properties(content_type="application/json", delivery_mode=2)
+
+
+def _consumer_span(
+    message: AbstractIncomingMessage, decoded: LaneMessage
+) -> AbstractContextManager[Any]:
+    # Its name and attributes are built only while tracing is on: this is the gate's path.
+    if not tracing.enabled():
+        return nullcontext()
+    attributes = {"messaging.system": "rabbitmq", "versioner.event_id": str(decoded.event_id)}
+    name = f"{message.routing_key} process {type(decoded).__name__}"
+    return tracing.span(name, "consumer", attributes, parent=message.headers or {})
 
 
 def _announced(headers: dict[str, Any]) -> Basic.Properties:
@@ -266,12 +278,7 @@ class LaneConsumer:
                 logs.bound_from(message.headers),
                 logs.bound(event_id=decoded.event_id),
                 _LANES.handling(redelivered=bool(message.redelivered)),
-                tracing.span(
-                    f"{message.routing_key} process {type(decoded).__name__}",
-                    "consumer",
-                    {"messaging.system": "rabbitmq", "versioner.event_id": str(decoded.event_id)},
-                    parent=message.headers or {},
-                ),
+                _consumer_span(message, decoded),
             ):
                 await self._process(message, decoded)
         finally:
