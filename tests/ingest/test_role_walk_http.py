@@ -116,6 +116,7 @@ ABORT = Row(
     "does, so who may send events",
     "API keys; users: admin, release_manager, developer, sre",
 )
+INSIGHTS = Row("insights: the DORA keys, the gate, incidents", "every role, API keys")
 READ_BUTTONS = Row(
     "read deployment buttons, their firings and previews: every person (they deploy with "
     "them); not API keys, which read only what API.md lists",
@@ -341,6 +342,18 @@ class World:
     async def deployment_event(self, caller: str) -> Call:
         return Call(json=deploy_body(status="completed"))
 
+    async def incident_event(self, caller: str) -> Call:
+        body = deploy_body()
+        return Call(
+            json={
+                "product_name": body["product_name"],
+                "environment_name": body["environment_name"],
+                "incident_id": unique("INC"),
+                "status": "opened",
+                "title": "Checkout is slow",
+            }
+        )
+
     async def new_user_body(self, caller: str) -> Call:
         return Call(json={"name": unique("invited"), "role": "viewer"})
 
@@ -473,6 +486,10 @@ OPERATIONS: dict[str, Op] = {
     "GET /api-keys": Op(LIST_KEYS),
     "DELETE /api-keys/{key_id}": Op(USERS, W.fresh_key),
     "GET /audit": Op(AUDIT),
+    "GET /insights/dora": Op(INSIGHTS),
+    "GET /insights/gate": Op(INSIGHTS),
+    "POST /incident-events": Op(SEND_EVENTS, W.incident_event),
+    "GET /incidents": Op(INSIGHTS),
     "POST /notification-channels": Op(CHANNELS, W.new_channel_body),
     "GET /notification-channels": Op(CHANNELS),
     "GET /notification-channels/{channel_id}": Op(CHANNELS),

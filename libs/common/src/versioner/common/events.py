@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from versioner.common.status import (
@@ -137,3 +138,31 @@ class DeploymentEventIn(_EventIn):
         if isinstance(raw, str) and raw.strip():
             return raw.strip()[:2000]
         return None
+
+
+class IncidentEventIn(BaseModel):
+    """`POST /incident-events/`: an incident opened or resolved, from a pager or by hand.
+
+    Idempotent by `incident_id`: the same incident sent again updates the one record. A time
+    left out is when the event was received (`opened_at` of an incident first seen resolved is
+    its `resolved_at`).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    product_name: Name
+    environment_name: Name
+    incident_id: Name
+    status: Literal["opened", "resolved"]
+    title: LongText = None
+    url: Url = None
+    opened_at: Instant | None = None
+    resolved_at: Instant | None = None
+
+    @model_validator(mode="after")
+    def _times_agree(self) -> "IncidentEventIn":
+        if self.status == "opened" and self.resolved_at is not None:
+            raise ValueError("resolved_at is sent only with status resolved")
+        if self.opened_at and self.resolved_at and self.resolved_at < self.opened_at:
+            raise ValueError("resolved_at must not be before opened_at")
+        return self

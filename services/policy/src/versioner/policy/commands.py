@@ -29,6 +29,7 @@ from versioner.policy.buttons import service as buttons  # noqa: F401
 from versioner.policy.catalog import environments, events, products, versions  # noqa: F401
 from versioner.policy.context import PolicyContext
 from versioner.policy.deployments import closing, queries  # noqa: F401
+from versioner.policy.insights import dora, gate, incidents  # noqa: F401
 from versioner.policy.logs import service as logs
 from versioner.policy.registry import HANDLERS, handles
 from versioner.policy.requests import service as requests

@@ -7,6 +7,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from versioner.common.errors import Failure
 from versioner.common.events import BuildEventIn
+from versioner.common.insights import commit_time
 from versioner.common.messages.domain import BuildEventName, BuildEventOccurred, EventRejected
 from versioner.common.messages.lanes import BuildEventReceived, BuildRecorded, BuildReply
 from versioner.common.resources import BuildPublic
@@ -169,6 +170,7 @@ def record_build(
             setattr(build, name, value)
     if event.extra_metadata:
         build.extra_metadata = {**build.extra_metadata, **event.extra_metadata}
+        build.commit_at = commit_time(build.extra_metadata) or build.commit_at
     values = row_values(build)
     if new:
         conn.execute(insert(BUILDS).values(**values))

@@ -41,6 +41,7 @@ def close(
     newest = newest or state.latest_deployment_id in (None, d.id)
     d.status = status
     d.finished_at = now
+    d.ended_at = d.completed_at or now
     d.updated_at = now
     if reason:
         d.abort_reason = reason
@@ -63,6 +64,7 @@ def save_closed(conn: Connection, d: DeploymentRecord) -> None:
         d,
         "status",
         "finished_at",
+        "ended_at",
         "updated_at",
         "abort_reason",
         "sha_mismatch",

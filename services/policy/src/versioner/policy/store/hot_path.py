@@ -384,6 +384,7 @@ class DeploymentRecord:
     deploy_url: str | None = None
     completed_at: datetime | None = None
     finished_at: datetime | None = None
+    ended_at: datetime | None = None
     sha_mismatch: bool = False
     abort_reason: str | None = None
     extra_metadata: dict[str, Any] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import AutoString, Field, SQLModel
 
 from versioner.common.governance import RequestStatus, SlotStatus, ViolationOutcome
+from versioner.common.insights import IncidentStatus
 from versioner.common.resources import EnvironmentType, EventKind, EventState
 from versioner.common.rules import RuleMode, RuleType
 from versioner.common.types import utcnow
@@ -125,6 +126,9 @@ class Build(SQLModel, table=True):
     error_code: str | None = None
     started_at: datetime | None = _when(nullable=True, default_now=False)
     completed_at: datetime | None = _when(nullable=True, default_now=False)
+    # When the change it built was committed (`extra_metadata.vi_commit_timestamp`), where a
+    # lead time starts.
+    commit_at: datetime | None = _when(nullable=True, default_now=False)
     extra_metadata: dict[str, Any] = _json(dict)
     created_at: datetime = _when()
     updated_at: datetime = _when()
@@ -138,6 +142,7 @@ class Deployment(SQLModel, table=True):
         Index("ix_deployments_product_env", "product_id", "environment_id", "deployed_at"),
         Index("ix_deployments_version_env", "version_id", "environment_id", "status"),
         Index("ix_deployments_deployed_at", "deployed_at"),
+        Index("ix_deployments_env_ended", "environment_id", "ended_at"),
     )
     id: UUID = Field(primary_key=True)
     product_id: UUID = Field(foreign_key="products.id")
@@ -155,6 +160,9 @@ class Deployment(SQLModel, table=True):
     deployed_at: datetime = _when()
     completed_at: datetime | None = _when(nullable=True, default_now=False)
     finished_at: datetime | None = _when(nullable=True, default_now=False)
+    # When it ended as its events say (`completed_at`), else as received (`finished_at`):
+    # the time insights count it at.
+    ended_at: datetime | None = _when(nullable=True, default_now=False)
     sha_mismatch: bool = False
     abort_reason: str | None = None
     extra_metadata: dict[str, Any] = _json(dict)
@@ -436,3 +444,26 @@ class SlackClick(SQLModel, table=True):
     action_ts: str = Field(max_length=64)
     slack_user_id: str = Field(max_length=64)
     at: datetime = _when()
+
+
+class Incident(SQLModel, table=True):
+    """An incident, one row per `incident_id`, with the deployment running where it opened."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_env_opened", "environment_id", "opened_at"),
+        Index("ix_incidents_deployment", "deployment_id"),
+    )
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    incident_id: str = Field(max_length=255, unique=True)
+    product_id: UUID = Field(foreign_key="products.id")
+    environment_id: UUID = Field(foreign_key="environments.id")
+    deployment_id: UUID | None = None
+    status: IncidentStatus = _choice(16)
+    title: str | None = None
+    url: str | None = None
+    opened_at: datetime = _when()
+    resolved_at: datetime | None = _when(nullable=True, default_now=False)
+    created_by: str = Field(max_length=300)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()

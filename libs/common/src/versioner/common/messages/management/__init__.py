@@ -55,6 +55,13 @@ from versioner.common.messages.management.deployments import (
     GetState,
     ListDeployments,
 )
+from versioner.common.messages.management.insights import (
+    DoraInsights,
+    GateInsights,
+    InsightsPeriod,
+    ListIncidents,
+    RecordIncident,
+)
 from versioner.common.messages.management.logs import ListAudit, ListViolations
 from versioner.common.messages.management.requests import (
     CompleteStep,
@@ -131,7 +138,11 @@ ManagementRequest = Annotated[
     | ApproveVersion
     | RevokeVersionApproval
     | ListVersionApprovals
-    | ListAudit,
+    | ListAudit
+    | DoraInsights
+    | GateInsights
+    | RecordIncident
+    | ListIncidents,
     Field(discriminator="kind"),
 ]
 
@@ -151,6 +162,8 @@ __all__ = [
     "CreateUser",
     "DecideSlot",
     "DeleteRule",
+    "DoraInsights",
+    "GateInsights",
     "GetDeployment",
     "GetEnvironment",
     "GetEvent",
@@ -163,10 +176,12 @@ __all__ = [
     "GetVersion",
     "HandleSlackAction",
     "HomeView",
+    "InsightsPeriod",
     "ListApiKeys",
     "ListAudit",
     "ListDeployments",
     "ListEnvironments",
+    "ListIncidents",
     "ListProducts",
     "ListRequests",
     "ListRules",
@@ -183,6 +198,7 @@ __all__ = [
     "Pong",
     "PreviewWindows",
     "QueuedEvent",
+    "RecordIncident",
     "RedeemInvite",
     "ResolveVariables",
     "RevokeApiKey",
