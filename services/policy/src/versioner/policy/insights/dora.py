@@ -78,19 +78,12 @@ async def dora(ctx: PolicyContext, request: DoraInsights) -> DoraReport | Failur
         scope = await period.resolve(session, request, ctx.clock.now())
         if isinstance(scope, Failure):
             return scope
-        if scope is None or not scope.environments:
-            return _report(_empty_scope(request, ctx.clock.now()), _Tally(), [])
+        if scope.empty:
+            return _report(scope, _Tally(), [])
         finished = await _finished(session, scope)
         incidents = await _incidents(session, scope)
         lead_times = await _lead_times(session, scope)
     return _report(scope, _walk(scope, finished, incidents), lead_times)
-
-
-def _empty_scope(request: DoraInsights, now: datetime) -> Scope:
-    until = request.until or now
-    since = request.since or until - period.DEFAULT_PERIOD
-    starts = period.bucket_starts(since, until, request.bucket)
-    return Scope(None, {}, since, until, request.bucket, starts)
 
 
 def _in_scope(scope: Scope) -> list[ColumnElement[bool]]:

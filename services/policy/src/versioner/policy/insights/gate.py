@@ -71,8 +71,8 @@ async def gate(ctx: PolicyContext, request: GateInsights) -> GateReport | Failur
         scope = await period.resolve(session, request, now)
         if isinstance(scope, Failure):
             return scope
-        if scope is None or not scope.environments:
-            return _empty(request, now)
+        if scope.empty:
+            return _empty(scope)
         blocked = await _blocked(session, scope)
         by_code, by_rule = await _blocked_checks(session, scope)
         overrides = await _overrides(session, scope)
@@ -109,11 +109,7 @@ async def gate(ctx: PolicyContext, request: GateInsights) -> GateReport | Failur
     )
 
 
-def _empty(request: GateInsights, now: datetime) -> GateReport:
-    until = request.until or now
-    since = request.since or until - period.DEFAULT_PERIOD
-    starts = period.bucket_starts(since, until, request.bucket)
-    scope = Scope(None, {}, since, until, request.bucket, starts)
+def _empty(scope: Scope) -> GateReport:
     none = Wait(versions=0, released=0, waiting=0, total_s=0.0, median_s=None, p90_s=None)
     return GateReport(
         scope=scope.public(),
@@ -126,7 +122,7 @@ def _empty(request: GateInsights, now: datetime) -> GateReport:
             submitted=0, approved=0, median_s=None, p90_s=None, by_approval_type=[]
         ),
         gate_skipped=0,
-        buckets=[GateBucket(start=s, blocked=0, overrides=0, gate_skipped=0) for s in starts],
+        buckets=[GateBucket(start=s, blocked=0, overrides=0, gate_skipped=0) for s in scope.starts],
     )
 
 

@@ -35,6 +35,8 @@ class Scope:
     until: datetime
     bucket: Bucket
     starts: list[datetime]
+    # A product the query names that does not exist, or no environment: nothing to count.
+    empty: bool = False
 
     def public(self) -> InsightsScope:
         """As the report shows it."""
@@ -72,10 +74,10 @@ def _index(starts: list[datetime], start: datetime) -> int:
     return low
 
 
-async def resolve(
-    session: AsyncSession, query: InsightsPeriod, now: datetime
-) -> Scope | Failure | None:
-    """The scope a query names; a `Failure` for a bad period, None for an unknown name."""
+async def resolve(session: AsyncSession, query: InsightsPeriod, now: datetime) -> Scope | Failure:
+    """The scope a query names, or a `Failure` for a bad period. Names are any a record has
+    had; an environment that does not exist is left out, a product that does not exist (or
+    no environment left) makes an empty scope."""
     until = query.until or now
     since = query.since or until - DEFAULT_PERIOD
     if since >= until:
@@ -92,13 +94,12 @@ async def resolve(
     if query.product is not None:
         product = await find_product(session, query.product)
         if product is None:
-            return None
+            unknown = Named(UUID(int=0), query.product)
+            return Scope(unknown, {}, since, until, query.bucket, starts, empty=True)
     environments: dict[UUID, str] = {}
     for name in query.environments:
-        found = await find_environment(session, name)
-        if found is None:
-            return None
-        environments[found.id] = found.name
+        if (found := await find_environment(session, name)) is not None:
+            environments[found.id] = found.name
     if not query.environments:
         rows = await session.execute(
             select(col(Environment.id), col(Environment.name)).where(
@@ -106,7 +107,8 @@ async def resolve(
             )
         )
         environments = {row[0]: row[1] for row in rows}
-    return Scope(product, environments, since, until, query.bucket, starts)
+    empty = not environments
+    return Scope(product, environments, since, until, query.bucket, starts, empty=empty)
 
 
 def aware(at: datetime | None) -> datetime:
