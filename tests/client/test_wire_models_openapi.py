@@ -57,6 +57,10 @@ ANSWERS: list[tuple[type, str, str, str, str]] = [
     (models.VersionApproval, "post", "/versions/{version_id}/approvals", "201", ""),
     (models.VersionApproval, "get", "/versions/{version_id}/approvals", "200", ITEMS),
     (models.AuditEntry, "get", "/audit", "200", ITEMS),
+    (models.DoraReport, "get", "/insights/dora", "200", ""),
+    (models.GateReport, "get", "/insights/gate", "200", ""),
+    (models.Incident, "post", "/incident-events", "200", ""),
+    (models.Incident, "get", "/incidents", "200", ITEMS),
 ]
 # Keys the client sends that this server does not read, and why they are still sent.
 UNREAD = {
@@ -67,6 +71,7 @@ UNREAD = {
 BODIES: list[tuple[type, str, str]] = [
     (models.BuildEvent, "post", "/build-events"),
     (models.DeploymentEvent, "post", "/deployment-events"),
+    (models.IncidentEvent, "post", "/incident-events"),
 ]
 
 

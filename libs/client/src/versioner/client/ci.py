@@ -1,9 +1,22 @@
-"""CI auto-detection: which CI runs us, what it says about the run, and its `vi_*` metadata."""
+"""CI auto-detection: which CI runs us, what it says about the run, and its `vi_*` metadata;
+and the commit time of the git checkout we run in."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+# The build metadata key of the commit's time (RFC 3339), where lead time starts; the same
+# key as `versioner.common.insights.COMMIT_TIMESTAMP_KEY` (the client does not depend on
+# libs/common; tests/client/test_track_commit_time.py holds the two together).
+COMMIT_TIMESTAMP_KEY = "vi_commit_timestamp"
+# `git log -1` answers in milliseconds; a hung git (a network file system, a lock) must not
+# hold up the build it reports on.
+GIT_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -275,3 +288,31 @@ def detect(env: Mapping[str, str]) -> Detected:
     found = _DETECTORS[system](env)
     metadata = {key: env[var] for key, var in _METADATA_KEYS[system] if env.get(var)}
     return replace(found, system=system, metadata=metadata)
+
+
+def git_commit_time(cwd: Path, env: Mapping[str, str]) -> str:
+    """When HEAD of the git checkout at `cwd` was committed (`%cI`, RFC 3339), or "" when
+    git is missing, `cwd` is no checkout, it has no commit, or git fails in any other way."""
+    git = shutil.which("git", path=env.get("PATH"))
+    if git is None:
+        return ""
+    try:
+        # Fixed arguments, no shell: the user's own git on their PATH, as a CI step runs it.
+        done = subprocess.run(  # noqa: S603
+            [git, "log", "-1", "--format=%cI"],
+            cwd=cwd,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return ""
+    stamp = done.stdout.strip() if done.returncode == 0 else ""
+    try:
+        if stamp and datetime.fromisoformat(stamp).tzinfo is not None:
+            return stamp
+    except ValueError:
+        pass
+    return ""

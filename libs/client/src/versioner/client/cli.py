@@ -3,7 +3,13 @@
 Settings, highest first: flags; then environment variables and the config file
 (`--config`, else `~/.versioner/config.yaml`, else `./config.yaml`; keys `api_key`, `api_url`,
 `ui_url`, `fail_on_api_error`, and any event field such as `product`); then CI
-auto-detection; then defaults.
+auto-detection; then defaults. `track build` run in a git checkout also sends the commit time
+of HEAD as `extra_metadata.vi_commit_timestamp` (where lead time starts) unless it is given.
+
+Commands: `track build|deployment|incident`, `version`, `state`, `events show`,
+`deployments list|abort`, `products|environments list|rename`, `admin users|api-keys …`,
+`redeem`, `token rotate`, `rules …`, `requests …`, `approvals add|list|revoke`, `audit`,
+`insights dora|gate` (`--json` prints the server's JSON on every listing and report).
 
 - `VERSIONER_API_URL`: default `http://127.0.0.1:8000`, where a self-hosted ingest listens out
   of the box (Versioner's hosted `https://api.versioner.io` makes no sense here).
@@ -12,12 +18,14 @@ auto-detection; then defaults.
   since the dashboard is served by the same process.
 - `VERSIONER_FAIL_ON_API_ERROR`: default `true`.
 - `VERSIONER_PRODUCT`, `VERSIONER_VERSION`, `VERSIONER_ENVIRONMENT`, and `VERSIONER_<FIELD>`
-  for every other event flag (`VERSIONER_SCM_SHA`, `VERSIONER_DEPLOY_URL`, …), as viper does.
+  for every other event flag (`VERSIONER_SCM_SHA`, `VERSIONER_DEPLOY_URL`,
+  `VERSIONER_INCIDENT_ID`, …) but `--status`, as viper does.
 - `VERSIONER_RETRY_DELAYS`: seconds to wait before each retry of a network error, 5xx or 429,
   comma-separated, default `1,2,4` (four attempts); `0,0,0` for tests, empty for no retry.
 
 Exit codes: 0 recorded or accepted; 1 bad arguments or configuration, network failure, 5xx/429
-after retries; 2 `track build` failed; 4 another API error; 5 deployment blocked by policy.
+after retries; 2 `track build` failed; 4 another API error (`track deployment|incident`: unless
+`--fail-on-api-error=false`); 5 deployment blocked by policy.
 """
 
 from __future__ import annotations
@@ -30,10 +38,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
-from versioner.client import commands, deployment_requests, governance
+from versioner.client import commands, deployment_requests, governance, insights
 from versioner.client.client import client_version
 from versioner.client.models import (
     APPROVAL_TYPES,
+    BUCKETS,
+    INCIDENT_STATUSES,
     OUTCOMES,
     REQUEST_STATUSES,
     RULE_MODES,
@@ -115,7 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     opts = _global_options()
     # `rules create|update --config` is the rule's; the settings file goes before the command.
     opts_without_config = _global_options(config_file=False)
-    root = _Parser(prog="versioner", parents=[opts], description="Track builds and deployments.")
+    root = _Parser(
+        prog="versioner",
+        parents=[opts],
+        description="Track builds, deployments and incidents; govern and measure delivery.",
+    )
     commands_ = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def leaf(
@@ -130,10 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         parser = group.add_parser(name, parents=[opts], help=help_)
         return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
 
-    track = branch(commands_, "track", "send a build or deployment event")
+    track = branch(commands_, "track", "send a build, deployment or incident event")
     for kind in ("build", "deployment"):
         parser = leaf(track, kind, _tracker(kind), f"track a {kind} event")
         _add_event_flags(parser, kind)
+    _add_incident_flags(
+        leaf(track, "incident", insights.track_incident, "record an incident opened or resolved")
+    )
     commands_.add_parser("version", parents=[opts], help="print the version")
 
     state = leaf(commands_, "state", commands.show_state, "what runs where")
@@ -209,7 +226,41 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--kind", help="an action, or a prefix ending in '.'")
     audit.add_argument("--actor")
     _add_page_flags(audit, cursor=True)
+    _add_insights(branch(commands_, "insights", "DORA keys and what the gate cost"), leaf)
     return root
+
+
+def _add_incident_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--product", help="product name (env VERSIONER_PRODUCT)")
+    add("--environment", help="environment name (env VERSIONER_ENVIRONMENT)")
+    add("--incident-id", help="the pager's id; sent again, it updates the one incident")
+    add("--status", required=True, choices=INCIDENT_STATUSES)
+    add("--title")
+    add("--url", help="link to the incident")
+    add("--opened-at", help="RFC 3339 (default: when the server receives it)")
+    add("--resolved-at", help="RFC 3339, with --status resolved (default: when received)")
+
+
+def _add_insights(group: Any, leaf: Leaf) -> None:
+    reports: tuple[tuple[str, Handler, str], ...] = (
+        ("dora", insights.show_dora, "deployment frequency, lead time, failure rate, recovery"),
+        ("gate", insights.show_gate, "blocks, overrides, waits, request turnaround, skips"),
+    )
+    for name, handler, help_ in reports:
+        parser = leaf(group, name, handler, help_)
+        parser.add_argument("--product", help="one product (default: every product)")
+        parser.add_argument(
+            "--environment",
+            metavar="ENV[,ENV…]",
+            help="comma-separated (default: every environment of type production)",
+        )
+        parser.add_argument(
+            "--since", type=governance.iso_time, help="ISO 8601 (default 90 days ago)"
+        )
+        parser.add_argument("--until", type=governance.iso_time, help="ISO 8601 (default now)")
+        parser.add_argument("--bucket", choices=BUCKETS, help="default week")
+        _add_json(parser)
 
 
 def _add_page_flags(parser: argparse.ArgumentParser, *, cursor: bool = False) -> None:

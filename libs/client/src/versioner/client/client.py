@@ -12,6 +12,7 @@ import httpx
 
 from versioner.client.errors import ApiError, NetworkError
 from versioner.client.governance_client import GovernanceCalls, segment
+from versioner.client.insights_client import InsightsCalls
 from versioner.client.models import (
     ApiKey,
     BuildRecord,
@@ -42,7 +43,7 @@ def _mask(value: str) -> str:
     return "Bearer ****" + value[-4:] if len(value) > 20 else "Bearer ****"
 
 
-class VersionerClient(GovernanceCalls):
+class VersionerClient(GovernanceCalls, InsightsCalls):
     """Speaks Versioner's HTTP API; retries network errors, 5xx and 429 with a backoff."""
 
     def __init__(

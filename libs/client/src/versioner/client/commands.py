@@ -73,7 +73,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
         say("  ".join(padded).rstrip())
 
 
-def _split(value: object) -> list[str]:
+def split_names(value: object) -> list[str]:
+    """A comma-separated flag (`--environment a,b`) as its names, blanks dropped."""
     return [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else []
 
 
@@ -81,7 +82,9 @@ def show_state(args: Args, settings: Settings) -> int:
     """`versioner state`: the product-by-environment matrix, `*` marking drift."""
 
     def call(client: VersionerClient) -> int:
-        state = client.state(_split(args.get("products")), _split(args.get("environments")))
+        state = client.state(
+            split_names(args.get("products")), split_names(args.get("environments"))
+        )
         if args.get("json"):
             return dump_json(state)
         envs = [e["name"] for e in state["environments"]]

@@ -403,6 +403,226 @@ class AuditEntry(TypedDict):
     data: dict[str, Any]
 
 
+Level = Literal["elite", "high", "medium", "low"]
+Bucket = Literal["day", "week", "month"]
+BUCKETS: tuple[Bucket, ...] = ("day", "week", "month")
+IncidentStatus = Literal["opened", "resolved"]
+INCIDENT_STATUSES: tuple[IncidentStatus, ...] = ("opened", "resolved")
+
+
+class InsightsScope(TypedDict):
+    """What an insights report covers; `product` None is every product."""
+
+    product: str | None
+    environments: list[str]
+    since: str
+    until: str
+    bucket: Bucket
+
+
+class DeploymentFrequency(TypedDict):
+    """Completed deployments in the period."""
+
+    deployments: int
+    per_week: float
+    deploy_days_per_week: float
+    level: Level | None
+
+
+class LeadTimeStarts(TypedDict):
+    """How many versions' lead time started at each kind of moment."""
+
+    commit: int
+    build_started: int
+    first_build_event: int
+
+
+class LeadTime(TypedDict):
+    """From a version's start to its first completed deployment, in seconds."""
+
+    versions: int
+    median_s: float | None
+    p90_s: float | None
+    start_from: LeadTimeStarts
+    level: Level | None
+
+
+class ChangeFailureRate(TypedDict):
+    """Of the deployments finished in the period, those that failed, by cause."""
+
+    deployments: int
+    failures: int
+    rate: float | None
+    level: Level | None
+    failed: int
+    rolled_back: int
+    incidents: int
+
+
+class RecoveryTime(TypedDict):
+    """From each failure to what restored it, in seconds."""
+
+    failures: int
+    restored: int
+    median_s: float | None
+    p90_s: float | None
+    level: Level | None
+
+
+class DoraBucket(TypedDict):
+    """One day, week or month of the DORA report."""
+
+    start: str
+    deployments: int
+    failures: int
+    lead_time_median_s: float | None
+    recovery_median_s: float | None
+
+
+class DoraReport(TypedDict):
+    """`GET /insights/dora`: the four keys over a period, and per bucket."""
+
+    scope: InsightsScope
+    deployment_frequency: DeploymentFrequency
+    lead_time: LeadTime
+    change_failure_rate: ChangeFailureRate
+    recovery_time: RecoveryTime
+    buckets: list[DoraBucket]
+
+
+class CodeCount(TypedDict):
+    """Blocked attempts that failed one check."""
+
+    code: str
+    count: int
+
+
+class RuleCount(TypedDict):
+    """Blocked attempts that failed one rule."""
+
+    rule_name: str
+    rule_type: str
+    count: int
+
+
+class PersonCount(TypedDict):
+    """Overrides by one person."""
+
+    actor: str
+    count: int
+
+
+class OverrideEntry(TypedDict):
+    """One break-glass start: who, why, what it overrode."""
+
+    at: str
+    actor: str
+    reason: str | None
+    product: str
+    version: str
+    environment: str
+    codes: list[str]
+
+
+class Overrides(TypedDict):
+    """Break-glass starts in the period, by person, the latest listed."""
+
+    count: int
+    by_person: list[PersonCount]
+    latest: list[OverrideEntry]
+
+
+class Wait(TypedDict):
+    """Versions held by one kind of check, and how long, in seconds."""
+
+    versions: int
+    released: int
+    waiting: int
+    total_s: float
+    median_s: float | None
+    p90_s: float | None
+
+
+class Waits(TypedDict):
+    """Time waited in freeze windows and in soak."""
+
+    freeze: Wait
+    soak: Wait
+
+
+class TurnaroundByType(TypedDict):
+    """A Deployment Request's submission to an approval of one type."""
+
+    approval_type: str
+    approvals: int
+    median_s: float | None
+    p90_s: float | None
+
+
+class RequestTurnaround(TypedDict):
+    """Deployment Requests submitted in the period: submission to fully approved."""
+
+    submitted: int
+    approved: int
+    median_s: float | None
+    p90_s: float | None
+    by_approval_type: list[TurnaroundByType]
+
+
+class GateBucket(TypedDict):
+    """One bucket of the gate's work."""
+
+    start: str
+    blocked: int
+    overrides: int
+    gate_skipped: int
+
+
+class GateReport(TypedDict):
+    """`GET /insights/gate`: what the gate cost and saved over a period."""
+
+    scope: InsightsScope
+    blocked_attempts: int
+    blocked_by_code: list[CodeCount]
+    blocked_by_rule: list[RuleCount]
+    overrides: Overrides
+    waits: Waits
+    request_turnaround: RequestTurnaround
+    gate_skipped: int
+    buckets: list[GateBucket]
+
+
+class IncidentEvent(TypedDict, total=False):
+    """Body of `POST /incident-events/`."""
+
+    product_name: Required[str]
+    environment_name: Required[str]
+    incident_id: Required[str]
+    status: Required[IncidentStatus]
+    title: str
+    url: str
+    opened_at: str
+    resolved_at: str
+
+
+class Incident(TypedDict):
+    """An incident, and the deployment running where it opened (None: nothing was)."""
+
+    id: str
+    incident_id: str
+    product_name: str
+    environment_name: str
+    status: IncidentStatus
+    title: str | None
+    url: str | None
+    opened_at: str
+    resolved_at: str | None
+    deployment_id: str | None
+    version: str | None
+    created_at: str
+    updated_at: str
+
+
 RecordT = TypeVar("RecordT", BuildRecord, DeploymentRecord)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from versioner.client import github
-from versioner.client.ci import Detected, detect
+from versioner.client.ci import COMMIT_TIMESTAMP_KEY, Detected, detect, git_commit_time
 from versioner.client.errors import BLOCK_STATUSES, ApiError, NetworkError
 from versioner.client.models import Tracked
 from versioner.client.report import (
@@ -44,7 +45,8 @@ def parse_metadata(text: str) -> dict[str, Any]:
     return data
 
 
-def _timestamp(value: str, flag: str) -> str:
+def rfc3339(value: str, flag: str) -> str:
+    """Check a time given by `flag`: RFC 3339 with a zone; UTC is sent as `Z`."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -54,7 +56,7 @@ def _timestamp(value: str, flag: str) -> str:
     return parsed.isoformat().replace("+00:00", "Z")
 
 
-class _Fields:
+class Fields:
     """Reads one value: flag, then environment and config, then CI detection."""
 
     def __init__(self, args: Mapping[str, object], settings: Settings) -> None:
@@ -62,6 +64,8 @@ class _Fields:
         self._settings = settings
 
     def get(self, name: str, detected: str = "") -> str:
+        """The value of `--name`, else `VERSIONER_<NAME>` or the config's `name`, else
+        `detected`."""
         flag = self._args.get(name)
         if isinstance(flag, str) and flag:
             return flag
@@ -69,10 +73,15 @@ class _Fields:
 
 
 def build_payload(
-    kind: str, args: Mapping[str, object], settings: Settings, found: Detected
+    kind: str,
+    args: Mapping[str, object],
+    settings: Settings,
+    found: Detected,
+    commit_time: Callable[[], str] | None = None,
 ) -> dict[str, Any]:
-    """The event body for `kind` ("build" or "deployment"); raises `UsageError` when incomplete."""
-    fields = _Fields(args, settings)
+    """The event body for `kind` ("build" or "deployment"); raises `UsageError` when incomplete.
+    A build's metadata gets `vi_commit_timestamp` from `commit_time` unless the user set it."""
+    fields = Fields(args, settings)
     payload: dict[str, Any] = {
         "product_name": fields.get("product", found.product),
         "version": fields.get("version", found.version),
@@ -114,14 +123,21 @@ def build_payload(
             "build_url": fields.get("build_url", found.build_url),
         }
         if started := fields.get("started_at"):
-            optional["started_at"] = _timestamp(started, "--started-at")
+            optional["started_at"] = rfc3339(started, "--started-at")
     if completed := fields.get("completed_at"):
-        optional["completed_at"] = _timestamp(completed, "--completed-at")
+        optional["completed_at"] = rfc3339(completed, "--completed-at")
     payload |= {k: v for k, v in optional.items() if v}
 
     metadata: dict[str, Any] = dict(found.metadata)
     if user_metadata := fields.get("extra_metadata"):
         metadata |= parse_metadata(user_metadata)
+    if (
+        kind == "build"
+        and COMMIT_TIMESTAMP_KEY not in metadata
+        and commit_time is not None
+        and (stamp := commit_time())
+    ):
+        metadata[COMMIT_TIMESTAMP_KEY] = stamp
     if kind == "deployment":
         # Flag only: a break-glass reason left in the environment or config would
         # silently override every later deployment.
@@ -146,7 +162,8 @@ def run_track(kind: str, args: Mapping[str, object], settings: Settings) -> int:
     """Send one build or deployment event and report the answer; returns the exit code."""
     env = settings.env
     found = detect(env)
-    payload = build_payload(kind, args, settings, found)
+    cwd = Path.cwd()
+    payload = build_payload(kind, args, settings, found, lambda: git_commit_time(cwd, env))
     if args.get("skip_preflight_checks"):
         warn("⚠️ Warning: --skip-preflight-checks is deprecated and ignored by this server;")
         warn('   policy still applies. Break-glass is --override-reason "<why>".')
@@ -180,6 +197,8 @@ def _describe(kind: str, payload: Mapping[str, Any], found: Detected, settings: 
     for key in (*shown, "scm_repository", "scm_sha", "scm_branch", "invoke_id"):
         if payload.get(key):
             warn(f"  {key}: {payload[key]}")
+    if stamp := payload.get("extra_metadata", {}).get(COMMIT_TIMESTAMP_KEY):
+        warn(f"  {COMMIT_TIMESTAMP_KEY}: {stamp}")
     warn(f"  API URL: {settings.api_url}")
     warn()
 
