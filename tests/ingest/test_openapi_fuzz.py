@@ -68,7 +68,8 @@ SEED = 20260101
 # [] or [target]; a change keeps the rule's type. Only a schedule rule has windows. A button
 # names a product that exists; a body template meant as JSON is JSON once filled in, within
 # 64 KiB of UTF-8. A channel's changed config is whole for its kind. A Deployment Request is
-# submitted with items.
+# submitted with items. A report's period starts before it ends and is at most 1,200 buckets
+# long; an incident resolves after it opened, and only with status resolved.
 BEYOND_SCHEMA: dict[str, tuple[tuple[str, ...], ...]] = {
     "POST /deployment-rules": (("body", "config"), ("body", "environments")),
     "PATCH /deployment-rules/{rule_id}": (("body", "config"), ("body", "environments")),
@@ -77,6 +78,9 @@ BEYOND_SCHEMA: dict[str, tuple[tuple[str, ...], ...]] = {
     "PATCH /deployment-buttons/{button_id}": (("body", "body_template"),),
     "PATCH /notification-channels/{channel_id}": (("body", "config"),),
     "POST /deployment-requests/{request_id}/submit": (("body", "items"),),
+    "GET /insights/dora": (("query", "since"), ("query", "bucket")),
+    "GET /insights/gate": (("query", "since"), ("query", "bucket")),
+    "POST /incident-events": (("body", "resolved_at"),),
 }
 
 

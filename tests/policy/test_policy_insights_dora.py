@@ -127,6 +127,10 @@ async def test_the_four_keys_over_a_hand_built_week(policy: Policy) -> None:
         (midnight + timedelta(days=3), 1, 1, 2 * HOUR, HOUR),
         *[(midnight + timedelta(days=n), 0, 0, None, None) for n in range(4, 8)],
     ]
+    # Finished (completed or failed) per day, and the share that failed: 5.0's incident makes
+    # day 3 all failure.
+    rates = [(b.finished, b.failure_rate) for b in report.buckets[:5]]
+    assert rates == [(1, 0), (2, 0.5), (2, 0.5), (1, 1), (0, None)]
 
 
 async def test_one_product_leaves_out_the_others_incidents(policy: Policy) -> None:

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -10,9 +11,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
-    model_validator,
 )
 
 from versioner.common.status import (
@@ -159,10 +160,14 @@ class IncidentEventIn(BaseModel):
     opened_at: Instant | None = None
     resolved_at: Instant | None = None
 
-    @model_validator(mode="after")
-    def _times_agree(self) -> "IncidentEventIn":
-        if self.status == "opened" and self.resolved_at is not None:
+    @field_validator("resolved_at")
+    @classmethod
+    def _times_agree(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if value is None:
+            return None
+        if info.data.get("status") == "opened":
             raise ValueError("resolved_at is sent only with status resolved")
-        if self.opened_at and self.resolved_at and self.resolved_at < self.opened_at:
+        opened_at = info.data.get("opened_at")
+        if opened_at is not None and value < opened_at:
             raise ValueError("resolved_at must not be before opened_at")
-        return self
+        return value

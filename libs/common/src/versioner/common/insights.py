@@ -103,6 +103,9 @@ class DoraBucket(BaseModel):
     failures: int
     lead_time_median_s: float | None
     recovery_median_s: float | None
+    # Deployments finished (completed or failed) in the bucket, and the share that failed.
+    finished: int = 0
+    failure_rate: float | None = None
 
 
 class DoraReport(BaseModel):

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from versioner.ingest.ui.deps import CsrfRefused, SignInRequired
 from versioner.ingest.ui.render import render
-from versioner.ingest.ui.routes import auth, catalog, home, requests, rules
+from versioner.ingest.ui.routes import auth, catalog, home, insights, requests, rules
 from versioner.ingest.ui.routes.settings import api_keys, audit, buttons, channels, index, users
 
 SECTIONS = (
@@ -19,6 +19,7 @@ SECTIONS = (
     catalog,
     requests,
     rules,
+    insights,
     index,
     users,
     api_keys,

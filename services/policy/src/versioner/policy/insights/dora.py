@@ -269,11 +269,14 @@ async def _lead_times(session: AsyncSession, scope: Scope) -> list[_LeadTime]:
 def _report(scope: Scope, tally: _Tally, lead_times: list[_LeadTime]) -> DoraReport:
     count = len(scope.starts)
     deployments = [0] * count
+    finished = [0] * count
     failures = [0] * count
     leads: list[list[float]] = [[] for _ in range(count)]
     recoveries: list[list[float]] = [[] for _ in range(count)]
     for at in tally.completed:
         deployments[scope.index(at)] += 1
+    for at in tally.finished:
+        finished[scope.index(at)] += 1
     for times in tally.failures.values():
         for at in times:
             failures[scope.index(at)] += 1
@@ -297,6 +300,8 @@ def _report(scope: Scope, tally: _Tally, lead_times: list[_LeadTime]) -> DoraRep
                 failures=failures[i],
                 lead_time_median_s=_median(leads[i]),
                 recovery_median_s=_median(recoveries[i]),
+                finished=finished[i],
+                failure_rate=round(failures[i] / finished[i], 4) if finished[i] else None,
             )
             for i, start in enumerate(scope.starts)
         ],

@@ -9,7 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from versioner.common.governance import ViolationPublic
-from versioner.common.messages.management import GetDeployment, GetHome, HomeView
+from versioner.common.messages.management import (
+    MAX_LIMIT,
+    GetDeployment,
+    GetHome,
+    HomeView,
+    ListIncidents,
+)
 from versioner.ingest.deps import names
 from versioner.ingest.ui.deps import Viewer, ViewerDep
 
@@ -74,9 +80,12 @@ async def home_live(
 
 @router.get("/ui/deployments/{deployment_id}")
 async def deployment_page(deployment_id: UUID, user: ViewerDep) -> Response:
-    """One deployment."""
+    """One deployment, and the incidents that opened while it was running."""
     deployment = await user.ask(GetDeployment(actor=user.actor, deployment_id=deployment_id))
-    return user.render("deployment.html", deployment=deployment)
+    incidents = await user.ask(
+        ListIncidents(actor=user.actor, deployment_id=deployment_id, limit=MAX_LIMIT)
+    )
+    return user.render("deployment.html", deployment=deployment, incidents=incidents.items)
 
 
 @router.get("/manage/deployments")
