@@ -14,7 +14,7 @@ PYTEST_XDIST := -n $(TEST_WORKERS) --dist worksteal
 export UV_COMPILE_BYTECODE := 1
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: install run demo test test-fast test-cluster lint format typecheck migration pytest bench clean
+.PHONY: install run demo test test-fast test-cluster lint format typecheck migration pytest bench bench-insights clean
 
 install: ## Install uv (if missing) and the workspace's locked dependencies.
 	@$(UV) sync --frozen --quiet
@@ -63,6 +63,9 @@ migration: install ## Autogenerate the next revision: make migration SERVICE=pol
 bench: install ## The gate against the floor (bare FastAPI + one aio-pika RPC) at 1 and 32 clients.
 	@./scripts/ensure-services.sh rabbitmq
 	$(UV) run --frozen python bench/gate.py
+
+bench-insights: install ## The Insights reports over a year of 100 000 deployments (SQLite; BENCH_ARGS="--postgres URL" too).
+	$(UV) run --frozen python bench/insights.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .mypy_cache .ruff_cache .pytest_cache

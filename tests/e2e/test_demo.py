@@ -32,6 +32,18 @@ async def _seeded_twice(stack: Stack) -> None:
     assert len(seeded.versions) == 4
     assert seeded.request is not None
     assert len(seeded.users) == 5
+    assert all(n > 0 for n in seeded.history.values()), seeded.history
+    assert seeded.incidents
+
+    dora = await stack.http.get("/insights/dora", headers=stack.admin)
+    assert dora.status_code == 200, dora.text
+    report = dora.json()
+    assert report["deployment_frequency"]["deployments"] >= 20
+    assert report["lead_time"]["start_from"]["commit"] > 0
+    assert report["change_failure_rate"]["failures"] > 0
+    assert report["recovery_time"]["restored"] > 0
+    incidents = await stack.http.get("/incidents/", headers=stack.admin)
+    assert {i["incident_id"] for i in incidents.json()} >= set(seeded.incidents)
 
     state = (await stack.http.get("/state/", headers=stack.admin)).json()
     assert {p["product"] for p in state["products"]} == set(demo.PRODUCTS)
@@ -49,3 +61,5 @@ async def _seeded_twice(stack: Stack) -> None:
     again = await demo.seed(stack.http, stack.admin)
     assert set(again.versions).isdisjoint(seeded.versions)
     assert again.users == {}
+    # Run again at once, it finds its history there and adds none.
+    assert sum(again.history.values()) == 0
