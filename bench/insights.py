@@ -38,7 +38,7 @@ from typing import Any
 
 import asyncpg
 from pydantic import BaseModel
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, select, text, update
 from sqlmodel import SQLModel
 
 from versioner.common.errors import Failure
@@ -229,6 +229,9 @@ class _History:
         rng = self.rng
         version_id = uuid.uuid4()
         sha = uuid.uuid4().hex + "abcdef01"
+        commit = started - _lognormal(rng, timedelta(hours=3), 1.2)
+        # One build in ten sent no commit time: its lead time starts at the build.
+        with_commit = rng.random() >= 0.1
         self.rows.add(
             Version,
             {
@@ -239,11 +242,12 @@ class _History:
                 "registered": True,
                 "registered_at": started + timedelta(minutes=8),
                 "created_at": started,
+                # What policy keeps of its one build (`catalog/builds.py`, `_note_start`).
+                "committed_at": commit if with_commit else None,
+                "build_started_at": started,
+                "first_built_at": started,
             },
         )
-        commit = started - _lognormal(rng, timedelta(hours=3), 1.2)
-        # One build in ten sent no commit time: its lead time starts at the build.
-        with_commit = rng.random() >= 0.1
         self.rows.add(
             Build,
             {
@@ -255,7 +259,6 @@ class _History:
                 "source_system": "github",
                 "started_at": started,
                 "completed_at": started + timedelta(minutes=rng.uniform(4, 20)),
-                "commit_at": commit if with_commit else None,
                 "extra_metadata": (
                     {"vi_commit_timestamp": commit.isoformat()} if with_commit else {}
                 ),
@@ -534,6 +537,18 @@ def _insert(rows: _Rows) -> Callable[[Connection], dict[str, int]]:
             counts[target.name] = conn.execute(
                 select(func.count()).select_from(target)
             ).scalar_one()
+        # What policy keeps as deployments complete (`hot_path.version_completed`).
+        versions, deployments = table(Version), table(Deployment)
+        conn.execute(
+            update(versions).values(
+                first_completed_at=select(func.min(deployments.c.ended_at))
+                .where(
+                    deployments.c.version_id == versions.c.id,
+                    deployments.c.status == "completed",
+                )
+                .scalar_subquery()
+            )
+        )
         return counts
 
     return work

@@ -1,9 +1,11 @@
 """Build events: a version created on any build, registered (SHA pinned) by a completed one."""
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, case, func, insert, or_, select, update
 
 from versioner.common.errors import Failure
 from versioner.common.events import BuildEventIn
@@ -20,9 +22,10 @@ from versioner.policy.store.deadline import Deadline
 from versioner.policy.store.hot_path import Ref, VersionRef
 from versioner.policy.store.outbox import enqueue_in
 from versioner.policy.store.sql import from_row, row_values, table
-from versioner.policy.store.tables import Build
+from versioner.policy.store.tables import Build, Version
 
 BUILDS = table(Build)
+VERSIONS = table(Version)
 _BUILD_FIELDS = (
     "scm_sha",
     "scm_repository",
@@ -170,12 +173,12 @@ def record_build(
             setattr(build, name, value)
     if event.extra_metadata:
         build.extra_metadata = {**build.extra_metadata, **event.extra_metadata}
-        build.commit_at = commit_time(build.extra_metadata) or build.commit_at
     values = row_values(build)
     if new:
         conn.execute(insert(BUILDS).values(**values))
     else:
         conn.execute(update(BUILDS).where(BUILDS.c.id == build.id).values(**values))
+    _note_start(conn, version.id, build, now)
 
     public = build_public(build, product.name, version.version)
     event_type = _EVENT_NAMES[event.status]
@@ -192,6 +195,20 @@ def record_build(
         at=now,
     )
     return BuildRecorded(build=public), build, product
+
+
+def _note_start(conn: Connection, version_id: UUID, build: Build, now: datetime) -> None:
+    """Keep on the version where its lead time starts: the earliest commit time and build
+    start its builds told, and when its first build event came."""
+    earliest: dict[str, Any] = {"first_built_at": func.coalesce(VERSIONS.c.first_built_at, now)}
+    for name, at in (
+        ("committed_at", commit_time(build.extra_metadata)),
+        ("build_started_at", build.started_at),
+    ):
+        if at is not None:
+            kept = VERSIONS.c[name]
+            earliest[name] = case((or_(kept.is_(None), kept > at), at), else_=kept)
+    conn.execute(update(VERSIONS).where(VERSIONS.c.id == version_id).values(**earliest))
 
 
 def _answered_202(conn: Connection, msg: BuildEventReceived, deadline: Deadline) -> bool:

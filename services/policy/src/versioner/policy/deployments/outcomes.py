@@ -92,6 +92,8 @@ def record_outcome(
         hot_path.insert_deployment(conn, d)
     else:
         save_closed(conn, d)
+    if status is Status.COMPLETED and d.ended_at is not None:
+        hot_path.version_completed(conn, d.version_id, d.ended_at)
     public = target.public(conn, d, at)
     record = Recorder(conn, target, event_id=msg.event_id, actor=msg.actor, at=at)
     if d.sha_mismatch:

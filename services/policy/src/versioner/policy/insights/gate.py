@@ -14,12 +14,11 @@ the audit log, the deployments and the Deployment Requests.
 """
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -220,45 +219,48 @@ async def _overrides(session: AsyncSession, scope: Scope) -> list[OverrideEntry]
     return list(entries.values())
 
 
-@dataclass(frozen=True)
-class _Held:
-    version_id: UUID
-    environment_id: UUID
-    since: datetime
-
-
 async def _waits(session: AsyncSession, scope: Scope, code: str, now: datetime) -> Wait:
-    first = func.min(col(ViolationRecord.at))
-    rows = await session.execute(
-        select(col(ViolationRecord.version_id), col(ViolationRecord.environment_id), first)
+    """Each version and environment first held by `code` in the period, and when the next
+    start of it was let through: one grouped join, every probe an index search."""
+    held = (
+        select(
+            col(ViolationRecord.version_id).label("version_id"),
+            col(ViolationRecord.environment_id).label("environment_id"),
+            func.min(col(ViolationRecord.at)).label("since"),
+        )
         .where(
             *_where(scope, ViolationRecord),
             col(ViolationRecord.outcome) == "blocked",
             col(ViolationRecord.code) == code,
         )
         .group_by(col(ViolationRecord.version_id), col(ViolationRecord.environment_id))
+        .subquery()
     )
-    held = [_Held(v, e, aware(at)) for v, e, at in rows]
+    rows = await session.execute(
+        select(held.c.since, func.min(col(Deployment.deployed_at)))
+        .select_from(held)
+        .outerjoin(
+            Deployment,
+            and_(
+                col(Deployment.version_id) == held.c.version_id,
+                col(Deployment.environment_id) == held.c.environment_id,
+                col(Deployment.deployed_at) >= held.c.since,
+            ),
+        )
+        .group_by(held.c.version_id, held.c.environment_id, held.c.since)
+    )
     released: list[float] = []
     ongoing: list[float] = []
     end = min(now, scope.until)
-    for h in held:
-        start = (
-            await session.execute(
-                select(func.min(col(Deployment.deployed_at))).where(
-                    col(Deployment.version_id) == h.version_id,
-                    col(Deployment.environment_id) == h.environment_id,
-                    col(Deployment.deployed_at) >= h.since,
-                )
-            )
-        ).scalar_one_or_none()
+    for since, start in rows:
+        began = aware(since)
         if start is None:
-            ongoing.append(max(0.0, (end - h.since).total_seconds()))
+            ongoing.append(max(0.0, (end - began).total_seconds()))
         else:
-            released.append((aware(start) - h.since).total_seconds())
+            released.append((aware(start) - began).total_seconds())
     released.sort()
     return Wait(
-        versions=len(held),
+        versions=len(released) + len(ongoing),
         released=len(released),
         waiting=len(ongoing),
         total_s=round(sum(released) + sum(ongoing), 3),

@@ -5,9 +5,13 @@ thing counts in the bucket of its own time (a deployment when it ended, a lead t
 version first arrived, a recovery when the failure happened).
 """
 
-from collections.abc import Sequence
+import gc
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,25 +57,46 @@ class Scope:
         """The period's length in weeks."""
         return (self.until - self.since).total_seconds() / WEEK_S
 
-    def covers(self, at: datetime) -> bool:
-        """Whether a moment lies in the period (since included, until not)."""
-        return self.since <= at < self.until
+    def covers(self, at: datetime | float) -> bool:
+        """Whether a moment (or seconds since the epoch) lies in the period (since included,
+        until not)."""
+        if isinstance(at, datetime):
+            return self.since <= at < self.until
+        return self._since <= at < self._until
 
-    def index(self, at: datetime) -> int:
-        """Which bucket a moment of the period falls in."""
-        start = bucket_start(at, self.bucket)
-        return _index(self.starts, start)
+    def index(self, at: datetime | float) -> int:
+        """Which bucket a moment (or seconds since the epoch) of the period falls in: a search
+        over the buckets' starts, tens of thousands of times per report."""
+        seconds = at.timestamp() if isinstance(at, datetime) else at
+        return max(0, bisect_right(self._edges, seconds) - 1)
 
+    def counts(self, moments: Iterable[float]) -> list[int]:
+        """How many of these moments of the period (seconds since the epoch) fall in each
+        bucket."""
+        edges, found = self._edges, [0] * len(self.starts)
+        for seconds in moments:
+            found[bisect_right(edges, seconds) - 1] += 1
+        return found
 
-def _index(starts: list[datetime], start: datetime) -> int:
-    low, high = 0, len(starts) - 1
-    while low < high:
-        middle = (low + high + 1) // 2
-        if starts[middle] <= start:
-            low = middle
-        else:
-            high = middle - 1
-    return low
+    def group(self, measures: Iterable[tuple[float, float]]) -> list[list[float]]:
+        """Values by the bucket of their moment: (moment in the period, value) pairs."""
+        edges = self._edges
+        found: list[list[float]] = [[] for _ in self.starts]
+        for seconds, value in measures:
+            found[bisect_right(edges, seconds) - 1].append(value)
+        return found
+
+    @cached_property
+    def _edges(self) -> list[float]:
+        return [start.timestamp() for start in self.starts]
+
+    @cached_property
+    def _since(self) -> float:
+        return self.since.timestamp()
+
+    @cached_property
+    def _until(self) -> float:
+        return self.until.timestamp()
 
 
 async def resolve(session: AsyncSession, query: InsightsPeriod, now: datetime) -> Scope | Failure:
@@ -109,6 +134,23 @@ async def resolve(session: AsyncSession, query: InsightsPeriod, now: datetime) -
         environments = {row[0]: row[1] for row in rows}
     empty = not environments
     return Scope(product, environments, since, until, query.bucket, starts, empty=empty)
+
+
+@contextmanager
+def uncollected() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a report reads and walks tens of thousands of
+    rows into objects that all live until the report is made and form no cycle: run every 700
+    allocations, the collector traversed them again and again, a quarter of a year's report
+    (bench/insights.py). Reference counting frees as always; cycles made meanwhile, here or
+    by whatever else runs during the report's awaits, are collected once it is over (a
+    concurrent report that started paused leaves the collector to the first to finish)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def aware(at: datetime | None) -> datetime:

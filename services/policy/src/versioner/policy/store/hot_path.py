@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from versioner.policy.catalog.naming import infer_environment_type
 from versioner.policy.store.sql import Prepared, is_postgres, table
@@ -273,6 +273,25 @@ def version(
 def update_version(conn: Connection, version_id: UUID, **values: Any) -> None:
     """Change a version's columns."""
     _UPDATE_VERSION.run(conn, {"pk_id": version_id, **values})
+
+
+_FIRST_COMPLETED = (
+    update(VERSIONS)
+    .where(
+        VERSIONS.c.id == bindparam("version_id"),
+        or_(
+            VERSIONS.c.first_completed_at.is_(None),
+            VERSIONS.c.first_completed_at > bindparam("at"),
+        ),
+    )
+    .values(first_completed_at=bindparam("at"))
+)
+
+
+def version_completed(conn: Connection, version_id: UUID, at: datetime) -> None:
+    """Keep when a version first completed a deployment anywhere (insights read it to skip
+    looking for earlier arrivals of versions that had none)."""
+    conn.execute(_FIRST_COMPLETED, {"version_id": version_id, "at": at})
 
 
 @dataclass(slots=True)

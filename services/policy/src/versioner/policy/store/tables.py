@@ -101,6 +101,14 @@ class Version(SQLModel, table=True):
     registered: bool = False
     registered_at: datetime | None = _when(nullable=True, default_now=False)
     created_at: datetime = _when(index=True)
+    # Where its lead time starts, as its builds told (kept here so a report reads them with
+    # the version): the earliest commit time (`extra_metadata.vi_commit_timestamp`), the
+    # earliest build start, and when its first build event was received.
+    committed_at: datetime | None = _when(nullable=True, default_now=False)
+    build_started_at: datetime | None = _when(nullable=True, default_now=False)
+    first_built_at: datetime | None = _when(nullable=True, default_now=False)
+    # When it first completed a deployment anywhere (when that deployment ended).
+    first_completed_at: datetime | None = _when(nullable=True, default_now=False)
 
 
 class Build(SQLModel, table=True):
@@ -126,9 +134,6 @@ class Build(SQLModel, table=True):
     error_code: str | None = None
     started_at: datetime | None = _when(nullable=True, default_now=False)
     completed_at: datetime | None = _when(nullable=True, default_now=False)
-    # When the change it built was committed (`extra_metadata.vi_commit_timestamp`), where a
-    # lead time starts.
-    commit_at: datetime | None = _when(nullable=True, default_now=False)
     extra_metadata: dict[str, Any] = _json(dict)
     created_at: datetime = _when()
     updated_at: datetime = _when()
@@ -140,7 +145,9 @@ class Deployment(SQLModel, table=True):
     __tablename__ = "deployments"
     __table_args__ = (
         Index("ix_deployments_product_env", "product_id", "environment_id", "deployed_at"),
-        Index("ix_deployments_version_env", "version_id", "environment_id", "status"),
+        # With `ended_at` last: "did this version complete there before?" (the lead time's
+        # first arrival) is one index search.
+        Index("ix_deployments_version_env", "version_id", "environment_id", "status", "ended_at"),
         Index("ix_deployments_deployed_at", "deployed_at"),
         Index("ix_deployments_env_ended", "environment_id", "ended_at"),
     )
