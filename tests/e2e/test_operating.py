@@ -50,6 +50,12 @@ async def client(running: Running, tmp_path: Path) -> AsyncIterator[httpx.AsyncC
     async with httpx.AsyncClient(
         base_url=running.url, headers={"Authorization": f"Bearer {admin}"}, timeout=10
     ) as http:
+        # `make run` is ready when ingest and policy are (`/health`); the notifier may still be
+        # starting on a loaded machine, and the story begins with a channel it keeps.
+        deadline = time.monotonic() + 60
+        while (await http.get("/notification-channels/")).status_code == 503:
+            assert time.monotonic() < deadline, "the notifier did not answer in 60 s"
+            await asyncio.sleep(0.2)
         yield http
 
 

@@ -254,18 +254,26 @@ def bars(
                 f'width="{width:.1f}" height="{h:.1f}" fill="{_TONES.get(one.tone, "#2f5bd3")}">'
                 f"<title>{escape(name)}: {escape(fmt(value))} {escape(one.name)}</title></rect>"
             )
+    return _framed(ident, title, labels, names, series, axis, body, y_label, x_label, empty)
+
+
+def _framed(
+    ident: str,
+    title: str,
+    labels: Sequence[str],
+    names: Sequence[str] | None,
+    series: Sequence[Series],
+    axis: tuple[float, float, Format],
+    body: list[str],
+    y_label: str,
+    x_label: str,
+    empty: str,
+) -> Markup:
+    """The drawn marks in their frame, summarised in words; an empty chart says `empty`."""
     has_data = bool(body)
-    summary = _summary(labels, names, series, fmt) if has_data else empty
+    summary = _summary(labels, names, series, axis[2]) if has_data else empty
     return _frame(
-        ident,
-        title,
-        summary,
-        y_label,
-        x_label,
-        labels,
-        axis,
-        body,
-        None if has_data else empty,
+        ident, title, summary, y_label, x_label, labels, axis, body, None if has_data else empty
     )
 
 
@@ -313,19 +321,7 @@ def lines(
                     f'stroke="{colour}" stroke-width="2"/>'
                 )
         body.extend(points)
-    has_data = bool(body)
-    summary = _summary(labels, names, series, fmt) if has_data else empty
-    return _frame(
-        ident,
-        title,
-        summary,
-        y_label,
-        x_label,
-        labels,
-        axis,
-        body,
-        None if has_data else empty,
-    )
+    return _framed(ident, title, labels, names, series, axis, body, y_label, x_label, empty)
 
 
 def hbars(
