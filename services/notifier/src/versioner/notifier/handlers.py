@@ -1,7 +1,10 @@
 """FastStream subscribers: domain events in, notifications out; the notifier's own RPCs."""
 
+import asyncio
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import (
@@ -33,6 +36,27 @@ log = logging.getLogger("versioner.notifier")
 def _expired(message: RabbitMessage) -> bool:
     deadline = message.headers.get(DEADLINE_HEADER)
     return isinstance(deadline, int) and deadline <= time.time() * 1000
+
+
+T = TypeVar("T")
+# Work still finishing after its consumer was cancelled, kept referenced until it ends.
+_FINISHING: set[asyncio.Task[Any]] = set()
+
+
+async def to_the_end(work: Coroutine[Any, Any, T]) -> T:
+    """Run a message's work to its end even if its consumer is cancelled meanwhile (the broker
+    closed the connection mid-message). Cut halfway, a transaction kept the notifier's one
+    SQLite connection checked out with its write lock held, and every later event failed with
+    `database is locked` until a restart (tests/faults/test_broker_restart.py). The message is
+    not acked then: it comes again after the reconnect, and deliveries are idempotent."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            _FINISHING.add(task)
+            task.add_done_callback(_FINISHING.discard)
+        raise
 
 
 _EVENTS = Consumption("notifier", "events")
@@ -79,7 +103,7 @@ def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> 
                 parent=message.headers,
             ),
         ):
-            await _handle(deliverer, event)
+            await to_the_end(_handle(deliverer, event))
 
     @broker.subscriber(
         rabbit_queue(topology.notifier_rpc),
@@ -98,7 +122,7 @@ def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> 
             result = (
                 notifier_unavailable()
                 if _expired(message)
-                else await commands.handle(deliverer, body)
+                else await to_the_end(commands.handle(deliverer, body))
             )
         # Direct reply-to on RabbitMQ 3.10 returns mandatory replies although it delivers them.
         return RabbitResponse(result, mandatory=False, content_type="application/json")
