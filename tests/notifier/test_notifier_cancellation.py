@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from versioner.notifier import handlers
+from versioner.common import tasks
 from versioner.notifier.db import Database
 
 
@@ -25,18 +25,18 @@ async def test_cancelled_work_runs_to_its_end_and_frees_the_connection(tmp_path:
             await session.execute(text("INSERT INTO scratch VALUES (2)"))
         return "done"
 
-    consumer = asyncio.create_task(handlers.to_the_end(work()))
+    consumer = asyncio.create_task(tasks.to_the_end(work()))
     await inside.wait()
     consumer.cancel()
     with pytest.raises(asyncio.CancelledError):
         await consumer
-    [finishing] = handlers._FINISHING
+    [finishing] = tasks.FINISHING
     release.set()
     assert await asyncio.wait_for(finishing, timeout=5) == "done"
     async with asyncio.timeout(5), db.session() as session:
         rows = (await session.execute(text("SELECT x FROM scratch ORDER BY x"))).scalars()
         assert list(rows) == [1, 2]
-    assert not handlers._FINISHING
+    assert not tasks.FINISHING
     await db.dispose()
 
 
@@ -44,4 +44,4 @@ async def test_work_not_cancelled_answers_as_it_would() -> None:
     async def work() -> int:
         return 42
 
-    assert await handlers.to_the_end(work()) == 42
+    assert await tasks.to_the_end(work()) == 42

@@ -1,10 +1,7 @@
 """FastStream subscribers: domain events in, notifications out; the notifier's own RPCs."""
 
-import asyncio
 import logging
 import time
-from collections.abc import Coroutine
-from typing import Any, TypeVar
 
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import (
@@ -24,6 +21,7 @@ from versioner.common.messages.domain import (
 from versioner.common.messages.notifier import NotifierRequest
 from versioner.common.metrics import Consumption
 from versioner.common.names import DEADLINE_HEADER, BrokerNames
+from versioner.common.tasks import to_the_end
 from versioner.common.topology import Topology
 from versioner.notifier import buttons, commands, replies
 from versioner.notifier.announce import describe
@@ -36,27 +34,6 @@ log = logging.getLogger("versioner.notifier")
 def _expired(message: RabbitMessage) -> bool:
     deadline = message.headers.get(DEADLINE_HEADER)
     return isinstance(deadline, int) and deadline <= time.time() * 1000
-
-
-T = TypeVar("T")
-# Work still finishing after its consumer was cancelled, kept referenced until it ends.
-_FINISHING: set[asyncio.Task[Any]] = set()
-
-
-async def to_the_end(work: Coroutine[Any, Any, T]) -> T:
-    """Run a message's work to its end even if its consumer is cancelled meanwhile (the broker
-    closed the connection mid-message). Cut halfway, a transaction kept the notifier's one
-    SQLite connection checked out with its write lock held, and every later event failed with
-    `database is locked` until a restart (tests/faults/test_broker_restart.py). The message is
-    not acked then: it comes again after the reconnect, and deliveries are idempotent."""
-    task = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        if not task.done():
-            _FINISHING.add(task)
-            task.add_done_callback(_FINISHING.discard)
-        raise
 
 
 _EVENTS = Consumption("notifier", "events")

@@ -13,6 +13,7 @@ from versioner.common.errors import policy_unavailable
 from versioner.common.messages.management import ManagementRequest
 from versioner.common.metrics import Consumption
 from versioner.common.names import DEADLINE_HEADER
+from versioner.common.tasks import to_the_end
 from versioner.common.topology import Topology
 from versioner.policy import commands
 from versioner.policy.context import PolicyContext
@@ -49,4 +50,4 @@ def register(broker: RabbitBroker, ctx: PolicyContext) -> None:
                 f"management process {type(body).__name__}", "consumer", parent=message.headers
             ),
         ):
-            return _reply(await commands.handle(ctx, body))
+            return _reply(await to_the_end(commands.handle(ctx, body)))
