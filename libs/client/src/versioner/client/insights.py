@@ -3,8 +3,9 @@ gate cost and saved, and the incidents that count against a deployment (API.md, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from versioner.client import github
 from versioner.client.client import VersionerClient
@@ -18,7 +19,6 @@ from versioner.client.commands import (
 )
 from versioner.client.errors import ApiError, NetworkError
 from versioner.client.models import (
-    Bucket,
     DoraReport,
     GateReport,
     Incident,
@@ -240,46 +240,39 @@ def print_gate(report: GateReport) -> None:
     )
 
 
-def _period(args: Args) -> tuple[str | None, list[str], str | None, str | None, Bucket | None]:
-    return (
-        args.get("product"),
-        split_names(args.get("environment")),
-        args.get("since"),
-        args.get("until"),
-        args.get("bucket"),
-    )
+def _show(
+    args: Args,
+    settings: Settings,
+    fetch: Callable[..., Mapping[str, Any]],
+    render: Callable[[Any], None],
+) -> int:
+    """Ask for a report over the period the flags name; print it as a table, or as JSON."""
+    period = {
+        "product": args.get("product"),
+        "environments": split_names(args.get("environment")),
+        "since": args.get("since"),
+        "until": args.get("until"),
+        "bucket": args.get("bucket"),
+    }
+
+    def call(client: VersionerClient) -> int:
+        report = fetch(client, **period)
+        if args.get("json"):
+            return dump_json(report)
+        render(report)
+        return ExitCode.OK
+
+    return call_api(settings, call)
 
 
 def show_dora(args: Args, settings: Settings) -> int:
     """`versioner insights dora`: the four DORA keys and their levels, then per bucket."""
-    product, environments, since, until, bucket = _period(args)
-
-    def call(client: VersionerClient) -> int:
-        report = client.dora_insights(
-            product=product, environments=environments, since=since, until=until, bucket=bucket
-        )
-        if args.get("json"):
-            return dump_json(report)
-        print_dora(report)
-        return ExitCode.OK
-
-    return call_api(settings, call)
+    return _show(args, settings, VersionerClient.dora_insights, print_dora)
 
 
 def show_gate(args: Args, settings: Settings) -> int:
     """`versioner insights gate`: what the gate cost and saved over the period."""
-    product, environments, since, until, bucket = _period(args)
-
-    def call(client: VersionerClient) -> int:
-        report = client.gate_insights(
-            product=product, environments=environments, since=since, until=until, bucket=bucket
-        )
-        if args.get("json"):
-            return dump_json(report)
-        print_gate(report)
-        return ExitCode.OK
-
-    return call_api(settings, call)
+    return _show(args, settings, VersionerClient.gate_insights, print_gate)
 
 
 def _incident_time(value: str | None, flag: str) -> str | None:

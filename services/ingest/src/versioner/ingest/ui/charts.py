@@ -22,6 +22,8 @@ Format = Callable[[float], str]
 WIDTH = 560
 HEIGHT = 220
 _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 12, 12, 40
+# The plot area inside the axes' margins.
+_PLOT_W, _PLOT_H = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
 _TONES = {
     "ok": "#1c7c43",
     "bad": "#b42318",
@@ -162,8 +164,7 @@ def _frame(
     empty: str | None,
 ) -> Markup:
     top, step, fmt = axis
-    plot_w = WIDTH - _LEFT - _RIGHT
-    plot_h = HEIGHT - _TOP - _BOTTOM
+    plot_w, plot_h = _PLOT_W, _PLOT_H
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'aria-labelledby="{_attr(ident)}-title {_attr(ident)}-desc" '
@@ -236,8 +237,7 @@ def bars(
     the tooltips; `kind` is `count`, `rate` or `duration` (the axis and tooltip words)."""
     axis = _axis(kind, _highest(series))
     top, _, fmt = axis
-    plot_w = WIDTH - _LEFT - _RIGHT
-    plot_h = HEIGHT - _TOP - _BOTTOM
+    plot_w, plot_h = _PLOT_W, _PLOT_H
     body: list[str] = []
     slot = plot_w / len(labels) if labels else plot_w
     width = slot * 0.8 / max(1, len(series))
@@ -292,8 +292,7 @@ def lines(
     """A line per series across the labels, with a point at each value; a None leaves a gap."""
     axis = _axis(kind, _highest(series))
     top, _, fmt = axis
-    plot_w = WIDTH - _LEFT - _RIGHT
-    plot_h = HEIGHT - _TOP - _BOTTOM
+    plot_w, plot_h = _PLOT_W, _PLOT_H
     slot = plot_w / len(labels) if labels else plot_w
     body: list[str] = []
     for one in series:

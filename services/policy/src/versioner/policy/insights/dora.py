@@ -183,7 +183,7 @@ async def _deployments(session: AsyncSession, scope: Scope) -> _Deployments:
     )
     read = _Deployments()
     arrived: set[RawId] = set()
-    since, until = scope.since.timestamp(), scope.until.timestamp()
+    since, until = scope.bounds
     for (
         d_id,
         product_id,
@@ -238,7 +238,7 @@ def _walk(
         if deployment_id is not None:
             by_deployment[deployment_id].append((opened, resolved))
     counted: set[RawId] = set()
-    since, until = scope.since.timestamp(), scope.until.timestamp()
+    since, until = scope.bounds
     for rows in pairs.values():
         # Backwards, so each deployment knows the pair's next one to complete.
         after: _Finished | None = None

@@ -70,8 +70,7 @@ async def gate(ctx: PolicyContext, request: GateInsights) -> GateReport | Failur
         scope = await period.resolve(session, request, now)
         if isinstance(scope, Failure):
             return scope
-        if scope.empty:
-            return _empty(scope)
+        # An empty scope (no such product, no environment) finds nothing: zeros, every bucket.
         blocked = await _blocked(session, scope)
         by_code, by_rule = await _blocked_checks(session, scope)
         overrides = await _overrides(session, scope)
@@ -81,15 +80,13 @@ async def gate(ctx: PolicyContext, request: GateInsights) -> GateReport | Failur
         )
         turnaround = await _turnaround(session, scope)
         skipped = await _gate_skipped(session, scope)
-    buckets = [
-        GateBucket(start=start, blocked=0, overrides=0, gate_skipped=0) for start in scope.starts
-    ]
-    for at in blocked:
-        buckets[scope.index(at)].blocked += 1
-    for entry in overrides:
-        buckets[scope.index(entry.at)].overrides += 1
-    for at in skipped:
-        buckets[scope.index(at)].gate_skipped += 1
+    per_bucket = zip(
+        scope.starts,
+        scope.counts(at.timestamp() for at in blocked),
+        scope.counts(entry.at.timestamp() for entry in overrides),
+        scope.counts(at.timestamp() for at in skipped),
+        strict=True,
+    )
     people = Counter(entry.actor for entry in overrides)
     return GateReport(
         scope=scope.public(),
@@ -104,24 +101,10 @@ async def gate(ctx: PolicyContext, request: GateInsights) -> GateReport | Failur
         waits=waits,
         request_turnaround=turnaround,
         gate_skipped=len(skipped),
-        buckets=buckets,
-    )
-
-
-def _empty(scope: Scope) -> GateReport:
-    none = Wait(versions=0, released=0, waiting=0, total_s=0.0, median_s=None, p90_s=None)
-    return GateReport(
-        scope=scope.public(),
-        blocked_attempts=0,
-        blocked_by_code=[],
-        blocked_by_rule=[],
-        overrides=Overrides(count=0, by_person=[], latest=[]),
-        waits=Waits(freeze=none, soak=none),
-        request_turnaround=RequestTurnaround(
-            submitted=0, approved=0, median_s=None, p90_s=None, by_approval_type=[]
-        ),
-        gate_skipped=0,
-        buckets=[GateBucket(start=s, blocked=0, overrides=0, gate_skipped=0) for s in scope.starts],
+        buckets=[
+            GateBucket(start=start, blocked=b, overrides=o, gate_skipped=g)
+            for start, b, o, g in per_bucket
+        ],
     )
 
 

@@ -57,18 +57,10 @@ class Scope:
         """The period's length in weeks."""
         return (self.until - self.since).total_seconds() / WEEK_S
 
-    def covers(self, at: datetime | float) -> bool:
-        """Whether a moment (or seconds since the epoch) lies in the period (since included,
-        until not)."""
-        if isinstance(at, datetime):
-            return self.since <= at < self.until
-        return self._since <= at < self._until
-
-    def index(self, at: datetime | float) -> int:
-        """Which bucket a moment (or seconds since the epoch) of the period falls in: a search
-        over the buckets' starts, tens of thousands of times per report."""
-        seconds = at.timestamp() if isinstance(at, datetime) else at
-        return max(0, bisect_right(self._edges, seconds) - 1)
+    @cached_property
+    def bounds(self) -> tuple[float, float]:
+        """The period as seconds since the epoch: since (included), until (not)."""
+        return self.since.timestamp(), self.until.timestamp()
 
     def counts(self, moments: Iterable[float]) -> list[int]:
         """How many of these moments of the period (seconds since the epoch) fall in each
@@ -89,14 +81,6 @@ class Scope:
     @cached_property
     def _edges(self) -> list[float]:
         return [start.timestamp() for start in self.starts]
-
-    @cached_property
-    def _since(self) -> float:
-        return self.since.timestamp()
-
-    @cached_property
-    def _until(self) -> float:
-        return self.until.timestamp()
 
 
 async def resolve(session: AsyncSession, query: InsightsPeriod, now: datetime) -> Scope | Failure:

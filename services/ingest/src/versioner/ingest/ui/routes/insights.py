@@ -110,12 +110,19 @@ def period(filters: dict[str, str], now: datetime) -> Period:
     )
 
 
+_X_LABELS: dict[Bucket, str] = {"day": "Day", "week": "Week starting", "month": "Month"}
+
+
+def _time_axis(starts: list[datetime], bucket: Bucket) -> tuple[list[str], list[str], str]:
+    """The buckets' short labels, their names in full (tooltips) and the axis' label."""
+    labels = [charts.bucket_label(start, bucket) for start in starts]
+    return labels, [charts.bucket_name(start, bucket) for start in starts], _X_LABELS[bucket]
+
+
 def dora_charts(report: DoraReport) -> dict[str, Markup]:
     """The DORA report's buckets as charts."""
     bucket = report.scope.bucket
-    labels = [charts.bucket_label(b.start, bucket) for b in report.buckets]
-    said = [charts.bucket_name(b.start, bucket) for b in report.buckets]
-    x_label = {"day": "Day", "week": "Week starting", "month": "Month"}[bucket]
+    labels, said, x_label = _time_axis([b.start for b in report.buckets], bucket)
     rates = [b.failure_rate for b in report.buckets]
     return {
         "frequency": charts.bars(
@@ -172,7 +179,7 @@ def dora_charts(report: DoraReport) -> dict[str, Markup]:
 def gate_charts(report: GateReport) -> dict[str, Markup]:
     """The gate report's buckets and tallies as charts."""
     bucket = report.scope.bucket
-    labels = [charts.bucket_label(b.start, bucket) for b in report.buckets]
+    labels, said, x_label = _time_axis([b.start for b in report.buckets], bucket)
     return {
         "per_bucket": charts.bars(
             "chart-gate",
@@ -183,9 +190,9 @@ def gate_charts(report: GateReport) -> dict[str, Markup]:
                 Series("overrides", [b.overrides for b in report.buckets], "warn"),
                 Series("gate-skipped", [b.gate_skipped for b in report.buckets], "muted"),
             ],
-            names=[charts.bucket_name(b.start, bucket) for b in report.buckets],
+            names=said,
             y_label="Attempts",
-            x_label={"day": "Day", "week": "Week starting", "month": "Month"}[bucket],
+            x_label=x_label,
             empty="The gate had nothing to do in this period",
         ),
         "by_code": charts.hbars(
