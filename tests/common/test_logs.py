@@ -1,12 +1,14 @@
 """`configure_logging`: one setup for every service — JSON lines or text, the level, the event
 and request every line belongs to, and no secret in any line."""
 
+import io
 import json
 import logging
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -180,3 +182,85 @@ def test_a_request_forgets_the_event_it_bound_when_it_ends(captured: list[str]) 
     assert (inside["event_id"], inside["request_id"]) == ("e-1", "r-1")
     assert "event_id" not in after
     assert "request_id" not in after
+
+
+def test_a_message_s_own_event_id_wins_over_its_header(captured: list[str]) -> None:
+    received = {EVENT_ID_HEADER: b"from-header", REQUEST_ID_HEADER: b"r-3"}
+    with logs.bound_from(received, event_id="own"):
+        logging.getLogger("versioner.test").info("handled")
+    (handled,) = _said(captured)
+    assert (handled["event_id"], handled["request_id"]) == ("own", "r-3")
+
+
+class _Stream(io.StringIO):
+    """A stream that counts its writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def _batched(interval: float) -> tuple[logging.Logger, logs.BatchedStreamHandler, _Stream]:
+    stream = _Stream()
+    handler = logs.BatchedStreamHandler(stream, interval=interval)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger(f"versioner.test.batched.{interval}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.handlers = [handler]
+    return logger, handler, stream
+
+
+def test_lines_below_warning_wait_and_go_out_in_one_write() -> None:
+    # An hour: only flush() or a warning writes them here.
+    logger, handler, stream = _batched(3600)
+    for n in range(3):
+        logger.info("line %d", n)
+    assert stream.getvalue() == ""
+    handler.flush()
+    assert stream.getvalue() == "INFO line 0\nINFO line 1\nINFO line 2\n"
+    assert stream.writes == 1
+
+
+def test_a_warning_is_written_at_once_after_every_line_before_it() -> None:
+    logger, _handler, stream = _batched(3600)
+    logger.info("first")
+    logger.warning("then this")
+    assert stream.getvalue() == "INFO first\nWARNING then this\n"
+    logger.error("and this")
+    assert stream.getvalue().endswith("WARNING then this\nERROR and this\n")
+
+
+def test_waiting_lines_are_written_by_themselves_soon() -> None:
+    logger, _handler, stream = _batched(0.01)
+    logger.info("by itself")
+    deadline = time.monotonic() + 10
+    while not stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.getvalue() == "INFO by itself\n"
+
+
+def test_many_waiting_lines_are_written_without_waiting_for_the_interval() -> None:
+    logger, _handler, stream = _batched(3600)
+    line = "x" * 1000
+    for _ in range(40):  # 40 kB waiting: more than a batch holds
+        logger.info(line)
+    assert stream.getvalue().count(line) >= 32
+
+
+def test_lines_still_waiting_at_exit_are_written() -> None:
+    script = (
+        "import logging\n"
+        "from versioner.common.logs import configure_logging\n"
+        "configure_logging('policy', 'INFO', 'text')\n"
+        "for n in range(100): logging.getLogger('x').info('line %d', n)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=30
+    )
+    lines = done.stderr.splitlines()
+    assert [line.rsplit(" ", 1)[1] for line in lines] == [str(n) for n in range(100)]

@@ -14,15 +14,23 @@ meanwhile carries them. They travel between services in AMQP headers (`headers()
 `bound_from(headers)` to receive), through the
 outbox too, so one `grep <event_id>` over the three services' logs tells a deployment's story.
 
+Lines are written in batches (`BatchedStreamHandler`): a warning or an error at once, with
+every line before it; the rest within `FLUSH_S`, and whatever waits when the process exits.
+One write per line cost the gate's path as much as formatting the line, and `make run`'s relay
+a wake-up per line (issue 11).
+
 No line carries a secret: tokens (`pat_…`, `sk_…`, `xox…`), bearer credentials and Slack
 webhook URLs are masked in messages and fields alike, whatever logged them.
 """
 
+import contextlib
 import json
 import logging
 import os
 import re
 import sys
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +41,10 @@ from versioner.common import tracing
 from versioner.common.names import EVENT_ID_HEADER, REQUEST_ID_HEADER
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# How long a line below WARNING may wait to be written with the lines after it.
+FLUSH_S = 0.2
+# Characters of waiting lines that are written at once, whatever the time.
+_BATCH_CHARS = 32 * 1024
 
 _event_id: ContextVar[str | None] = ContextVar("versioner_event_id", default=None)
 _request_id: ContextVar[str | None] = ContextVar("versioner_request_id", default=None)
@@ -102,11 +114,12 @@ def headers() -> dict[str, Any]:
     return carried
 
 
-def bound_from(received: Mapping[str, Any] | None) -> Any:
-    """`bound(...)` with the ids a message's headers carry (none: nothing is bound)."""
+def bound_from(received: Mapping[str, Any] | None, *, event_id: object = None) -> Any:
+    """`bound(...)` with the ids a message's headers carry (none: nothing is bound); `event_id`,
+    the message's own, wins over its header's."""
     received = received or {}
     return bound(
-        event_id=_text(received.get(EVENT_ID_HEADER)),
+        event_id=_text(received.get(EVENT_ID_HEADER)) if event_id is None else event_id,
         request_id=_text(received.get(REQUEST_ID_HEADER)),
     )
 
@@ -184,6 +197,64 @@ class TextFormatter(logging.Formatter):
         return redact(text)
 
 
+class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes its lines in batches: a record at WARNING or above at once,
+    with every line waiting before it (order kept); the others within `interval` seconds (a
+    thread of its own writes them) or as soon as `_BATCH_CHARS` wait. `flush()` writes what
+    waits; `logging.shutdown`, at exit, calls it. A process killed outright loses at most the
+    last `interval` of lines below WARNING."""
+
+    def __init__(self, stream: Any = None, interval: float = FLUSH_S) -> None:
+        super().__init__(stream)
+        self.interval = interval
+        self._waiting: list[str] = []
+        self._chars = 0
+        self._due = threading.Event()
+        self._writer: threading.Thread | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Format the record and keep its line (called with the handler's lock held)."""
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._waiting.append(line)
+        self._chars += len(line)
+        if record.levelno >= logging.WARNING or self._chars >= _BATCH_CHARS:
+            self.flush()
+        elif len(self._waiting) == 1:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_when_due, name="log-writer", daemon=True
+                )
+                self._writer.start()
+            self._due.set()
+
+    def flush(self) -> None:
+        """Write every waiting line, in one write."""
+        self.acquire()
+        try:
+            if self._waiting:
+                text = "".join(self._waiting)
+                self._waiting.clear()
+                self._chars = 0
+                # A stream that is gone (a closed pipe) cannot be told; the lines are dropped.
+                with contextlib.suppress(OSError, ValueError):
+                    self.stream.write(text)
+            with contextlib.suppress(OSError, ValueError):
+                super().flush()
+        finally:
+            self.release()
+
+    def _write_when_due(self) -> None:
+        while True:
+            self._due.wait()
+            time.sleep(self.interval)  # the lines that come meanwhile go in the same write
+            self._due.clear()
+            self.flush()
+
+
 def configure_logging(
     service: str, level: str | None = None, log_format: str | None = None
 ) -> None:
@@ -198,7 +269,7 @@ def configure_logging(
         chosen = "text" if sys.stderr.isatty() else "json"
     if chosen not in ("json", "text"):
         raise ValueError(f"VERSIONER_LOG_FORMAT must be json or text, not {chosen!r}")
-    handler = logging.StreamHandler()
+    handler = BatchedStreamHandler()
     handler.setFormatter(JsonFormatter(service) if chosen == "json" else TextFormatter())
     handler.addFilter(Correlate())
     root = logging.getLogger()

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
+from typing import Generic, TypeVar
 
 from prometheus_client import (
     CollectorRegistry,
@@ -70,6 +71,26 @@ DEAD_LETTERS = Gauge(
     ["queue"],
     registry=REGISTRY,
 )
+
+
+M = TypeVar("M", Counter, Gauge, Histogram)
+
+
+class Children(Generic[M]):
+    """A labelled metric's children, each looked up once per label values (in the order the
+    metric names its labels): `labels()` takes a lock and builds a key on every call, three
+    times the cost of the count itself on the gate's path. Label values are few by design."""
+
+    def __init__(self, metric: M) -> None:
+        self.metric: M = metric
+        self._made: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        """The child for these label values."""
+        child = self._made.get(values)
+        if child is None:
+            child = self._made[values] = self.metric.labels(*values)
+        return child
 
 
 def announce(service: str) -> None:

@@ -2,7 +2,7 @@
 
 import uvicorn
 
-from versioner.common import tracing
+from versioner.common import collector, tracing
 from versioner.common.logs import configure_logging
 from versioner.ingest.app import create_app
 from versioner.ingest.settings import IngestSettings
@@ -13,8 +13,10 @@ def main() -> None:
     settings = IngestSettings()
     configure_logging("ingest", settings.log_level)
     tracing.configure("ingest")
+    app = create_app(settings)
+    collector.settle()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         access_log=False,

@@ -5,7 +5,7 @@ from typing import Literal
 
 from prometheus_client import Counter, Histogram
 
-from versioner.common.metrics import LATENCY_BUCKETS, REGISTRY
+from versioner.common.metrics import LATENCY_BUCKETS, REGISTRY, Children
 
 HTTP_REQUESTS = Counter(
     "versioner_http_requests_total",
@@ -38,13 +38,19 @@ RPC_SECONDS = Histogram(
 
 RpcOutcome = Literal["answer", "timeout", "unavailable"]
 
+# By (method, route, status), (method, route), (target, kind, outcome) and (target, kind).
+HTTP_COUNTS = Children(HTTP_REQUESTS)
+HTTP_TIMES = Children(HTTP_SECONDS)
+_RPC_COUNTS = Children(RPC_REQUESTS)
+_RPC_TIMES = Children(RPC_SECONDS)
+
 
 def rpc(
     target: Literal["policy", "notifier"], kind: str, outcome: RpcOutcome, seconds: float
 ) -> None:
     """Count one request to another service and how long it took."""
-    RPC_REQUESTS.labels(target=target, kind=kind, outcome=outcome).inc()
-    RPC_SECONDS.labels(target=target, kind=kind).observe(seconds)
+    _RPC_COUNTS(target, kind, outcome).inc()
+    _RPC_TIMES(target, kind).observe(seconds)
 
 
 def prepare() -> None:

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from versioner.common import logs, tracing
 from versioner.common.errors import INVALID_JSON, NOT_FOUND, Failure
 from versioner.ingest.gateway import FailureError
-from versioner.ingest.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from versioner.ingest.metrics import HTTP_COUNTS, HTTP_TIMES
 from versioner.ingest.ui.render import failure_page
 
 log = logging.getLogger("versioner.ingest.http")
@@ -170,8 +170,8 @@ class RequestLog:
     def _done(scope: Scope, status: int, elapsed: float) -> None:
         """Count the request and log it (the line carries its ids: still inside `serving`)."""
         method, route = scope["method"], route_of(scope)
-        HTTP_REQUESTS.labels(method=method, route=route, status=status).inc()
-        HTTP_SECONDS.labels(method=method, route=route).observe(elapsed)
+        HTTP_COUNTS(method, route, str(status)).inc()
+        HTTP_TIMES(method, route).observe(elapsed)
         level = logging.WARNING if status >= 500 else logging.DEBUG
         if log.isEnabledFor(level):
             log.log(

@@ -6,7 +6,7 @@ import sys
 import aio_pika
 import uvloop
 
-from versioner.common import metrics, tracing
+from versioner.common import collector, metrics, tracing
 from versioner.common.broker import connect_hot
 from versioner.common.logs import configure_logging
 from versioner.notifier import metrics as deliveries_metrics
@@ -49,7 +49,9 @@ def main() -> None:
     tracing.configure("notifier")
     deliveries_metrics.prepare()
     # uvloop: a cheaper event loop for a process that mostly moves messages (issue 8).
-    uvloop.run(create_app(settings).run())
+    app = create_app(settings)
+    collector.settle()
+    uvloop.run(app.run())
 
 
 if __name__ == "__main__":

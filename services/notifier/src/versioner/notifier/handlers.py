@@ -70,8 +70,7 @@ def register(broker: RabbitBroker, names: BrokerNames, deliverer: Deliverer) -> 
         """Deliver an event to every channel that wants it; acked once every delivery is final.
         Every line logged meanwhile carries the event's id (and its HTTP request's)."""
         with (
-            logs.bound_from(message.headers),
-            logs.bound(event_id=event.event_id),
+            logs.bound_from(message.headers, event_id=event.event_id),
             _EVENTS.handling(redelivered=bool(message.raw_message.redelivered)),
             tracing.span(
                 f"events process {event.event_type}",

@@ -7,7 +7,7 @@ import time
 import uvloop
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
-from versioner.common import metrics, tracing
+from versioner.common import collector, metrics, tracing
 from versioner.common.logs import configure_logging
 from versioner.common.messages.actor import SYSTEM
 from versioner.common.messages.management import Ping
@@ -65,7 +65,9 @@ def main() -> None:
     metrics.serve("policy", settings.metrics_port, settings.metrics_host)
     tracing.configure("policy")
     # uvloop: a cheaper event loop for a process that mostly moves messages (issue 8).
-    uvloop.run(create_app(settings).run())
+    app = create_app(settings)
+    collector.settle()
+    uvloop.run(app.run())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from versioner.common.metrics import LATENCY_BUCKETS, REGISTRY
+from versioner.common.metrics import LATENCY_BUCKETS, REGISTRY, Children
 
 VERDICTS = Counter(
     "versioner_verdicts_total",
@@ -17,6 +17,9 @@ VIOLATIONS = Counter(
     ["code", "rule_type"],
     registry=REGISTRY,
 )
+# By outcome, and by (code, rule type).
+VERDICT_COUNTS = Children(VERDICTS)
+VIOLATION_COUNTS = Children(VIOLATIONS)
 VERDICT_SECONDS = Histogram(
     "versioner_verdict_duration_seconds",
     "Time policy took for a start verdict, its transaction included.",

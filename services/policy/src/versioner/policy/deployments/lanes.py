@@ -275,8 +275,7 @@ class LaneConsumer:
             if before is not None:
                 await before
             with (
-                logs.bound_from(message.headers),
-                logs.bound(event_id=decoded.event_id),
+                logs.bound_from(message.headers, event_id=decoded.event_id),
                 _LANES.handling(redelivered=bool(message.redelivered)),
                 _consumer_span(message, decoded),
             ):

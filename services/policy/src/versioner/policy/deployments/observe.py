@@ -9,7 +9,7 @@ import logging
 
 from versioner.common.events import DeploymentEventIn
 from versioner.policy.deployments.verdict import Verdict
-from versioner.policy.metrics import VERDICT_SECONDS, VERDICTS, VIOLATIONS
+from versioner.policy.metrics import VERDICT_COUNTS, VERDICT_SECONDS, VIOLATION_COUNTS
 
 log = logging.getLogger("versioner.policy.verdict")
 
@@ -23,9 +23,9 @@ _SAID = {
 
 def verdict(event: DeploymentEventIn, decided: Verdict, seconds: float) -> None:
     """Count the verdict and its violations, and log it."""
-    VERDICTS.labels(outcome=decided.outcome).inc()
+    VERDICT_COUNTS(decided.outcome).inc()
     for violation in (*decided.violations, *decided.reported):
-        VIOLATIONS.labels(code=violation.code, rule_type=violation.rule_type).inc()
+        VIOLATION_COUNTS(violation.code, violation.rule_type).inc()
     VERDICT_SECONDS.observe(seconds)
     codes = [v.code for v in decided.violations]
     log.info(

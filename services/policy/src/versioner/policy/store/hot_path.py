@@ -275,7 +275,7 @@ def update_version(conn: Connection, version_id: UUID, **values: Any) -> None:
     _UPDATE_VERSION.run(conn, {"pk_id": version_id, **values})
 
 
-_FIRST_COMPLETED = (
+_FIRST_COMPLETED = Prepared(
     update(VERSIONS)
     .where(
         VERSIONS.c.id == bindparam("version_id"),
@@ -291,7 +291,7 @@ _FIRST_COMPLETED = (
 def version_completed(conn: Connection, version_id: UUID, at: datetime) -> None:
     """Keep when a version first completed a deployment anywhere (insights read it to skip
     looking for earlier arrivals of versions that had none)."""
-    conn.execute(_FIRST_COMPLETED, {"version_id": version_id, "at": at})
+    _FIRST_COMPLETED.run(conn, {"version_id": version_id, "at": at})
 
 
 @dataclass(slots=True)
