@@ -1,7 +1,8 @@
 """Policy's handlers answer in memory: lane messages through `lanes.handle` (consumed with
 aio-pika on the real broker), management requests through faststream's `TestRabbitBroker`."""
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from uuid import uuid4
 
@@ -30,6 +31,7 @@ from versioner.common.messages.lanes import (
     DeploymentStartAbandoned,
 )
 from versioner.common.messages.management import CreateUser, GetState, Ping
+from versioner.common.metrics import REGISTRY
 from versioner.common.names import DEADLINE_HEADER, BrokerNames
 from versioner.common.roles import Role
 from versioner.policy.app import PolicyService
@@ -125,6 +127,24 @@ async def test_a_start_request_past_its_deadline_header_is_503(
     failure = refused(_DEPLOYMENT_REPLY.validate_json(lanes.encode(reply)), 503)
     assert detail_of(failure).code == "POLICY_UNAVAILABLE"
     assert await rows(wire.service.ctx, Deployment) == []
+
+
+async def test_a_verdict_is_logged_and_counted_only_when_the_lane_says_its_reply_is_sent(
+    wire: _Wire, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    msg = started("api", "1.0.0", "production", at=clock.now())
+    allowed = REGISTRY.get_sample_value("versioner_verdicts_total", {"outcome": "allowed"}) or 0
+    later: list[Callable[[], None]] = []
+    with caplog.at_level(logging.INFO, logger="versioner.policy.verdict"):
+        reply = await lanes.handle(wire.service.ctx, msg, Deadline(), later)
+        assert reply is not None
+        recorded(_DEPLOYMENT_REPLY.validate_json(lanes.encode(reply)))
+        assert "verdict" not in caplog.text
+        assert len(later) == 1
+        later[0]()
+    assert "verdict: api 1.0.0 to production may start" in caplog.text
+    counted = REGISTRY.get_sample_value("versioner_verdicts_total", {"outcome": "allowed"})
+    assert counted == allowed + 1
 
 
 async def test_an_abandoned_start_on_its_lane_closes_the_deployment(

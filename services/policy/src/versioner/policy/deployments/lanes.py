@@ -28,6 +28,7 @@ dies meanwhile leaves its messages unacked: the broker gives them, in order, to 
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -95,11 +96,17 @@ def decode(body: bytes) -> LaneMessage:
     return _LANE_MESSAGE.validate_json(body)
 
 
-async def handle(ctx: PolicyContext, message: LaneMessage, deadline: Deadline) -> BaseModel | None:
-    """Record a fact, answer a start request, or close an abandoned start; the reply, if any."""
+async def handle(
+    ctx: PolicyContext,
+    message: LaneMessage,
+    deadline: Deadline,
+    later: list[Callable[[], None]] | None = None,
+) -> BaseModel | None:
+    """Record a fact, answer a start request, or close an abandoned start; the reply, if any.
+    `later`: what may wait until the reply is sent (see `handle_start`)."""
     match message:
         case EvaluateDeployment() as start:
-            return await handle_start(ctx, start, deadline)
+            return await handle_start(ctx, start, deadline, later)
         case BuildEventReceived() as build:
             return await builds.handle_build_event(ctx, build, deadline)
         case DeploymentEventReceived() as event:
@@ -290,9 +297,10 @@ class LaneConsumer:
 
     async def _process(self, message: AbstractIncomingMessage, decoded: LaneMessage) -> None:
         deadline = Deadline.from_header((message.headers or {}).get(DEADLINE_HEADER))
+        later: list[Callable[[], None]] = []
         for tries in range(1, DELIVERY_LIMIT + 1):
             try:
-                reply = await handle(self.ctx, decoded, deadline)
+                reply = await handle(self.ctx, decoded, deadline, later)
                 break
             except Exception as exc:
                 if tries == DELIVERY_LIMIT:
@@ -320,6 +328,8 @@ class LaneConsumer:
                 except Exception:  # committed: the caller answers by its deadline (202)
                     log.warning("could not send the reply to %s", message.correlation_id)
         await message.ack()
+        for done in later:
+            done()
 
     async def _answer_start(
         self, message: AbstractIncomingMessage, start: EvaluateDeployment, body: bytes

@@ -7,7 +7,9 @@ deployment in progress or a SHA clash (ingest already refused callers who may no
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, insert
@@ -297,16 +299,30 @@ def _start(
     return work
 
 
+def _verdict_span(msg: EvaluateDeployment) -> AbstractContextManager[Any]:
+    # Its attributes are built only while tracing is on: this is the gate's path.
+    if not tracing.enabled():
+        return nullcontext()
+    return tracing.span("verdict", attributes={"versioner.event_id": str(msg.event_id)})
+
+
 async def handle_start(
-    ctx: PolicyContext, msg: EvaluateDeployment, deadline: Deadline
+    ctx: PolicyContext,
+    msg: EvaluateDeployment,
+    deadline: Deadline,
+    later: list[Callable[[], None]] | None = None,
 ) -> DeploymentReply:
-    """Answer a `deployment started` before its deadline, or not at all (rolled back, 503)."""
+    """Answer a `deployment started` before its deadline, or not at all (rolled back, 503).
+
+    `later`: where the verdict's log line and metrics go to be done once the reply is on its
+    way (the lanes; they cost the caller's wait otherwise); None: done here.
+    """
     if msg.event.break_glass_reason and not msg.actor.may(Permission.MANAGE_RULES):
         return forbidden()
     started = time.perf_counter()
     try:
         deadline.check()
-        with tracing.span("verdict", attributes={"versioner.event_id": str(msg.event_id)}):
+        with _verdict_span(msg):
             reply, target, verdict = await eventlog.once(
                 ctx.db, msg.event_id, lambda: ctx.db.run(_start(ctx, msg, deadline))
             )
@@ -318,5 +334,9 @@ async def handle_start(
     learn(ctx, target, msg.event)
     ctx.wake_relay()
     if verdict is not None:
-        observe.verdict(msg.event, verdict, time.perf_counter() - started)
+        observation = partial(observe.verdict, msg.event, verdict, time.perf_counter() - started)
+        if later is None:
+            observation()
+        else:
+            later.append(observation)
     return reply
