@@ -2,6 +2,7 @@
 
     uv run python bench/cpu.py [--seconds 15] [--connections 32] [--mode deploy|completed]
                                [--database-url URL] [--spy policy,ingest]
+                               [--against CHECKOUT] [--rounds N]
 
 Starts the product with its own `make run` (fresh SQLite files, a fresh broker prefix, no
 notification channel), deploys once to each of 256 products x 4 environments, then drives it
@@ -12,6 +13,13 @@ the CPU milliseconds each process spent per deployment: ingest, policy, the noti
 services (raw collapsed stacks under `var/cpu/`). The gate's verdict is
 `../shared/bench/gate`; this is the tool to see where the CPU goes between two of its runs.
 Needs wrk (`apt-get install wrk`) and, for `--spy`, py-spy.
+
+`--against CHECKOUT` (another commit's worktree: `git worktree add /tmp/old <commit>`) starts
+that checkout's `make run` beside this one and measures the two in turn, `--rounds` times, the
+order swapped every round, then prints each side's medians. This host's speed drifts within
+minutes (the same code measured 280–372 deployments/s in three phases in a row, issue 11):
+phases of two stacks alternated a few seconds apart see the same host, runs minutes apart
+do not.
 """
 
 import argparse
@@ -21,6 +29,7 @@ import os
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -80,7 +89,9 @@ def _cpu(group: int) -> dict[int, tuple[str, float]]:
 
 
 def _wrk(url: str, key: str, mode: str, connections: int, seconds: float, work: Path) -> Any:
-    out, done = work / f"{mode}.json", work / f"done-{mode}"
+    # Each phase its own results and fresh versions (the lua names them by phase).
+    phase = len(list(work.glob("done-*")))
+    out, done = work / f"{mode}-{phase}.json", work / f"done-{phase}"
     done.mkdir()
     env = {
         **os.environ,
@@ -88,7 +99,7 @@ def _wrk(url: str, key: str, mode: str, connections: int, seconds: float, work: 
         "GBB_THREADS": str(connections),
         "GBB_QUOTA": "0",
         "GBB_DURATION_S": str(seconds),
-        "GBB_PHASE": str(len(list(work.glob("done-*")))),
+        "GBB_PHASE": str(phase),
         "GBB_PRODUCTS": "256",
         "GBB_ENVS": "dev,test,staging,production",
         "GBB_KEY": key,
@@ -113,7 +124,8 @@ def _wrk(url: str, key: str, mode: str, connections: int, seconds: float, work: 
     return json.loads(out.read_text())
 
 
-def _report(data: Any, mode: str, wall: float, spent: dict[str, float]) -> None:
+def _report(data: Any, mode: str, wall: float, spent: dict[str, float]) -> tuple[float, float]:
+    """Print a phase's figures; its requests/s and CPU ms per unit."""
     latencies: dict[str, list[float]] = {"started": [], "completed": []}
     units = 0
     for thread in data["threads"]:
@@ -132,6 +144,83 @@ def _report(data: Any, mode: str, wall: float, spent: dict[str, float]) -> None:
     total = 1000 * sum(spent.values()) / per
     unit = "deployment" if mode == "deploy" else "fact"
     print(f"  CPU ms per {unit}: {shares} total={total:.2f}")
+    return requests / wall, total
+
+
+class Stack:
+    """One checkout's `make run`, on its own port, broker prefix and database."""
+
+    def __init__(self, checkout: Path, label: str, database_url: str | None) -> None:
+        self.label = label
+        self.work = Path(tempfile.mkdtemp(prefix=f"versioner-cpu-{label}-"))
+        port, self.token = _free_port(), f"pat_cpu_{secrets.token_hex(16)}"
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("VERSIONER_", "MAKE"))}
+        self.env.update(
+            VERSIONER_HTTP_PORT=str(port),
+            VERSIONER_POLICY_METRICS_PORT=str(_free_port()),
+            VERSIONER_NOTIFIER_METRICS_PORT=str(_free_port()),
+            VERSIONER_BROKER_PREFIX=f"cpu{secrets.token_hex(4)}",
+            VERSIONER_DATABASE_URL=database_url or f"sqlite+aiosqlite:///{self.work}/policy.db",
+            VERSIONER_NOTIFIER_DATABASE_URL=f"sqlite+aiosqlite:///{self.work}/notifier.db",
+            VERSIONER_BOOTSTRAP_TOKEN=self.token,
+            VERSIONER_SLACK_API_URL="http://127.0.0.1:9/api/",
+        )
+        with open(self.work / "product.log", "w") as log:
+            self.product = subprocess.Popen(
+                ["make", "run"],
+                cwd=checkout,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        self.key = ""
+
+    def prime(self, connections: int) -> None:
+        """Wait for `/health`, make an API key, deploy once to every pair."""
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        self.key = _post(f"{self.url}/api-keys/", {"name": "cpu"}, self.token)["key"]
+        _wrk(self.url, self.key, "prime", connections, 0, self.work)
+
+    def measure(self, args: argparse.Namespace, spy_as: str) -> tuple[float, float]:
+        """One phase: requests/s and CPU ms per unit (a deployment, or a fact), reported."""
+        profiles = ROOT / "var" / "cpu"
+        profiles.mkdir(parents=True, exist_ok=True)
+        before, started = _cpu(self.product.pid), time.monotonic()
+        record = ["py-spy", "record", "--nonblocking", "-d", str(int(args.seconds)), "-r", "200"]
+        spies = [
+            subprocess.Popen(
+                [*record, "-f", "raw", "-p", str(pid), "-o", str(profiles / f"{spy_as}{role}.txt")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for pid, (role, _) in before.items()
+            if role in args.spy.split(",")
+        ]
+        data = _wrk(self.url, self.key, args.mode, args.connections, args.seconds, self.work)
+        wall, after = time.monotonic() - started, _cpu(self.product.pid)
+        for spy in spies:
+            spy.wait()
+        spent: dict[str, float] = {}
+        for pid, (role, cpu) in after.items():
+            spent[role] = spent.get(role, 0.0) + cpu - before.get(pid, (role, 0.0))[1]
+        return _report(data, args.mode, wall, spent)
+
+    def stop(self) -> None:
+        """Stop `make run` and forget the run's queues and exchanges."""
+        os.killpg(self.product.pid, signal.SIGINT)
+        try:
+            self.product.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.product.pid, signal.SIGKILL)
+        asyncio.run(_forget(self.env["VERSIONER_BROKER_PREFIX"]))
 
 
 def main() -> None:
@@ -142,70 +231,36 @@ def main() -> None:
     parser.add_argument("--mode", choices=("deploy", "completed"), default="deploy")
     parser.add_argument("--database-url", help="policy's database (default: a fresh SQLite file)")
     parser.add_argument("--spy", default="", help="services to profile with py-spy, e.g. policy")
+    parser.add_argument("--against", type=Path, help="another checkout, measured in turn")
+    parser.add_argument("--rounds", type=int, help="phases per checkout (default 1, 4 against)")
     args = parser.parse_args()
+    if args.against is not None and args.database_url:
+        parser.error("--against needs a database of each stack's own: leave --database-url out")
 
-    work = Path(tempfile.mkdtemp(prefix="versioner-cpu-"))
-    port, token = _free_port(), f"pat_cpu_{secrets.token_hex(16)}"
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERSIONER_", "MAKE"))}
-    env.update(
-        VERSIONER_HTTP_PORT=str(port),
-        VERSIONER_BROKER_PREFIX=f"cpu{secrets.token_hex(4)}",
-        VERSIONER_DATABASE_URL=args.database_url or f"sqlite+aiosqlite:///{work}/policy.db",
-        VERSIONER_NOTIFIER_DATABASE_URL=f"sqlite+aiosqlite:///{work}/notifier.db",
-        VERSIONER_BOOTSTRAP_TOKEN=token,
-        VERSIONER_SLACK_API_URL="http://127.0.0.1:9/api/",
-    )
-    with open(work / "product.log", "w") as log:
-        product = subprocess.Popen(
-            ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-        )
+    stacks = [Stack(ROOT, "this", args.database_url)]
+    if args.against is not None:
+        stacks.append(Stack(args.against.resolve(), "against", None))
+    rounds = args.rounds or (4 if args.against is not None else 1)
+    figures: dict[str, list[tuple[float, float]]] = {stack.label: [] for stack in stacks}
     try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        key = _post(f"{url}/api-keys/", {"name": "cpu"}, token)["key"]
-        _wrk(url, key, "prime", args.connections, 0, work)
-        time.sleep(3)
-        (ROOT / "var" / "cpu").mkdir(parents=True, exist_ok=True)
-        before, started = _cpu(product.pid), time.monotonic()
-        record = ["py-spy", "record", "--nonblocking", "-d", str(int(args.seconds)), "-r", "200"]
-        spies = [
-            subprocess.Popen(
-                [
-                    *record,
-                    "-f",
-                    "raw",
-                    "-p",
-                    str(pid),
-                    "-o",
-                    str(ROOT / "var" / "cpu" / f"{role}.txt"),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for pid, (role, _) in before.items()
-            if role in args.spy.split(",")
-        ]
-        data = _wrk(url, key, args.mode, args.connections, args.seconds, work)
-        wall, after = time.monotonic() - started, _cpu(product.pid)
-        for spy in spies:
-            spy.wait()
-        spent: dict[str, float] = {}
-        for pid, (role, cpu) in after.items():
-            spent[role] = spent.get(role, 0.0) + cpu - before.get(pid, (role, 0.0))[1]
-        _report(data, args.mode, wall, spent)
+        for stack in stacks:
+            stack.prime(args.connections)
+        for turn in range(rounds):
+            for stack in stacks if turn % 2 == 0 else stacks[::-1]:
+                time.sleep(3)  # what the last phase queued drains
+                print(f"[{stack.label}, round {turn + 1}]")
+                spy_as = f"{stack.label}-{turn + 1}-" if len(stacks) > 1 else ""
+                figures[stack.label].append(stack.measure(args, spy_as))
     finally:
-        os.killpg(product.pid, signal.SIGINT)
-        try:
-            product.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(product.pid, signal.SIGKILL)
-        asyncio.run(_forget(env["VERSIONER_BROKER_PREFIX"]))
+        for stack in stacks:
+            stack.stop()
+    if len(stacks) > 1:
+        for label, measured in figures.items():
+            rates, cpus = zip(*measured, strict=True)
+            print(
+                f"{label}: median {statistics.median(rates):.0f} requests/s, "
+                f"{statistics.median(cpus):.2f} CPU ms per unit ({len(measured)} phases)"
+            )
 
 
 async def _forget(prefix: str) -> None:
