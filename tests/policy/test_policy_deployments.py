@@ -589,6 +589,39 @@ async def test_an_abandoned_start_with_nothing_recorded_makes_a_late_copy_answer
     recorded(await policy.start("api", "1.0.0", "production"))
 
 
+async def test_an_abandon_that_arrives_after_its_runs_retry_was_answered_leaves_it_running(
+    policy: Policy,
+) -> None:
+    # The gateway answered the first start 503 (its reply lost) and publishes the abandon on
+    # its facts channel; the pipeline's retry goes on the requests channel and wins the race.
+    first = started("api", "1.0.0", "production", at=policy.clock.now(), invoke_id="run-1")
+    running = recorded(await handle_start(policy.ctx, first, Deadline()))
+    policy.clock.advance(seconds=5)
+    retry = recorded(await policy.start("api", "1.0.0", "production", invoke_id="run-1"))
+    assert retry.id == running.id
+    await policy.abandon(first.event_id, "api")
+    assert (await _deployment(policy, running.id)).status == "started"
+    assert (await _state(policy)).in_progress_deployment_id == running.id
+    assert await outbox(policy.ctx, "deployment.aborted") == []
+    done = recorded(await policy.report("api", "1.0.0", "production", "completed"))
+    assert done.id == running.id
+    assert await count(policy.ctx, Deployment) == 1
+
+
+async def test_an_abandon_that_arrives_before_its_runs_retry_closes_it_and_the_retry_starts_anew(
+    policy: Policy,
+) -> None:
+    first = started("api", "1.0.0", "production", at=policy.clock.now(), invoke_id="run-1")
+    running = recorded(await handle_start(policy.ctx, first, Deadline()))
+    policy.clock.advance(seconds=5)
+    await policy.abandon(first.event_id, "api")
+    retry = recorded(await policy.start("api", "1.0.0", "production", invoke_id="run-1"))
+    assert retry.id != running.id
+    assert (await _deployment(policy, running.id)).status == "aborted"
+    done = recorded(await policy.report("api", "1.0.0", "production", "completed"))
+    assert done.id == retry.id
+
+
 async def test_an_abandoned_start_that_was_blocked_changes_nothing(policy: Policy) -> None:
     running = recorded(await policy.start("api", "1.0.0", "production"))
     msg = started("api", "1.0.1", "production", at=policy.clock.now())

@@ -157,12 +157,15 @@ async def handle_abandoned(ctx: PolicyContext, msg: DeploymentStartAbandoned) ->
             )
             return
         # The start created a deployment (the event's id), or promoted a pending one (which
-        # started at this event's receipt); a replay answered with an earlier one is left alone.
+        # started at this event's receipt); a replay answered with an earlier one is left alone,
+        # and so is one a later retry of the same run was answered with (it claimed it: see
+        # `start._claim`), whichever of the retry and this abandon reached the lane first.
         d = hot_path.deployment(conn, record.record_id)
-        started_here = d is not None and (
-            d.id == msg.event_id or d.deployed_at == record.created_at
-        )
-        if d is not None and started_here and d.status == Status.STARTED:
+        if d is None or d.status != Status.STARTED:
+            return
+        started_here = d.id == msg.event_id or d.deployed_at == record.created_at
+        claimed = d.updated_at > record.created_at
+        if started_here and not claimed:
             _close_by_hand(conn, deployment_id=d.id, at=at, reason="abandoned", actor="system")
 
     await ctx.db.run(work)

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -60,6 +60,15 @@ def _running(ctx: PolicyContext, conn: Connection, target: Target) -> Deployment
         return running
     abort_in(conn, target, running, now, "timeout", "system")
     return None
+
+
+def _claim(conn: Connection, running: DeploymentRecord, at: datetime) -> None:
+    """A retry of its pipeline run was answered with this deployment: it is the pipeline's now.
+    Its `updated_at` (never shown) says so to a `DeploymentStartAbandoned` of the first start
+    that arrives after this answer (the gateway's abandon and the retry travel on different
+    channels, so either may reach the lane first): that one must not close it."""
+    running.updated_at = max(running.updated_at, at)
+    hot_path.update_deployment(conn, running, "updated_at")
 
 
 def _concurrency(running: DeploymentRecord, environment: str) -> Violation:
@@ -122,6 +131,7 @@ def evaluate_start(
             and event.invoke_id
             and running.invoke_id == event.invoke_id
         ):
+            _claim(conn, running, at)
             return DeploymentRecorded(deployment=target.public(conn, running, at)), None
         hard.append(_concurrency(running, target.environment.name))
     pinned = target.version.scm_sha if target.version.registered else None
