@@ -120,10 +120,14 @@ SECRETS = [
     "sk_local_k1_" + "A1b2C3d4" * 5,
     "xoxb-1234-5678-abcdefghij",
     "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX",
+    "inv_" + "Zz9" * 11,
+    "HTTPS://HOOKS.SLACK.COM/services/T000/B000/YYYYYYYYYYYY",
 ]
 
 
-@pytest.mark.parametrize("secret", SECRETS, ids=["personal token", "api key", "slack", "webhook"])
+@pytest.mark.parametrize(
+    "secret", SECRETS, ids=["personal token", "api key", "slack", "webhook", "invite", "shouted"]
+)
 def test_no_secret_reaches_a_line_in_its_message_fields_or_traceback(
     captured: list[str], secret: str
 ) -> None:
@@ -140,6 +144,40 @@ def test_no_secret_reaches_a_line_in_its_message_fields_or_traceback(
         assert secret[:12] not in line
     assert "[redacted]" in _said(captured)[0]["message"]
     assert _said(captured)[1]["authorization"] == "Bearer [redacted]"
+
+
+class _Holder:
+    """A field JSON cannot take as it is: written as its text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return f"holder of {self.text}"
+
+
+def test_a_secret_inside_a_field_json_cannot_take_is_masked_too(captured: list[str]) -> None:
+    secret = SECRETS[1]
+    log = logging.getLogger("versioner.test")
+    log.info("calling", extra={"client": _Holder(secret), "keys": {1: (secret, "b")}})
+    [line] = _said(captured)
+    assert secret not in captured[0]
+    assert line["client"] == "holder of [redacted]"
+    assert line["keys"] == {"1": ["[redacted]", "b"]}
+
+
+def test_a_line_without_secrets_keeps_every_field_as_json_has_it(captured: list[str]) -> None:
+    log = logging.getLogger("versioner.test")
+    log.info(
+        "verdict: %s may start",
+        "api",
+        extra={"violations": [{"code": "X", "n": 2}], "codes": ("A", "B"), "where": _Holder("x")},
+    )
+    [line] = _said(captured)
+    assert line["message"] == "verdict: api may start"
+    assert line["violations"] == [{"code": "X", "n": 2}]
+    assert line["codes"] == ["A", "B"]
+    assert line["where"] == "holder of x"
 
 
 def test_lines_carry_the_ids_bound_and_only_inside_the_block(captured: list[str]) -> None:

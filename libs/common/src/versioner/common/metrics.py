@@ -14,8 +14,7 @@ these (`versioner_process_*` from its process collector included), whatever else
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from importlib import metadata
 from typing import Generic, TypeVar
 
@@ -133,18 +132,25 @@ class Consumption:
         self._seconds = MESSAGE_SECONDS.labels(service=service, queue=queue)
         self._redelivered = MESSAGES_REDELIVERED.labels(service=service, queue=queue)
 
-    @contextmanager
-    def handling(self, *, redelivered: bool = False) -> Iterator[None]:
+    def handling(self, *, redelivered: bool = False) -> AbstractContextManager[None]:
         """Count one message, its handling time and whether it ended well (no exception)."""
         if redelivered:
             self._redelivered.inc()
-        started = time.perf_counter()
-        try:
-            yield
-        except BaseException:
-            self._failed.inc()
-            raise
-        else:
-            self._ok.inc()
-        finally:
-            self._seconds.observe(time.perf_counter() - started)
+        return _Handling(self._ok, self._failed, self._seconds)
+
+
+class _Handling:
+    """One message being handled (a class, not a generator: one per lane message)."""
+
+    __slots__ = ("_failed", "_ok", "_seconds", "_started")
+
+    def __init__(self, ok: Counter, failed: Counter, seconds: Histogram) -> None:
+        self._ok, self._failed, self._seconds = ok, failed, seconds
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        (self._ok if kind is None else self._failed).inc()
+        self._seconds.observe(time.perf_counter() - self._started)
