@@ -27,7 +27,7 @@ from tests.support.policy import (
     started,
 )
 from versioner.common.messages.domain import DeploymentBlocked, DeploymentChanged
-from versioner.common.messages.lanes import DeploymentRecorded
+from versioner.common.messages.lanes import DeploymentRecorded, EvaluateDeployment
 from versioner.common.messages.management import (
     AbortDeployment,
     GetDeployment,
@@ -589,14 +589,22 @@ async def test_an_abandoned_start_with_nothing_recorded_makes_a_late_copy_answer
     recorded(await policy.start("api", "1.0.0", "production"))
 
 
+async def _run_started_then_answered_503(
+    policy: Policy,
+) -> tuple[EvaluateDeployment, DeploymentPublic]:
+    """Run `run-1`'s start, recorded (the gateway then answered it 503); five seconds on."""
+    first = started("api", "1.0.0", "production", at=policy.clock.now(), invoke_id="run-1")
+    running = recorded(await handle_start(policy.ctx, first, Deadline()))
+    policy.clock.advance(seconds=5)
+    return first, running
+
+
 async def test_an_abandon_that_arrives_after_its_runs_retry_was_answered_leaves_it_running(
     policy: Policy,
 ) -> None:
     # The gateway answered the first start 503 (its reply lost) and publishes the abandon on
     # its facts channel; the pipeline's retry goes on the requests channel and wins the race.
-    first = started("api", "1.0.0", "production", at=policy.clock.now(), invoke_id="run-1")
-    running = recorded(await handle_start(policy.ctx, first, Deadline()))
-    policy.clock.advance(seconds=5)
+    first, running = await _run_started_then_answered_503(policy)
     retry = recorded(await policy.start("api", "1.0.0", "production", invoke_id="run-1"))
     assert retry.id == running.id
     await policy.abandon(first.event_id, "api")
@@ -611,9 +619,7 @@ async def test_an_abandon_that_arrives_after_its_runs_retry_was_answered_leaves_
 async def test_an_abandon_that_arrives_before_its_runs_retry_closes_it_and_the_retry_starts_anew(
     policy: Policy,
 ) -> None:
-    first = started("api", "1.0.0", "production", at=policy.clock.now(), invoke_id="run-1")
-    running = recorded(await handle_start(policy.ctx, first, Deadline()))
-    policy.clock.advance(seconds=5)
+    first, running = await _run_started_then_answered_503(policy)
     await policy.abandon(first.event_id, "api")
     retry = recorded(await policy.start("api", "1.0.0", "production", invoke_id="run-1"))
     assert retry.id != running.id
