@@ -19,7 +19,9 @@ that checkout's `make run` beside this one and measures the two in turn, `--roun
 order swapped every round, then prints each side's medians. This host's speed drifts within
 minutes (the same code measured 280–372 deployments/s in three phases in a row, issue 11):
 phases of two stacks alternated a few seconds apart see the same host, runs minutes apart
-do not.
+do not. The last line is each round's ratio of the two and their median. Two stacks of the
+same code do not measure 1.00 (0.95 once, issue 11): run it both ways round (each checkout
+as `this` once) and take both runs' pairs together.
 """
 
 import argparse
@@ -261,6 +263,15 @@ def main() -> None:
                 f"{label}: median {statistics.median(rates):.0f} requests/s, "
                 f"{statistics.median(cpus):.2f} CPU ms per unit ({len(measured)} phases)"
             )
+        # Each round's two phases ran a few seconds apart: their ratio sees one host speed.
+        ratios = [
+            mine[0] / theirs[0]
+            for mine, theirs in zip(figures["this"], figures["against"], strict=True)
+        ]
+        print(
+            f"this/against requests/s by round: {' '.join(f'{r:.3f}' for r in ratios)}; "
+            f"median {statistics.median(ratios):.3f}"
+        )
 
 
 async def _forget(prefix: str) -> None:
