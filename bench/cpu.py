@@ -12,7 +12,8 @@ the CPU milliseconds each process spent per deployment: ingest, policy, the noti
 `make run`'s own process and the RabbitMQ server. `--spy` records py-spy profiles of those
 services (raw collapsed stacks under `var/cpu/`). The gate's verdict is
 `../shared/bench/gate`; this is the tool to see where the CPU goes between two of its runs.
-Needs wrk (`apt-get install wrk`) and, for `--spy`, py-spy.
+Needs wrk (`apt-get install wrk`) and, for `--spy`, py-spy; run from a checkout that has no
+`../shared` beside it, it needs `GATE_LUA` (the gate's `gate_blackbox.lua`).
 
 `--against CHECKOUT` (another commit's worktree: `git worktree add /tmp/old <commit>`) starts
 that checkout's `make run` beside this one and measures the two in turn, `--rounds` times, the
@@ -44,7 +45,9 @@ import aio_pika
 from versioner.common.names import BrokerNames
 
 ROOT = Path(__file__).resolve().parent.parent
-LUA = ROOT.parent / "shared" / "bench" / "gate_blackbox.lua"
+# The gate's load script: `../shared/bench` beside this checkout, or `GATE_LUA` (a checkout
+# elsewhere, a worktree under /tmp say).
+LUA = Path(os.environ.get("GATE_LUA") or ROOT.parent / "shared" / "bench" / "gate_blackbox.lua")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ROLES = ("ingest", "policy", "notifier")
 
@@ -236,6 +239,8 @@ def main() -> None:
     parser.add_argument("--against", type=Path, help="another checkout, measured in turn")
     parser.add_argument("--rounds", type=int, help="phases per checkout (default 1, 4 against)")
     args = parser.parse_args()
+    if not LUA.is_file():
+        parser.error(f"no gate load script at {LUA}: set GATE_LUA to gate_blackbox.lua")
     if args.against is not None and args.database_url:
         parser.error("--against needs a database of each stack's own: leave --database-url out")
 
