@@ -81,57 +81,37 @@ def redact(text: str) -> str:
 
 
 class _Bound:
-    """The ids set while a block runs (a class, not a generator: one per lane message)."""
+    """Context variables set to values while a block runs, then reset (a class, not a
+    generator: one per lane message and per HTTP request)."""
 
-    __slots__ = ("_event_id", "_event_token", "_request_id", "_request_token")
+    __slots__ = ("_tokens", "_values")
 
-    def __init__(self, event_id: str | None, request_id: str | None) -> None:
-        self._event_id, self._request_id = event_id, request_id
-        self._event_token: Token[str | None] | None = None
-        self._request_token: Token[str | None] | None = None
+    def __init__(self, values: tuple[tuple[ContextVar[str | None], str | None], ...]) -> None:
+        self._values = values
+        self._tokens: list[Token[str | None]] = []
 
     def __enter__(self) -> None:
-        if self._event_id is not None:
-            self._event_token = _event_id.set(self._event_id)
-        if self._request_id is not None:
-            self._request_token = _request_id.set(self._request_id)
+        self._tokens = [var.set(value) for var, value in self._values]
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._request_token is not None:
-            _request_id.reset(self._request_token)
-        if self._event_token is not None:
-            _event_id.reset(self._event_token)
+        for (var, _), token in zip(reversed(self._values), reversed(self._tokens), strict=True):
+            var.reset(token)
 
 
 def bound(*, event_id: object = None, request_id: object = None) -> AbstractContextManager[None]:
     """Tie every line written inside the block to this event and request (those given)."""
-    return _Bound(
-        None if event_id is None else str(event_id),
-        None if request_id is None else str(request_id),
-    )
+    values: tuple[tuple[ContextVar[str | None], str | None], ...] = ()
+    if event_id is not None:
+        values += ((_event_id, str(event_id)),)
+    if request_id is not None:
+        values += ((_request_id, str(request_id)),)
+    return _Bound(values)
 
 
 def serving(request_id: str) -> AbstractContextManager[None]:
     """One HTTP request: its id on every line inside, and whatever event it binds (`bind`)
     forgotten when it ends, even where it shares its task with the next (in-process tests)."""
-    return _Serving(request_id)
-
-
-class _Serving:
-    """The ids of one HTTP request while it is served (a class, not a generator)."""
-
-    __slots__ = ("_request_id", "_tokens")
-
-    def __init__(self, request_id: str) -> None:
-        self._request_id = request_id
-
-    def __enter__(self) -> None:
-        self._tokens = (_event_id.set(None), _request_id.set(self._request_id))
-
-    def __exit__(self, *exc_info: object) -> None:
-        event_token, request_token = self._tokens
-        _request_id.reset(request_token)
-        _event_id.reset(event_token)
+    return _Bound(((_event_id, None), (_request_id, request_id)))
 
 
 def bind(*, event_id: object) -> None:
