@@ -180,6 +180,22 @@ def test_a_line_without_secrets_keeps_every_field_as_json_has_it(captured: list[
     assert line["where"] == "holder of x"
 
 
+def test_the_time_is_the_record_s_in_utc_to_the_millisecond_second_after_second() -> None:
+    formatter = logs.JsonFormatter("policy")
+
+    def time_of(created: float) -> str:
+        record = logging.makeLogRecord({"msg": "x"})
+        record.created, record.msecs = created, int((created - int(created)) * 1000)
+        text: str = json.loads(formatter.format(record))["time"]
+        return text
+
+    # The same second twice (its text made once), then the next one, then an earlier one.
+    assert time_of(1_780_000_000.25) == "2026-05-28T20:26:40.250+00:00"
+    assert time_of(1_780_000_000.999) == "2026-05-28T20:26:40.999+00:00"
+    assert time_of(1_780_000_001.0) == "2026-05-28T20:26:41.000+00:00"
+    assert time_of(1_000_000_000.5) == "2001-09-09T01:46:40.500+00:00"
+
+
 def test_lines_carry_the_ids_bound_and_only_inside_the_block(captured: list[str]) -> None:
     log = logging.getLogger("versioner.test")
     with logs.bound(event_id="e-1", request_id="r-1"):

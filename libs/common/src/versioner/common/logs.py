@@ -176,12 +176,27 @@ def _safe(value: Any) -> Any:
     return redact(str(value))
 
 
+# One encoder for every line (`json.dumps` with options makes one per call).
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, service, logger, message, then every field."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        # The time's second, as ISO 8601, for the lines of that second: (second, text).
+        self._second: tuple[int, str] = (-1, "")
+
+    def _time(self, record: logging.LogRecord) -> str:
+        """The record's time in UTC, to the millisecond: `2026-12-04T23:46:55.674+00:00`."""
+        second, text = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, text)
+        return f"{text}.{int(record.msecs):03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON, credentials masked.
@@ -190,7 +205,7 @@ class JsonFormatter(logging.Formatter):
         credential (or a field JSON cannot take as it is) is made again field by field, each
         masked (a line per verdict is on the gate's path)."""
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self._time(record),
             "level": record.levelname,
             "service": self.service,
             "logger": record.name,
@@ -202,7 +217,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         try:
-            text = json.dumps(line, ensure_ascii=False, default=str)
+            text = _JSON.encode(line)
         except (TypeError, ValueError):  # a key JSON cannot take, a value that holds itself
             text = None
         if text is not None and not _may_hold_secret(text):

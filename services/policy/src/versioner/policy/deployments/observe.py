@@ -27,6 +27,8 @@ def verdict(event: DeploymentEventIn, decided: Verdict, seconds: float) -> None:
     for violation in (*decided.violations, *decided.reported):
         VIOLATION_COUNTS(violation.code, violation.rule_type).inc()
     VERDICT_SECONDS.observe(seconds)
+    if not log.isEnabledFor(logging.INFO):
+        return  # VERSIONER_LOG_LEVEL=WARNING: the line's fields are not even built
     codes = [v.code for v in decided.violations]
     log.info(
         "verdict: %s %s to %s %s%s",
