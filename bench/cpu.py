@@ -153,10 +153,6 @@ class _Load:
         return json.loads(self.out.read_text())
 
 
-def _wrk(url: str, key: str, mode: str, connections: int, seconds: float, work: Path) -> Any:
-    return _Load(url, key, mode, connections, seconds, work).results()
-
-
 def _report(
     data: Any, mode: str, wall: float, spent: dict[str, float], kernel: dict[str, float]
 ) -> tuple[float, float]:
@@ -175,12 +171,14 @@ def _report(
             p50, p99 = values[len(values) // 2], values[int(len(values) * 0.99)]
             print(f"  {kind}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, n={len(values)}")
     per = units if mode == "deploy" else len(latencies["completed"])
-    shares = " ".join(f"{role}={1000 * cpu / per:.2f}" for role, cpu in sorted(spent.items()))
+
+    def by_role(seconds: dict[str, float]) -> str:
+        return " ".join(f"{role}={1000 * cpu / per:.2f}" for role, cpu in sorted(seconds.items()))
+
     total = 1000 * sum(spent.values()) / per
     unit = "deployment" if mode == "deploy" else "fact"
-    print(f"  CPU ms per {unit}: {shares} total={total:.2f}")
-    in_kernel = " ".join(f"{role}={1000 * cpu / per:.2f}" for role, cpu in sorted(kernel.items()))
-    print(f"    of which in the kernel: {in_kernel}")
+    print(f"  CPU ms per {unit}: {by_role(spent)} total={total:.2f}")
+    print(f"    of which in the kernel: {by_role(kernel)}")
     return requests / wall, total
 
 
@@ -267,7 +265,7 @@ class Stack:
             except OSError:
                 time.sleep(0.3)
         self.key = _post(f"{self.url}/api-keys/", {"name": "cpu"}, self.token)["key"]
-        _wrk(self.url, self.key, "prime", connections, 0, self.work)
+        _Load(self.url, self.key, "prime", connections, 0, self.work).results()
 
     def measure(self, args: argparse.Namespace, spy_as: str) -> tuple[float, float]:
         """One phase: requests/s and CPU ms per unit (a deployment, or a fact), reported."""

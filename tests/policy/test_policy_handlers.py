@@ -129,11 +129,15 @@ async def test_a_start_request_past_its_deadline_header_is_503(
     assert await rows(wire.service.ctx, Deployment) == []
 
 
+def _allowed_verdicts() -> float:
+    return REGISTRY.get_sample_value("versioner_verdicts_total", {"outcome": "allowed"}) or 0
+
+
 async def test_a_verdict_is_logged_and_counted_only_when_the_lane_says_its_reply_is_sent(
     wire: _Wire, clock: FrozenClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     msg = started("api", "1.0.0", "production", at=clock.now())
-    allowed = REGISTRY.get_sample_value("versioner_verdicts_total", {"outcome": "allowed"}) or 0
+    allowed = _allowed_verdicts()
     later: list[Callable[[], None]] = []
     with caplog.at_level(logging.INFO, logger="versioner.policy.verdict"):
         reply = await lanes.handle(wire.service.ctx, msg, Deadline(), later)
@@ -143,22 +147,20 @@ async def test_a_verdict_is_logged_and_counted_only_when_the_lane_says_its_reply
         assert len(later) == 1
         later[0]()
     assert "verdict: api 1.0.0 to production may start" in caplog.text
-    counted = REGISTRY.get_sample_value("versioner_verdicts_total", {"outcome": "allowed"})
-    assert counted == allowed + 1
+    assert _allowed_verdicts() == allowed + 1
 
 
 async def test_above_info_a_verdict_is_counted_without_a_line(
     wire: _Wire, clock: FrozenClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     msg = started("api", "1.0.0", "production", at=clock.now())
-    allowed = REGISTRY.get_sample_value("versioner_verdicts_total", {"outcome": "allowed"}) or 0
+    allowed = _allowed_verdicts()
     with caplog.at_level(logging.WARNING, logger="versioner.policy.verdict"):
         reply = await lanes.handle(wire.service.ctx, msg, Deadline())
         assert reply is not None
         recorded(_DEPLOYMENT_REPLY.validate_json(lanes.encode(reply)))
     assert "verdict" not in caplog.text
-    counted = REGISTRY.get_sample_value("versioner_verdicts_total", {"outcome": "allowed"})
-    assert counted == allowed + 1
+    assert _allowed_verdicts() == allowed + 1
 
 
 async def test_an_abandoned_start_on_its_lane_closes_the_deployment(

@@ -228,7 +228,7 @@ class JsonFormatter(logging.Formatter):
                 line[name] = _safe(value)
         if "exception" in line:
             line["exception"] = redact(line["exception"])
-        return json.dumps(line, ensure_ascii=False)
+        return _JSON.encode(line)
 
 
 class TextFormatter(logging.Formatter):
